@@ -1,0 +1,119 @@
+import { availableParallelism } from 'node:os';
+
+/** The contest's fixed addresses; the stats port must avoid 9000 and 50051 (the simulator's). */
+export const DEFAULT_SCALER_ADDRESS = '0.0.0.0:9001';
+export const DEFAULT_PLATFORM_ADDRESS = '127.0.0.1:50051';
+export const DEFAULT_STATS_PORT = 9091;
+export const RESERVED_PORTS: readonly number[] = [9000, 50051];
+export const DEFAULT_POLICY = 'fixed';
+export const DEFAULT_MAX_INFLIGHT_PER_SHARD = 50_000;
+
+export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+const LOG_LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+
+export interface ScalerConfig {
+  /** host:port the Scaler gRPC service binds. */
+  address: string;
+  /** host:port of the contest Platform service. */
+  platformAddress: string;
+  shards: number;
+  /** 0 disables the HTTP stats endpoint. */
+  statsPort: number;
+  statsHost: string;
+  logLevel: LogLevel;
+  /** Scaling policy name (see `npm start -- --help`). */
+  policy: string;
+  /** Keep-alive of the fixed policies, ms. */
+  keepAliveMs: number | undefined;
+  /** Assigns in flight per shard beyond which new ones answer RESOURCE_EXHAUSTED. */
+  maxInFlightPerShard: number;
+}
+
+export class ConfigError extends Error {
+  readonly code = 'CONFIG_INVALID';
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+interface OptionSpec {
+  flag: string;
+  env: string;
+  arg: string;
+  help: string;
+}
+
+export const OPTION_SPECS: readonly OptionSpec[] = [
+  { flag: '--address', env: 'SCALER_ADDRESS', arg: 'HOST:PORT', help: `Scaler gRPC listen address (default ${DEFAULT_SCALER_ADDRESS})` },
+  { flag: '--port', env: 'SCALER_PORT', arg: 'PORT', help: 'Scaler gRPC port on 0.0.0.0 (shorthand for --address)' },
+  { flag: '--platform', env: 'PLATFORM_ADDRESS', arg: 'HOST:PORT', help: `Platform gRPC address (default ${DEFAULT_PLATFORM_ADDRESS})` },
+  { flag: '--shards', env: 'SCALER_SHARDS', arg: 'N', help: 'Shard worker threads (default: CPU cores)' },
+  { flag: '--stats-port', env: 'SCALER_STATS_PORT', arg: 'PORT', help: `HTTP stats port, 0 to disable (default ${DEFAULT_STATS_PORT})` },
+  { flag: '--stats-host', env: 'SCALER_STATS_HOST', arg: 'HOST', help: 'HTTP stats bind host (default 127.0.0.1)' },
+  { flag: '--log-level', env: 'LOG_LEVEL', arg: 'LEVEL', help: `Log level: ${LOG_LEVELS.join('|')} (default info)` },
+  { flag: '--policy', env: 'SCALER_POLICY', arg: 'NAME', help: `Scaling policy (default ${DEFAULT_POLICY})` },
+  { flag: '--keep-alive-ms', env: 'SCALER_KEEP_ALIVE_MS', arg: 'MS', help: 'Keep-alive of the fixed keep-alive policy' },
+  { flag: '--max-inflight', env: 'SCALER_MAX_INFLIGHT', arg: 'N', help: `Assigns in flight per shard before RESOURCE_EXHAUSTED (default ${DEFAULT_MAX_INFLIGHT_PER_SHARD})` },
+];
+
+export function helpText(): string {
+  const lines = ['Usage: npm start -- [options]   (or: node dist/src/main.js [options])', '', 'Options (flag, then environment variable):'];
+  for (const o of OPTION_SPECS) lines.push(`  ${`${o.flag} ${o.arg}`.padEnd(26)} ${o.env.padEnd(22)} ${o.help}`);
+  lines.push(`  ${'--help'.padEnd(26)} ${''.padEnd(22)} Show this help`);
+  return lines.join('\n');
+}
+
+function parseIntStrict(name: string, raw: string, min: number, max: number): number {
+  if (!/^\d+$/.test(raw)) throw new ConfigError(`${name} must be an integer, got "${raw}"`);
+  const n = Number(raw);
+  if (n < min || n > max) throw new ConfigError(`${name} must be between ${min} and ${max}, got ${n}`);
+  return n;
+}
+
+function parseAddress(name: string, raw: string): string {
+  const m = /^(.+):(\d+)$/.exec(raw);
+  if (m === null) throw new ConfigError(`${name} must be HOST:PORT, got "${raw}"`);
+  parseIntStrict(`${name} port`, m[2]!, 0, 65535);
+  return raw;
+}
+
+/** Flags win over environment variables, which win over defaults. `null` means `--help`. */
+export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): ScalerConfig | null {
+  const values = new Map<string, string>();
+  for (const o of OPTION_SPECS) {
+    const v = env[o.env];
+    if (v !== undefined && v !== '') values.set(o.flag, v);
+  }
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--help' || a === '-h') return null;
+    const eq = a.indexOf('=');
+    const flag = eq > 0 ? a.slice(0, eq) : a;
+    const spec = OPTION_SPECS.find((o) => o.flag === flag);
+    if (spec === undefined) throw new ConfigError(`unknown option "${a}" (see --help)`);
+    const value = eq > 0 ? a.slice(eq + 1) : argv[++i];
+    if (value === undefined) throw new ConfigError(`${flag} needs a value`);
+    values.set(flag, value);
+  }
+  let address = DEFAULT_SCALER_ADDRESS;
+  if (values.has('--port')) address = `0.0.0.0:${parseIntStrict('--port', values.get('--port')!, 0, 65535)}`;
+  if (values.has('--address')) address = parseAddress('--address', values.get('--address')!);
+  const statsPort = values.has('--stats-port') ? parseIntStrict('--stats-port', values.get('--stats-port')!, 0, 65535) : DEFAULT_STATS_PORT;
+  if (RESERVED_PORTS.includes(statsPort)) throw new ConfigError(`--stats-port ${statsPort} belongs to the simulator; pick another`);
+  const logLevel = (values.get('--log-level') ?? 'info') as LogLevel;
+  if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
+  return {
+    address,
+    platformAddress: values.has('--platform') ? parseAddress('--platform', values.get('--platform')!) : DEFAULT_PLATFORM_ADDRESS,
+    shards: values.has('--shards') ? parseIntStrict('--shards', values.get('--shards')!, 1, 256) : availableParallelism(),
+    statsPort,
+    statsHost: values.get('--stats-host') ?? '127.0.0.1',
+    logLevel,
+    policy: values.get('--policy') ?? DEFAULT_POLICY,
+    keepAliveMs: values.has('--keep-alive-ms') ? parseIntStrict('--keep-alive-ms', values.get('--keep-alive-ms')!, 0, 86_400_000) : undefined,
+    maxInFlightPerShard: values.has('--max-inflight')
+      ? parseIntStrict('--max-inflight', values.get('--max-inflight')!, 1, 10_000_000)
+      : DEFAULT_MAX_INFLIGHT_PER_SHARD,
+  };
+}

@@ -1,0 +1,35 @@
+import type { TimerHandle } from './clock.js';
+import type { InstanceView } from './policy.js';
+import type { FunctionPool } from './function-pool.js';
+
+export const InstanceState = {
+  /** Slot being created or application being initialised. */
+  Starting: 0,
+  Idle: 1,
+  Busy: 2,
+  /** Destroy requested; the instance is no longer usable. */
+  Destroyed: 3,
+} as const;
+export type InstanceState = (typeof InstanceState)[keyof typeof InstanceState];
+
+/** One application instance in one slot. Also a node of its pool's intrusive idle list. */
+export class Instance implements InstanceView {
+  state: InstanceState = InstanceState.Starting;
+  slotId = '';
+  uses = 0;
+  readyAt = NaN;
+  idleSince = NaN;
+  /** When the current idle period should end; the pending timer may be earlier (see core). */
+  expireAt = Infinity;
+  timer: TimerHandle | null = null;
+  busyRequestId = '';
+  lastRequestId = '';
+  prev: Instance | null = null;
+  next: Instance | null = null;
+
+  constructor(
+    readonly id: string,
+    readonly pool: FunctionPool,
+    readonly prewarmed: boolean,
+  ) {}
+}

@@ -1,0 +1,60 @@
+/**
+ * The pluggable decisions of the scaler. The core owns instances, slots, timers and the
+ * platform; a policy only answers questions about one function at a time. Policies must be
+ * generic (never keyed to function names) and O(1) amortised per call.
+ */
+import type { FunctionStats } from './function-stats.js';
+import type { ScorePrices } from './score-prices.js';
+
+export interface PoolView {
+  readonly key: string;
+  readonly memoryMb: number;
+  readonly idleCount: number;
+  readonly busyCount: number;
+  /** Cold starts in progress (create or init not finished). */
+  readonly startingCount: number;
+  /** Assigns waiting for an instance. */
+  readonly waitingCount: number;
+  readonly stats: FunctionStats;
+  /** Free for the policy's own per-function state. */
+  policyState: unknown;
+}
+
+export interface InstanceView {
+  readonly id: string;
+  /** Started by a pre-warm plan rather than by a waiting request. */
+  readonly prewarmed: boolean;
+  /** Requests served so far. */
+  readonly uses: number;
+  readonly readyAt: number;
+}
+
+/** Have `count` instances ready (idle or starting, beyond waiting requests) from `atMs` on. */
+export interface PrewarmPlan {
+  readonly atMs: number;
+  readonly count: number;
+}
+
+/** What a policy may ask of the world around it. */
+export interface PolicyEnv {
+  /** Marginal score value of a slot GB-second and of a second of scheduling latency, now. */
+  prices(): ScorePrices;
+}
+
+export interface ScalingPolicy {
+  readonly name: string;
+  bind?(env: PolicyEnv): void;
+  /** A request for this function arrived (before it is served). */
+  onArrival(pool: PoolView, now: number): void;
+  /** A request finished executing on an instance of this function. */
+  onExecDone(pool: PoolView, durationMs: number, now: number): void;
+  /** How long to keep `inst`, which just became idle: 0 destroys it now, Infinity keeps it. */
+  keepAliveMs(pool: PoolView, inst: InstanceView, now: number): number;
+  /**
+   * Asked after arrivals, releases and expiries: the pool's pre-warm plan from now on.
+   * `null` cancels any pending plan.
+   */
+  prewarmPlan(pool: PoolView, now: number): PrewarmPlan | null;
+  /** On a miss: how long to wait for a busy instance before cold-starting (0: start now). */
+  missDelayMs(pool: PoolView, now: number): number;
+}

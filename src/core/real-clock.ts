@@ -1,0 +1,65 @@
+import { performance } from 'node:perf_hooks';
+import type { Clock, TimerHandle } from './clock.js';
+import { TimerHeap, type HeapTimer } from './timer-heap.js';
+
+/**
+ * Wall-clock implementation of `Clock`: one heap of callbacks and a single unref'd runtime
+ * timer armed for the earliest of them, so a shard with 100k idle instances holds one
+ * `setTimeout`, not 100k.
+ */
+export class RealClock implements Clock {
+  private readonly heap = new TimerHeap();
+  private armed: NodeJS.Timeout | undefined;
+  private armedAt = Infinity;
+
+  now(): number {
+    return performance.now();
+  }
+
+  schedule(atMs: number, fn: () => void): TimerHandle {
+    const t = this.heap.push(atMs, fn);
+    if (atMs < this.armedAt) this.arm(atMs);
+    return t;
+  }
+
+  cancel(handle: TimerHandle): void {
+    this.heap.cancel(handle as HeapTimer);
+  }
+
+  /** Pending callbacks (for stats). */
+  get pending(): number {
+    return this.heap.size;
+  }
+
+  /** Drops every pending callback and the runtime timer (shutdown). */
+  stop(): void {
+    if (this.armed !== undefined) clearTimeout(this.armed);
+    this.armed = undefined;
+    this.armedAt = Infinity;
+    let t: HeapTimer | undefined;
+    while ((t = this.heap.popDue(Infinity)) !== undefined) t.fn = null;
+  }
+
+  private arm(atMs: number): void {
+    if (this.armed !== undefined) clearTimeout(this.armed);
+    this.armedAt = atMs;
+    const delay = Math.max(0, atMs - performance.now());
+    this.armed = setTimeout(this.fire, delay);
+    this.armed.unref();
+  }
+
+  private readonly fire = (): void => {
+    this.armed = undefined;
+    this.armedAt = Infinity;
+    const now = performance.now();
+    let t: HeapTimer | undefined;
+    // Callbacks may schedule more; anything already due runs in this turn.
+    while ((t = this.heap.popDue(now)) !== undefined) {
+      const fn = t.fn!;
+      t.fn = null;
+      fn();
+    }
+    const next = this.heap.peekAt();
+    if (next !== Infinity) this.arm(next);
+  };
+}

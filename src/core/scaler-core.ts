@@ -1,0 +1,518 @@
+import type { Clock } from './clock.js';
+import { CoreMetrics } from './core-metrics.js';
+import { FunctionPool, type Waiter } from './function-pool.js';
+import { Instance, InstanceState } from './instance.js';
+import { PlatformErrorKind, type Platform, type PlatformError } from './platform.js';
+import type { PolicyEnv, ScalingPolicy } from './policy.js';
+import { backoffDelayMs, DEFAULT_RETRY, DESTROY_RETRY, type RetryOptions } from './retry-backoff.js';
+import { scorePrices, type ScorePrices, type ScoreTotals } from './score-prices.js';
+import { ScalerError, ScalerErrorCode, type AssignCallback, type AssignInput, type FunctionMeta, type IdleInput, type IdleOutcome } from './types.js';
+
+/** Consecutive failed cold starts of one function after which a waiting assign is failed. */
+export const DEFAULT_MAX_COLD_START_FAILURES = 4;
+/** Released instance ids remembered so a duplicate `Idle` stays idempotent after a destroy. */
+export const RELEASED_TOMBSTONES = 16_384;
+/** Per Assign+Idle pair, what the caller's RPCs add to scheduling time beyond our own wait. */
+export const DEFAULT_RPC_OVERHEAD_MS = 1;
+
+export interface CoreLogger {
+  warn(fields: Record<string, unknown>, msg: string): void;
+  debug(fields: Record<string, unknown>, msg: string): void;
+}
+
+/** Observers of slot lifetimes (a journal of live slots, a simulator's ledger). */
+export interface SlotObserver {
+  onSlotCreated?(slotId: string, memoryMb: number, instanceId: string, key: string): void;
+  onSlotDestroyed?(slotId: string): void;
+  onColdStart?(key: string, prewarm: boolean): void;
+}
+
+export interface ScalerCoreOptions {
+  clock: Clock;
+  platform: Platform;
+  policy: ScalingPolicy;
+  /** Makes instance ids unique across shards, restarts and processes. */
+  instanceIdPrefix?: string;
+  /** Global score totals for pricing (every shard's); defaults to this core's own. */
+  totals?: () => ScoreTotals;
+  retry?: RetryOptions;
+  destroyRetry?: RetryOptions;
+  maxColdStartFailures?: number;
+  rpcOverheadMs?: number;
+  logger?: CoreLogger;
+  observer?: SlotObserver;
+}
+
+const NOOP_LOGGER: CoreLogger = { warn() {}, debug() {} };
+
+function isRetryable(err: PlatformError): boolean {
+  return err.kind !== PlatformErrorKind.Permanent;
+}
+
+/**
+ * The scaler's pools and decisions for the functions of one shard. Pure of I/O: time comes
+ * from the injected clock, the platform is an injected callback interface, and the policy
+ * answers the questions of when to keep, destroy, wait and pre-warm.
+ *
+ * Invariants: an instance is handed to at most one request at a time; an instance released
+ * with `needDestroy` is never handed out again; every slot created is destroyed (with retries)
+ * or still tracked in `instances`.
+ */
+export class ScalerCore {
+  readonly metrics = new CoreMetrics();
+  private readonly clock: Clock;
+  private readonly platform: Platform;
+  private readonly policy: ScalingPolicy;
+  private readonly pools = new Map<string, FunctionPool>();
+  private readonly instances = new Map<string, Instance>();
+  private readonly released = new Map<string, string>();
+  private readonly prefix: string;
+  private readonly retry: RetryOptions;
+  private readonly destroyRetry: RetryOptions;
+  private readonly maxColdStartFailures: number;
+  private readonly rpcOverheadMs: number;
+  private readonly log: CoreLogger;
+  private readonly observer: SlotObserver;
+  private readonly totalsSource: () => ScoreTotals;
+  private seq = 0;
+  private stopping = false;
+  /** Slots whose DestroySlot has not been answered yet. */
+  private readonly destroying = new Set<string>();
+  private drainCallbacks: (() => void)[] = [];
+
+  constructor(opts: ScalerCoreOptions) {
+    this.clock = opts.clock;
+    this.platform = opts.platform;
+    this.policy = opts.policy;
+    this.prefix = opts.instanceIdPrefix ?? 'i-';
+    this.retry = opts.retry ?? DEFAULT_RETRY;
+    this.destroyRetry = opts.destroyRetry ?? DESTROY_RETRY;
+    this.maxColdStartFailures = opts.maxColdStartFailures ?? DEFAULT_MAX_COLD_START_FAILURES;
+    this.rpcOverheadMs = opts.rpcOverheadMs ?? DEFAULT_RPC_OVERHEAD_MS;
+    this.log = opts.logger ?? NOOP_LOGGER;
+    this.observer = opts.observer ?? {};
+    this.totalsSource = opts.totals ?? (() => this.metrics.scoreTotals(this.clock.now()));
+    const env: PolicyEnv = { prices: (): ScorePrices => scorePrices(this.totalsSource()) };
+    this.policy.bind?.(env);
+  }
+
+  get policyName(): string {
+    return this.policy.name;
+  }
+
+  get functionCount(): number {
+    return this.pools.size;
+  }
+
+  /** Live instances (starting, idle or busy) by id; read-only use. */
+  get liveInstances(): ReadonlyMap<string, Instance> {
+    return this.instances;
+  }
+
+  /** True while the slot's DestroySlot is in flight (or being retried). */
+  isDestroying(slotId: string): boolean {
+    return this.destroying.has(slotId);
+  }
+
+  pool(key: string): FunctionPool | undefined {
+    return this.pools.get(key);
+  }
+
+  /**
+   * Hands `cb` an initialised instance of the function: an idle one at once (most recently
+   * used first), else whichever becomes free first, a new cold start or a release.
+   */
+  assign(input: AssignInput, cb: AssignCallback): void {
+    const m = this.metrics;
+    m.assigns++;
+    if (this.stopping) {
+      m.failedAssigns++;
+      cb(new ScalerError(ScalerErrorCode.ShuttingDown, 'scaler is shutting down'));
+      return;
+    }
+    const now = this.clock.now();
+    const pool = this.poolFor(input.meta);
+    pool.stats.observeArrival(now);
+    this.policy.onArrival(pool, now);
+    const inst = pool.popIdle();
+    if (inst !== null) {
+      m.idleInstances--;
+      this.markBusy(inst, input.requestId);
+      m.scheduleMs += this.rpcOverheadMs;
+      this.updatePrewarm(pool, now);
+      cb(null, inst.id);
+      return;
+    }
+    m.inflightAssigns++;
+    m.waitingAssigns++;
+    pool.addWaiter({ requestId: input.requestId, arrivedAt: now, cb, done: false });
+    this.ensureColdStarts(pool, now, false);
+    this.updatePrewarm(pool, now);
+  }
+
+  /** Returns an instance after a request. Never waits on the platform. */
+  idle(input: IdleInput): IdleOutcome {
+    const inst = this.instances.get(input.instanceId);
+    if (inst === undefined) {
+      if (this.released.get(input.instanceId) === input.requestId) return null;
+      return new ScalerError(ScalerErrorCode.NotFound, `unknown instance "${input.instanceId}"`);
+    }
+    const pool = inst.pool;
+    if (pool.key !== input.metaKey) {
+      return new ScalerError(
+        ScalerErrorCode.InvalidArgument,
+        `instance "${inst.id}" belongs to function "${pool.key}", not "${input.metaKey}"`,
+      );
+    }
+    if (inst.state !== InstanceState.Busy) {
+      if (inst.lastRequestId === input.requestId) return null;
+      return new ScalerError(ScalerErrorCode.NotFound, `instance "${inst.id}" is not serving request "${input.requestId}"`);
+    }
+    if (input.requestId !== '' && inst.busyRequestId !== input.requestId) {
+      return new ScalerError(
+        ScalerErrorCode.InvalidArgument,
+        `instance "${inst.id}" is serving request "${inst.busyRequestId}", not "${input.requestId}"`,
+      );
+    }
+    const m = this.metrics;
+    const now = this.clock.now();
+    m.idles++;
+    m.busyInstances--;
+    pool.busyCount--;
+    inst.lastRequestId = inst.busyRequestId;
+    inst.busyRequestId = '';
+    const dur = input.durationMs;
+    if (dur > 0) {
+      m.execMs += dur;
+      m.execMbMs += dur * pool.memoryMb;
+      pool.stats.observeExec(dur);
+    }
+    pool.stats.lastReleaseAt = now;
+    this.policy.onExecDone(pool, dur, now);
+    if (input.needDestroy || this.stopping) {
+      this.destroyInstance(inst, input.needDestroy ? 'need_destroy' : 'shutdown');
+      if (!this.stopping) this.ensureColdStarts(pool, now, true);
+    } else {
+      this.onInstanceFree(inst, now);
+    }
+    this.updatePrewarm(pool, now);
+    return null;
+  }
+
+  /** Gives up on a waiting assign (client cancelled or deadline passed). */
+  cancelWaiting(key: string, requestId: string): boolean {
+    const pool = this.pools.get(key);
+    if (pool === undefined) return false;
+    const w = pool.findWaiter(requestId);
+    if (w === null) return false;
+    pool.dropWaiter(w);
+    this.metrics.waitingAssigns--;
+    this.metrics.inflightAssigns--;
+    w.cb(new ScalerError(ScalerErrorCode.Cancelled, `assign "${requestId}" cancelled while waiting`));
+    return true;
+  }
+
+  /** Destroys a slot this core never owned (left by a crashed predecessor), with retries. */
+  destroyOrphanSlot(slotId: string, memoryMb: number): void {
+    const m = this.metrics;
+    m.integrate(this.clock.now());
+    m.liveSlots++;
+    m.liveSlotMb += memoryMb;
+    this.destroySlot(slotId, memoryMb, 'orphaned by a crashed shard', 0);
+  }
+
+  /**
+   * Stops accepting work, fails waiting assigns, destroys every slot it can and calls `done`
+   * once the platform answered every destroy (busy instances are destroyed when released).
+   */
+  shutdown(done: () => void): void {
+    this.stopping = true;
+    for (const pool of this.pools.values()) {
+      if (pool.prewarmTimer !== null) this.clock.cancel(pool.prewarmTimer);
+      if (pool.missTimer !== null) this.clock.cancel(pool.missTimer);
+      pool.prewarmTimer = pool.missTimer = null;
+      for (const w of pool.drainWaiters()) this.failWaiter(w, ScalerErrorCode.ShuttingDown, 'scaler is shutting down');
+      for (const inst of [...pool.idleInstances()]) this.destroyInstance(inst, 'shutdown');
+    }
+    this.drainCallbacks.push(done);
+    this.checkDrained();
+  }
+
+  // ---- internals -------------------------------------------------------------------------
+
+  private poolFor(meta: FunctionMeta): FunctionPool {
+    let pool = this.pools.get(meta.key);
+    if (pool === undefined) {
+      pool = new FunctionPool(meta);
+      this.pools.set(meta.key, pool);
+    }
+    return pool;
+  }
+
+  private markBusy(inst: Instance, requestId: string): void {
+    inst.state = InstanceState.Busy;
+    inst.busyRequestId = requestId;
+    inst.uses++;
+    inst.pool.busyCount++;
+    this.metrics.busyInstances++;
+  }
+
+  /** Serves the oldest waiter with `inst`, or parks it idle under the policy's keep-alive. */
+  private onInstanceFree(inst: Instance, now: number): void {
+    const pool = inst.pool;
+    const w = pool.shiftWaiter();
+    if (w !== null) {
+      const m = this.metrics;
+      m.waitingAssigns--;
+      m.inflightAssigns--;
+      m.scheduleMs += now - w.arrivedAt + this.rpcOverheadMs;
+      this.markBusy(inst, w.requestId);
+      w.cb(null, inst.id);
+      return;
+    }
+    inst.state = InstanceState.Idle;
+    inst.idleSince = now;
+    pool.pushIdle(inst);
+    this.metrics.idleInstances++;
+    const keep = this.policy.keepAliveMs(pool, inst, now);
+    if (!(keep > 0)) {
+      this.destroyInstance(inst, 'keep-alive 0');
+      return;
+    }
+    inst.expireAt = now + keep;
+    if (inst.expireAt !== Infinity && (inst.timer === null || inst.timer.at > inst.expireAt)) {
+      this.armExpiry(inst, inst.expireAt);
+    }
+  }
+
+  private armExpiry(inst: Instance, at: number): void {
+    if (inst.timer !== null) this.clock.cancel(inst.timer);
+    inst.timer = this.clock.schedule(at, () => this.onExpiryTimer(inst));
+  }
+
+  /** At most one timer per instance: if it was reused since, move the timer to the new expiry. */
+  private onExpiryTimer(inst: Instance): void {
+    inst.timer = null;
+    if (inst.state !== InstanceState.Idle) return;
+    const now = this.clock.now();
+    if (now < inst.expireAt) {
+      if (inst.expireAt !== Infinity) this.armExpiry(inst, inst.expireAt);
+      return;
+    }
+    this.destroyInstance(inst, 'keep-alive expired');
+    this.updatePrewarm(inst.pool, now);
+  }
+
+  /** Starts enough cold starts that every waiter has an instance coming (policy may delay). */
+  private ensureColdStarts(pool: FunctionPool, now: number, immediate: boolean): void {
+    const needed = pool.waitingCount - pool.startingCount;
+    if (needed <= 0 || this.stopping) return;
+    if (!immediate) {
+      const delay = this.policy.missDelayMs(pool, now);
+      if (delay > 0) {
+        if (pool.missTimer === null) {
+          pool.missTimer = this.clock.schedule(now + delay, () => {
+            pool.missTimer = null;
+            this.ensureColdStarts(pool, this.clock.now(), true);
+          });
+        }
+        return;
+      }
+    }
+    for (let i = 0; i < needed; i++) this.startColdStart(pool, false);
+  }
+
+  private updatePrewarm(pool: FunctionPool, now: number): void {
+    if (this.stopping) return;
+    const plan = this.policy.prewarmPlan(pool, now);
+    const prev = pool.prewarmPlanned;
+    if (plan === null) {
+      if (pool.prewarmTimer !== null) this.clock.cancel(pool.prewarmTimer);
+      pool.prewarmTimer = null;
+      pool.prewarmPlanned = null;
+      return;
+    }
+    if (prev !== null && pool.prewarmTimer !== null && prev.atMs === plan.atMs && prev.count === plan.count) return;
+    if (pool.prewarmTimer !== null) this.clock.cancel(pool.prewarmTimer);
+    pool.prewarmPlanned = plan;
+    pool.prewarmTimer = this.clock.schedule(Math.max(now, plan.atMs), () => {
+      pool.prewarmTimer = null;
+      pool.prewarmPlanned = null;
+      if (this.stopping) return;
+      const have = pool.idleCount + pool.startingCount - pool.waitingCount;
+      for (let i = have; i < plan.count; i++) this.startColdStart(pool, true);
+    });
+  }
+
+  private startColdStart(pool: FunctionPool, prewarm: boolean): void {
+    const inst = new Instance(this.prefix + (this.seq++).toString(36), pool, prewarm);
+    this.instances.set(inst.id, inst);
+    pool.startingCount++;
+    pool.stats.coldStarts++;
+    const m = this.metrics;
+    m.startingInstances++;
+    if (prewarm) m.prewarms++;
+    else m.coldStarts++;
+    this.observer.onColdStart?.(pool.key, prewarm);
+    this.createSlot(inst, 0);
+  }
+
+  private createSlot(inst: Instance, attempt: number): void {
+    const pool = inst.pool;
+    const started = this.clock.now();
+    this.platform.createSlot(`${inst.id}-c${attempt}`, pool.memoryMb, (err, slot) => {
+      if (err !== null || slot === undefined) {
+        const e = err ?? { kind: PlatformErrorKind.Transient, message: 'CreateSlot returned no slot' };
+        if (isRetryable(e) && attempt + 1 < this.retry.maxAttempts && !this.stopping) {
+          this.metrics.platformRetries++;
+          const at = this.clock.now() + backoffDelayMs(this.retry, attempt, this.seq);
+          this.clock.schedule(at, () => this.createSlot(inst, attempt + 1));
+          return;
+        }
+        this.coldStartFailed(inst, `CreateSlot failed: ${e.message}`);
+        return;
+      }
+      const now = this.clock.now();
+      inst.slotId = slot.slotId;
+      this.slotCreated(inst, now);
+      pool.stats.observeCreate(now - started);
+      if (this.stopping) {
+        this.abandonStarting(inst, 'shutdown');
+        return;
+      }
+      this.initInstance(inst);
+    });
+  }
+
+  private initInstance(inst: Instance): void {
+    const pool = inst.pool;
+    const started = this.clock.now();
+    this.platform.init(`${inst.id}-i`, inst.slotId, inst.id, pool.meta, (err) => {
+      if (inst.state !== InstanceState.Starting) return;
+      if (err !== null) {
+        pool.stats.initFailures++;
+        this.abandonStarting(inst, 'init failed');
+        this.coldStartFailed(inst, `Init failed: ${err.message}`, true);
+        return;
+      }
+      const now = this.clock.now();
+      pool.stats.observeInit(now - started);
+      pool.startingCount--;
+      pool.coldStartFailures = 0;
+      this.metrics.startingInstances--;
+      inst.readyAt = now;
+      if (this.stopping) {
+        this.destroyInstance(inst, 'shutdown');
+        return;
+      }
+      this.onInstanceFree(inst, now);
+    });
+  }
+
+  /** A starting instance whose slot exists but will not serve: destroy the slot. */
+  private abandonStarting(inst: Instance, reason: string): void {
+    if (inst.state !== InstanceState.Starting) return;
+    inst.pool.startingCount--;
+    this.metrics.startingInstances--;
+    inst.state = InstanceState.Destroyed;
+    this.instances.delete(inst.id);
+    this.destroySlot(inst.slotId, inst.pool.memoryMb, reason, 0);
+    this.checkDrained();
+  }
+
+  private coldStartFailed(inst: Instance, message: string, alreadyAbandoned = false): void {
+    const pool = inst.pool;
+    if (!alreadyAbandoned) {
+      pool.startingCount--;
+      this.metrics.startingInstances--;
+      inst.state = InstanceState.Destroyed;
+      this.instances.delete(inst.id);
+    }
+    this.metrics.platformFailures++;
+    pool.coldStartFailures++;
+    this.log.warn({ key: pool.key, instanceId: inst.id, failures: pool.coldStartFailures }, message);
+    if (this.stopping) {
+      this.checkDrained();
+      return;
+    }
+    if (pool.coldStartFailures >= this.maxColdStartFailures && pool.waitingCount > pool.startingCount) {
+      const w = pool.shiftWaiter();
+      if (w !== null) this.failWaiter(w, ScalerErrorCode.ColdStartFailed, `cold start of "${pool.key}" failed: ${message}`);
+    }
+    this.ensureColdStarts(pool, this.clock.now(), true);
+  }
+
+  private failWaiter(w: Waiter, code: ScalerErrorCode, message: string): void {
+    const m = this.metrics;
+    m.waitingAssigns--;
+    m.inflightAssigns--;
+    m.failedAssigns++;
+    w.cb(new ScalerError(code, message));
+  }
+
+  private destroyInstance(inst: Instance, reason: string): void {
+    const pool = inst.pool;
+    if (inst.state === InstanceState.Idle) {
+      pool.removeIdle(inst);
+      this.metrics.idleInstances--;
+    } else if (inst.state === InstanceState.Starting) {
+      this.abandonStarting(inst, reason);
+      return;
+    }
+    if (inst.timer !== null) {
+      this.clock.cancel(inst.timer);
+      inst.timer = null;
+    }
+    inst.state = InstanceState.Destroyed;
+    this.instances.delete(inst.id);
+    this.released.set(inst.id, inst.lastRequestId);
+    if (this.released.size > RELEASED_TOMBSTONES) {
+      const oldest = this.released.keys().next().value;
+      if (oldest !== undefined) this.released.delete(oldest);
+    }
+    this.destroySlot(inst.slotId, pool.memoryMb, reason, 0);
+    this.checkDrained();
+  }
+
+  private slotCreated(inst: Instance, now: number): void {
+    const m = this.metrics;
+    m.integrate(now);
+    m.liveSlots++;
+    m.liveSlotMb += inst.pool.memoryMb;
+    this.observer.onSlotCreated?.(inst.slotId, inst.pool.memoryMb, inst.id, inst.pool.key);
+  }
+
+  private destroySlot(slotId: string, memoryMb: number, reason: string, attempt: number): void {
+    if (attempt === 0) {
+      this.destroying.add(slotId);
+      this.metrics.destroys++;
+    }
+    this.platform.destroySlot(`${slotId}-d${attempt}`, slotId, reason, (err) => {
+      if (err !== null && isRetryable(err) && attempt + 1 < this.destroyRetry.maxAttempts) {
+        this.metrics.platformRetries++;
+        const at = this.clock.now() + backoffDelayMs(this.destroyRetry, attempt, this.seq);
+        this.clock.schedule(at, () => this.destroySlot(slotId, memoryMb, reason, attempt + 1));
+        return;
+      }
+      if (err !== null) {
+        this.metrics.platformFailures++;
+        this.log.warn({ slotId, reason: err.message }, 'DestroySlot failed');
+      }
+      const m = this.metrics;
+      m.integrate(this.clock.now());
+      m.liveSlots--;
+      m.liveSlotMb -= memoryMb;
+      this.observer.onSlotDestroyed?.(slotId);
+      this.destroying.delete(slotId);
+      this.checkDrained();
+    });
+  }
+
+  private checkDrained(): void {
+    if (!this.stopping || this.drainCallbacks.length === 0) return;
+    if (this.destroying.size > 0 || this.metrics.startingInstances > 0 || this.metrics.busyInstances > 0) return;
+    const cbs = this.drainCallbacks;
+    this.drainCallbacks = [];
+    for (const cb of cbs) cb();
+  }
+}

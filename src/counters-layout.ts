@@ -1,0 +1,34 @@
+import { defineCounterLayout } from './sharding/index.js';
+
+/**
+ * The scaler's shared counters: one row per shard in the `SharedArrayBuffer` of the sharding
+ * layer (byte layout in `src/sharding/shared-counters.ts`). Every field of row s is written
+ * only by shard s's worker; main and the other shards only read. Totals across rows give the
+ * global view: load for the stats endpoint, and the running sums the score is made of, which
+ * every shard's policy reads to price memory against latency.
+ */
+export const SCALER_COUNTER_LAYOUT = defineCounterLayout([
+  /** Assigns received and not yet answered (waiting for an instance). */
+  'inflightAssigns',
+  'waitingAssigns',
+  'liveSlots',
+  'liveSlotMb',
+  'idleInstances',
+  'busyInstances',
+  'startingInstances',
+  'coldStarts',
+  'prewarms',
+  'assigns',
+  'idles',
+  'failedAssigns',
+  'platformRetries',
+  'platformFailures',
+  'functions',
+  /** Score sums (see src/core/score-prices.ts): useful GB-s, slot GB-s, exec s, schedule s. */
+  'execGBs',
+  'slotGBs',
+  'execSecs',
+  'scheduleSecs',
+] as const);
+
+export type ScalerCounterField = (typeof SCALER_COUNTER_LAYOUT)[number];

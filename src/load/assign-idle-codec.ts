@@ -1,0 +1,341 @@
+/**
+ * Hand-rolled protobuf for the two Scaler calls, so the raw HTTP/2 client can build a whole gRPC
+ * frame (5-byte prefix + message) with one allocation and a few byte writes. The per-key `Meta`
+ * and the constant `Result` are encoded once and copied into each frame.
+ *
+ * Field numbers follow `proto/serverless-sim.proto`; proto3 defaults (empty string, 0) are
+ * omitted as canonical encoders do. uint64 values are JS numbers (exact up to 2^53).
+ */
+
+/** gRPC length-prefixed message header: 1 byte compressed flag + 4 bytes big-endian length. */
+export const GRPC_FRAME_HEADER_BYTES = 5;
+
+const WIRE_VARINT = 0;
+const WIRE_LEN = 2;
+
+function tag(field: number, wire: number): number {
+  return (field << 3) | wire;
+}
+
+const TAG_ASSIGN_REQUEST_ID = tag(1, WIRE_LEN);
+const TAG_ASSIGN_TIMESTAMP = tag(2, WIRE_VARINT);
+const TAG_ASSIGN_META = tag(3, WIRE_LEN);
+const TAG_META_KEY = tag(1, WIRE_LEN);
+const TAG_META_RUNTIME = tag(3, WIRE_LEN);
+const TAG_META_TIMEOUT = tag(4, WIRE_VARINT);
+const TAG_META_MEMORY = tag(5, WIRE_VARINT);
+const TAG_IDLE_ASSIGNMENT = tag(1, WIRE_LEN);
+const TAG_IDLE_RESULT = tag(2, WIRE_LEN);
+const TAG_ASSIGNMENT_REQUEST_ID = tag(1, WIRE_LEN);
+const TAG_ASSIGNMENT_META_KEY = tag(2, WIRE_LEN);
+const TAG_ASSIGNMENT_INSTANCE_ID = tag(3, WIRE_LEN);
+const TAG_RESULT_STATUS_CODE = tag(1, WIRE_VARINT);
+const TAG_RESULT_DURATION = tag(2, WIRE_VARINT);
+const TAG_RESULT_NEED_DESTROY = tag(3, WIRE_VARINT);
+const TAG_RESULT_REASON = tag(4, WIRE_LEN);
+
+const TWO_POW_64 = 18446744073709551616n;
+
+export class CodecError extends Error {
+  readonly code = 'ERR_LOAD_CODEC';
+  constructor(message: string) {
+    super(message);
+    this.name = 'CodecError';
+  }
+}
+
+// --- encoding -------------------------------------------------------------------------------
+
+/** Bytes a varint of the non-negative integer `v` takes. */
+export function varintSize(v: number): number {
+  let n = 1;
+  while (v >= 128) {
+    v = Math.floor(v / 128);
+    n++;
+  }
+  return n;
+}
+
+/** Writes `v` (non-negative integer up to 2^53) as a varint; returns the offset after it. */
+export function writeVarint(buf: Uint8Array, off: number, v: number): number {
+  while (v >= 128) {
+    buf[off++] = (v % 128) | 128;
+    v = Math.floor(v / 128);
+  }
+  buf[off++] = v;
+  return off;
+}
+
+/** int32 fields encode negative values as 10-byte two's complement varints. */
+function int32Varint(v: number): number[] {
+  let u = BigInt(v);
+  if (u < 0n) u += TWO_POW_64;
+  const out: number[] = [];
+  while (u >= 128n) {
+    out.push(Number(u & 127n) | 128);
+    u >>= 7n;
+  }
+  out.push(Number(u));
+  return out;
+}
+
+/** Small builder for the encode-once parts; not used per call. */
+class ByteList {
+  readonly bytes: number[] = [];
+  varint(v: number): this {
+    const tmp = new Uint8Array(10);
+    const end = writeVarint(tmp, 0, v);
+    for (let i = 0; i < end; i++) this.bytes.push(tmp[i]!);
+    return this;
+  }
+  raw(b: ArrayLike<number>): this {
+    for (let i = 0; i < b.length; i++) this.bytes.push(b[i]!);
+    return this;
+  }
+  string(fieldTag: number, s: string): this {
+    if (s.length === 0) return this;
+    const b = Buffer.from(s, 'utf8');
+    return this.varint(fieldTag).varint(b.length).raw(b);
+  }
+  uint(fieldTag: number, v: number): this {
+    if (v === 0) return this;
+    return this.varint(fieldTag).varint(v);
+  }
+  message(fieldTag: number, body: ByteList): this {
+    return this.varint(fieldTag).varint(body.bytes.length).raw(body.bytes);
+  }
+}
+
+export interface MetaFields {
+  readonly key: string;
+  readonly runtime?: string;
+  readonly timeoutInSecs?: number;
+  readonly memoryInMb: number;
+}
+
+export interface ResultFields {
+  readonly statusCode: number;
+  readonly durationInMs: number;
+  readonly needDestroy?: boolean;
+  readonly reason?: string;
+}
+
+/** `AssignRequest.meta_data` as tag + length + body, ready to be copied into frames. */
+export function encodeMetaField(meta: MetaFields): Buffer {
+  const body = new ByteList()
+    .string(TAG_META_KEY, meta.key)
+    .string(TAG_META_RUNTIME, meta.runtime ?? '')
+    .uint(TAG_META_TIMEOUT, meta.timeoutInSecs ?? 0)
+    .uint(TAG_META_MEMORY, meta.memoryInMb);
+  return Buffer.from(new ByteList().message(TAG_ASSIGN_META, body).bytes);
+}
+
+/** `IdleRequest.result` as tag + length + body. Optional fields are written when given. */
+export function encodeResultField(result: ResultFields): Buffer {
+  const body = new ByteList();
+  if (result.statusCode !== 0) body.varint(TAG_RESULT_STATUS_CODE).raw(int32Varint(result.statusCode));
+  body.uint(TAG_RESULT_DURATION, result.durationInMs);
+  if (result.needDestroy !== undefined) body.varint(TAG_RESULT_NEED_DESTROY).varint(result.needDestroy ? 1 : 0);
+  if (result.reason !== undefined) {
+    const b = Buffer.from(result.reason, 'utf8');
+    body.varint(TAG_RESULT_REASON).varint(b.length).raw(b);
+  }
+  return Buffer.from(new ByteList().message(TAG_IDLE_RESULT, body).bytes);
+}
+
+function stringFieldSize(byteLen: number): number {
+  return byteLen === 0 ? 0 : 1 + varintSize(byteLen) + byteLen;
+}
+
+function writeStringField(buf: Buffer, off: number, fieldTag: number, s: string, byteLen: number): number {
+  if (byteLen === 0) return off;
+  buf[off++] = fieldTag;
+  off = writeVarint(buf, off, byteLen);
+  return off + buf.write(s, off, byteLen, 'utf8');
+}
+
+function writeFrameHeader(buf: Buffer, messageLen: number): void {
+  buf[0] = 0;
+  buf.writeUInt32BE(messageLen, 1);
+}
+
+/**
+ * A complete gRPC frame for `AssignRequest{request_id, timestamp, meta_data}`, where `metaField`
+ * comes from {@link encodeMetaField}. One allocation.
+ */
+export function encodeAssignFrame(requestId: string, timestamp: number, metaField: Buffer): Buffer {
+  const ridLen = Buffer.byteLength(requestId, 'utf8');
+  const msgLen =
+    stringFieldSize(ridLen) + (timestamp === 0 ? 0 : 1 + varintSize(timestamp)) + metaField.length;
+  const buf = Buffer.allocUnsafe(GRPC_FRAME_HEADER_BYTES + msgLen);
+  writeFrameHeader(buf, msgLen);
+  let off = writeStringField(buf, GRPC_FRAME_HEADER_BYTES, TAG_ASSIGN_REQUEST_ID, requestId, ridLen);
+  if (timestamp !== 0) {
+    buf[off++] = TAG_ASSIGN_TIMESTAMP;
+    off = writeVarint(buf, off, timestamp);
+  }
+  metaField.copy(buf, off);
+  return buf;
+}
+
+/**
+ * A complete gRPC frame for `IdleRequest{assigment{request_id, meta_key, instance_id}, result}`,
+ * where `resultField` comes from {@link encodeResultField}. One allocation.
+ */
+export function encodeIdleFrame(
+  requestId: string,
+  metaKey: string,
+  instanceId: string,
+  resultField: Buffer,
+): Buffer {
+  const ridLen = Buffer.byteLength(requestId, 'utf8');
+  const keyLen = Buffer.byteLength(metaKey, 'utf8');
+  const iidLen = Buffer.byteLength(instanceId, 'utf8');
+  const asgLen = stringFieldSize(ridLen) + stringFieldSize(keyLen) + stringFieldSize(iidLen);
+  const msgLen = 1 + varintSize(asgLen) + asgLen + resultField.length;
+  const buf = Buffer.allocUnsafe(GRPC_FRAME_HEADER_BYTES + msgLen);
+  writeFrameHeader(buf, msgLen);
+  let off = GRPC_FRAME_HEADER_BYTES;
+  buf[off++] = TAG_IDLE_ASSIGNMENT;
+  off = writeVarint(buf, off, asgLen);
+  off = writeStringField(buf, off, TAG_ASSIGNMENT_REQUEST_ID, requestId, ridLen);
+  off = writeStringField(buf, off, TAG_ASSIGNMENT_META_KEY, metaKey, keyLen);
+  off = writeStringField(buf, off, TAG_ASSIGNMENT_INSTANCE_ID, instanceId, iidLen);
+  resultField.copy(buf, off);
+  return buf;
+}
+
+export interface AssignRequestFields {
+  readonly requestId: string;
+  readonly timestamp: number;
+  readonly meta: MetaFields;
+}
+
+/** Unframed `AssignRequest` bytes (convenience; the hot path uses {@link encodeAssignFrame}). */
+export function encodeAssignRequest(f: AssignRequestFields): Buffer {
+  return encodeAssignFrame(f.requestId, f.timestamp, encodeMetaField(f.meta)).subarray(GRPC_FRAME_HEADER_BYTES);
+}
+
+export interface IdleRequestFields {
+  readonly requestId: string;
+  readonly metaKey: string;
+  readonly instanceId: string;
+  readonly result: ResultFields;
+}
+
+/** Unframed `IdleRequest` bytes. */
+export function encodeIdleRequest(f: IdleRequestFields): Buffer {
+  return encodeIdleFrame(f.requestId, f.metaKey, f.instanceId, encodeResultField(f.result)).subarray(
+    GRPC_FRAME_HEADER_BYTES,
+  );
+}
+
+// --- decoding (just enough for replies) -----------------------------------------------------
+
+// Module-level cursor: decoding is synchronous and non-reentrant, so one shared slot avoids
+// returning {value, offset} pairs.
+let cursor = 0;
+
+function readVarint(buf: Uint8Array, end: number): number {
+  let result = 0;
+  let mul = 1;
+  for (let i = 0; i < 10; i++) {
+    if (cursor >= end) throw new CodecError('truncated varint');
+    const b = buf[cursor++]!;
+    result += (b & 127) * mul;
+    if (b < 128) return result;
+    mul *= 128;
+  }
+  throw new CodecError('varint too long');
+}
+
+function skipField(buf: Uint8Array, wire: number, end: number): void {
+  switch (wire) {
+    case WIRE_VARINT:
+      readVarint(buf, end);
+      return;
+    case 1:
+      cursor += 8;
+      break;
+    case WIRE_LEN: {
+      // Not `cursor += readVarint(...)`: that would add to the cursor read before the call.
+      const len = readVarint(buf, end);
+      cursor += len;
+      break;
+    }
+    case 5:
+      cursor += 4;
+      break;
+    default:
+      throw new CodecError(`unsupported wire type ${wire}`);
+  }
+  if (cursor > end) throw new CodecError('truncated field');
+}
+
+/** Negative enum values (sign-extended 64-bit varints) are never valid statuses: report -1. */
+function enumValue(v: number): number {
+  return v > 0x7fffffff ? -1 : v;
+}
+
+export interface DecodedAssignReply {
+  readonly status: number;
+  readonly instanceId: string;
+}
+
+/** Status and `assigment.instance_id` of an unframed `AssignReply` in `buf[start, end)`. */
+export function decodeAssignReply(buf: Buffer, start = 0, end = buf.length): DecodedAssignReply {
+  let status = 0;
+  let instanceId = '';
+  cursor = start;
+  while (cursor < end) {
+    const t = readVarint(buf, end);
+    const field = t >>> 3;
+    const wire = t & 7;
+    if (field === 1 && wire === WIRE_VARINT) {
+      status = enumValue(readVarint(buf, end));
+    } else if (field === 2 && wire === WIRE_LEN) {
+      const len = readVarint(buf, end);
+      const subEnd = cursor + len;
+      if (subEnd > end) throw new CodecError('truncated assigment');
+      while (cursor < subEnd) {
+        const st = readVarint(buf, subEnd);
+        if (st >>> 3 === 3 && (st & 7) === WIRE_LEN) {
+          const slen = readVarint(buf, subEnd);
+          if (cursor + slen > subEnd) throw new CodecError('truncated instance_id');
+          instanceId = buf.toString('utf8', cursor, cursor + slen);
+          cursor += slen;
+        } else {
+          skipField(buf, st & 7, subEnd);
+        }
+      }
+    } else {
+      skipField(buf, wire, end);
+    }
+  }
+  return { status, instanceId };
+}
+
+/** Status of an unframed `IdleReply` in `buf[start, end)`. */
+export function decodeIdleReplyStatus(buf: Buffer, start = 0, end = buf.length): number {
+  let status = 0;
+  cursor = start;
+  while (cursor < end) {
+    const t = readVarint(buf, end);
+    if (t >>> 3 === 1 && (t & 7) === WIRE_VARINT) status = enumValue(readVarint(buf, end));
+    else skipField(buf, t & 7, end);
+  }
+  return status;
+}
+
+/**
+ * End offset of the single message of a unary gRPC response body (it starts at
+ * {@link GRPC_FRAME_HEADER_BYTES}), or throws. Compressed messages are refused: the load
+ * generator never advertises an encoding, so a server must not use one.
+ */
+export function grpcMessageEnd(body: Buffer): number {
+  if (body.length < GRPC_FRAME_HEADER_BYTES) throw new CodecError('short gRPC frame');
+  if (body[0] !== 0) throw new CodecError('compressed gRPC message');
+  const end = GRPC_FRAME_HEADER_BYTES + body.readUInt32BE(1);
+  if (end > body.length) throw new CodecError('truncated gRPC message');
+  return end;
+}

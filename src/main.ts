@@ -1,0 +1,51 @@
+#!/usr/bin/env node
+import { ConfigError, helpText, parseConfig } from './config.js';
+import { describePolicies, policyNames } from './core/policies/policy-registry.js';
+import { createLogger } from './logger.js';
+import { ScalerServer } from './server/scaler-server.js';
+
+async function main(): Promise<number> {
+  let config;
+  try {
+    config = parseConfig(process.argv.slice(2), process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`scaler: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  if (config === null) {
+    process.stdout.write(`${helpText()}\n\nPolicies:\n${describePolicies()}\n`);
+    return 0;
+  }
+  if (!policyNames().includes(config.policy)) {
+    process.stderr.write(`scaler: unknown policy "${config.policy}"; known: ${policyNames().join(', ')}\n`);
+    return 2;
+  }
+  const log = createLogger(config.logLevel);
+  const server = await ScalerServer.start(config, log);
+  await new Promise<void>((resolve) => {
+    const stop = (signal: NodeJS.Signals): void => {
+      log.info({ signal }, 'stopping');
+      process.off('SIGTERM', stop);
+      process.off('SIGINT', stop);
+      resolve();
+    };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+  });
+  await server.close();
+  return 0;
+}
+
+main().then(
+  (code) => {
+    // Exit even if a library left a handle open: the container's run.sh waits for us.
+    process.exit(code);
+  },
+  (err: unknown) => {
+    process.stderr.write(`scaler: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

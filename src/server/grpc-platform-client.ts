@@ -1,0 +1,104 @@
+import * as grpc from '@grpc/grpc-js';
+import {
+  PlatformErrorKind,
+  type FunctionMetaRef,
+  type InitResult,
+  type Platform,
+  type PlatformCallback,
+  type PlatformError,
+  type SlotInfo,
+} from '../core/platform.js';
+import { loadProto, Status, type PlatformClient } from '../proto.js';
+
+/** Deadline of `CreateSlot`/`DestroySlot` (the platform answers CreateSlot in ~100 ms). */
+export const PLATFORM_CALL_DEADLINE_MS = 30_000;
+/** `Init` blocks for the function's init time, which reaches minutes for AI models. */
+export const PLATFORM_INIT_DEADLINE_MS = 15 * 60_000;
+
+export interface GrpcPlatformOptions {
+  /** host:port of the platform (contest: 127.0.0.1:50051). */
+  address: string;
+  callDeadlineMs?: number;
+  initDeadlineMs?: number;
+}
+
+function fromStatus(status: number, message: string | undefined, what: string): PlatformError {
+  const text = `${what}: ${message ?? `status ${status}`}`;
+  if (status === Status.Throttle) return { kind: PlatformErrorKind.Throttle, message: text };
+  if (status === Status.InternalError) return { kind: PlatformErrorKind.Transient, message: text };
+  return { kind: PlatformErrorKind.Permanent, message: text };
+}
+
+function fromGrpcError(err: grpc.ServiceError, what: string): PlatformError {
+  const transient =
+    err.code === grpc.status.UNAVAILABLE ||
+    err.code === grpc.status.DEADLINE_EXCEEDED ||
+    err.code === grpc.status.RESOURCE_EXHAUSTED ||
+    err.code === grpc.status.INTERNAL ||
+    err.code === grpc.status.UNKNOWN ||
+    err.code === grpc.status.ABORTED;
+  return { kind: transient ? PlatformErrorKind.Transient : PlatformErrorKind.Permanent, message: `${what}: ${err.details || err.message}` };
+}
+
+/** The contest `Platform` service as the core's callback `Platform`. One HTTP/2 channel per shard. */
+export class GrpcPlatformClient implements Platform {
+  private readonly client: PlatformClient;
+  private readonly callDeadlineMs: number;
+  private readonly initDeadlineMs: number;
+
+  constructor(opts: GrpcPlatformOptions) {
+    const proto = loadProto();
+    this.client = new proto.serverless.simulator.Platform(opts.address, grpc.credentials.createInsecure(), {
+      'grpc.keepalive_time_ms': 30_000,
+      'grpc.max_reconnect_backoff_ms': 1_000,
+      'grpc.initial_reconnect_backoff_ms': 100,
+    });
+    this.callDeadlineMs = opts.callDeadlineMs ?? PLATFORM_CALL_DEADLINE_MS;
+    this.initDeadlineMs = opts.initDeadlineMs ?? PLATFORM_INIT_DEADLINE_MS;
+  }
+
+  createSlot(requestId: string, memoryMb: number, cb: PlatformCallback<SlotInfo>): void {
+    this.client.CreateSlot(
+      { requestId, resourceConfig: { memoryInMegabytes: memoryMb } },
+      { deadline: Date.now() + this.callDeadlineMs },
+      (err, reply) => {
+        if (err) return cb(fromGrpcError(err, 'CreateSlot'));
+        if (reply === undefined) return cb({ kind: PlatformErrorKind.Transient, message: 'CreateSlot: empty reply' });
+        if (reply.status !== Status.Ok) return cb(fromStatus(reply.status, reply.errorMessage, 'CreateSlot'));
+        const slot = reply.slot;
+        if (!slot || !slot.id) return cb({ kind: PlatformErrorKind.Transient, message: 'CreateSlot: reply without slot' });
+        cb(null, { slotId: slot.id, memoryMb, createTime: slot.createTime });
+      },
+    );
+  }
+
+  init(requestId: string, slotId: string, instanceId: string, meta: FunctionMetaRef, cb: PlatformCallback<InitResult>): void {
+    this.client.Init(
+      {
+        requestId,
+        slotId,
+        instanceId,
+        metaData: { key: meta.key, runtime: meta.runtime, timeoutInSecs: meta.timeoutInSecs, memoryInMb: meta.memoryMb },
+      },
+      { deadline: Date.now() + this.initDeadlineMs },
+      (err, reply) => {
+        if (err) return cb(fromGrpcError(err, 'Init'));
+        if (reply === undefined) return cb({ kind: PlatformErrorKind.Transient, message: 'Init: empty reply' });
+        if (reply.status !== Status.Ok) return cb(fromStatus(reply.status, reply.errorMessage, 'Init'));
+        cb(null, { initDurationMs: reply.initDurationInMs });
+      },
+    );
+  }
+
+  destroySlot(requestId: string, slotId: string, reason: string, cb: PlatformCallback<void>): void {
+    this.client.DestroySlot({ requestId, id: slotId, reason }, { deadline: Date.now() + this.callDeadlineMs }, (err, reply) => {
+      if (err) return cb(fromGrpcError(err, 'DestroySlot'));
+      if (reply !== undefined && reply.status !== Status.Ok) return cb(fromStatus(reply.status, reply.errorMessage, 'DestroySlot'));
+      cb(null);
+    });
+  }
+
+  close(): void {
+    this.client.close();
+  }
+}

@@ -1,0 +1,104 @@
+import { randomBytes } from 'node:crypto';
+import type { Server as HttpServer } from 'node:http';
+import * as grpc from '@grpc/grpc-js';
+import type { ScalerConfig } from '../config.js';
+import { SCALER_COUNTER_LAYOUT } from '../counters-layout.js';
+import type { Logger } from '../logger.js';
+import { loadProto } from '../proto.js';
+import type { ShardWorkerData } from '../shard-messages.js';
+import { ShardRouter } from '../sharding/index.js';
+import { createScalerHandlers, type ScalerRouter } from './scaler-service.js';
+import { SlotJournal } from './slot-journal.js';
+import { startStatsEndpoint } from './stats-endpoint.js';
+
+/** gRPC server limits, set deliberately (see README "Reliability"). */
+export const GRPC_SERVER_OPTIONS: grpc.ServerOptions = {
+  'grpc.max_receive_message_length': 64 * 1024,
+  'grpc.max_send_message_length': 64 * 1024,
+  'grpc.max_concurrent_streams': 100_000,
+  'grpc.keepalive_time_ms': 60_000,
+  'grpc.keepalive_timeout_ms': 20_000,
+  'grpc.keepalive_permit_without_calls': 1,
+  'grpc.http2.min_ping_interval_without_data_ms': 5_000,
+};
+/** How long SIGTERM waits for in-flight calls before cancelling them. */
+export const SHUTDOWN_GRACE_MS = 5_000;
+
+export const WORKER_SCRIPT = new URL('../../workers/shard-worker.js', import.meta.url);
+
+export class ScalerServer {
+  private constructor(
+    readonly config: ScalerConfig,
+    readonly router: ScalerRouter,
+    readonly journal: SlotJournal,
+    private readonly grpcServer: grpc.Server,
+    private readonly stats: HttpServer | null,
+    readonly port: number,
+    private readonly log: Logger,
+  ) {}
+
+  static async start(config: ScalerConfig, log: Logger): Promise<ScalerServer> {
+    const journal = new SlotJournal(config.shards);
+    const runId = randomBytes(3).toString('hex');
+    const router: ScalerRouter = await ShardRouter.start({
+      workerScript: WORKER_SCRIPT,
+      shards: config.shards,
+      counterLayout: SCALER_COUNTER_LAYOUT,
+      maxInFlightPerShard: config.maxInFlightPerShard,
+      name: 'scaler-shard',
+      workerData: (shard, generation): ShardWorkerData => ({
+        platformAddress: config.platformAddress,
+        policy: config.policy,
+        keepAliveMs: config.keepAliveMs,
+        logLevel: config.logLevel,
+        instancePrefix: `${runId}-${shard}.${generation}-`,
+        orphanSlots: journal.liveSlots(shard),
+      }),
+    });
+    router.on('event', (shard, ev) => journal.apply(shard, ev));
+    router.on('shard-exit', (shard, code) => log.warn({ shard, code }, 'shard worker exited'));
+    router.on('shard-restart', (shard, generation) => log.warn({ shard, generation }, 'shard worker restarted'));
+    router.on('shard-error', (shard, error) => log.error({ shard, err: error.message }, 'shard worker error'));
+
+    const grpcServer = new grpc.Server(GRPC_SERVER_OPTIONS);
+    const proto = loadProto();
+    grpcServer.addService(proto.serverless.simulator.Scaler.service, createScalerHandlers(router));
+    let port: number;
+    try {
+      port = await new Promise<number>((resolve, reject) =>
+        grpcServer.bindAsync(config.address, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+      );
+    } catch (err) {
+      await router.close();
+      throw err;
+    }
+    let stats: HttpServer | null = null;
+    if (config.statsPort !== 0) {
+      try {
+        stats = await startStatsEndpoint({ host: config.statsHost, port: config.statsPort, router, journal, policy: config.policy });
+      } catch (err) {
+        log.warn({ err: (err as Error).message, port: config.statsPort }, 'stats endpoint not started');
+      }
+    }
+    log.info({ address: config.address, port, shards: config.shards, platform: config.platformAddress, policy: config.policy }, 'scaler listening');
+    return new ScalerServer(config, router, journal, grpcServer, stats, port, log);
+  }
+
+  /** Stop accepting, let in-flight calls finish (or cancel them after a grace), destroy slots. */
+  async close(): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(() => {
+        this.grpcServer.forceShutdown();
+        resolve();
+      }, SHUTDOWN_GRACE_MS);
+      t.unref();
+      this.grpcServer.tryShutdown(() => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+    await this.router.close();
+    if (this.stats !== null) await new Promise<void>((r) => this.stats!.close(() => r()));
+    this.log.info({ journaledSlots: this.journal.total }, 'scaler stopped');
+  }
+}

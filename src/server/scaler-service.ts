@@ -1,0 +1,102 @@
+import * as grpc from '@grpc/grpc-js';
+import { ScalerErrorCode } from '../core/types.js';
+import { Status, type AssignReply, type IdleReply, type ScalerHandlers } from '../proto.js';
+import { ShardOp, type ShardEvent, type ShardRequest, type ShardResponse } from '../shard-messages.js';
+import { ShardErrorCode, type ShardError, type ShardRouter } from '../sharding/index.js';
+import type { ScalerCounterField } from '../counters-layout.js';
+import { validateAssign, validateIdle } from './request-validation.js';
+
+export type ScalerRouter = ShardRouter<ShardRequest, ShardResponse, ShardEvent, ScalerCounterField>;
+
+const HANDLER_CODE_TO_GRPC: Record<string, grpc.status> = {
+  [ScalerErrorCode.NotFound]: grpc.status.NOT_FOUND,
+  [ScalerErrorCode.InvalidArgument]: grpc.status.INVALID_ARGUMENT,
+  [ScalerErrorCode.Cancelled]: grpc.status.CANCELLED,
+  [ScalerErrorCode.ColdStartFailed]: grpc.status.UNAVAILABLE,
+  [ScalerErrorCode.ShuttingDown]: grpc.status.UNAVAILABLE,
+};
+
+/** A shard failure as the gRPC status the client sees (status values, never thrown). */
+export function toGrpcError(err: ShardError): Partial<grpc.StatusObject> {
+  let code: grpc.status;
+  switch (err.code) {
+    case ShardErrorCode.Overloaded:
+      code = grpc.status.RESOURCE_EXHAUSTED;
+      break;
+    case ShardErrorCode.Crashed:
+    case ShardErrorCode.Closed:
+      code = grpc.status.UNAVAILABLE;
+      break;
+    default:
+      code = HANDLER_CODE_TO_GRPC[err.handlerCode ?? ''] ?? grpc.status.INTERNAL;
+  }
+  return { code, details: err.message };
+}
+
+function noop(): void {}
+
+/**
+ * The `Scaler` service on the main thread: validate, route by function key, answer when the
+ * shard does. No pool work happens here.
+ */
+export function createScalerHandlers(router: ScalerRouter): ScalerHandlers {
+  return {
+    Assign(call: grpc.ServerUnaryCall<Parameters<ScalerHandlers['Assign']>[0]['request'], AssignReply>, cb: grpc.sendUnaryData<AssignReply>) {
+      const req = call.request;
+      const bad = validateAssign(req);
+      if (bad !== null) {
+        cb({ code: grpc.status.INVALID_ARGUMENT, details: bad });
+        return;
+      }
+      const meta = req.metaData!;
+      const key = meta.key;
+      const rid = req.requestId;
+      let answered = false;
+      const onCancelled = (): void => {
+        if (!answered) router.request(key, { op: ShardOp.Cancel, rid, key }, noop);
+      };
+      call.once('cancelled', onCancelled);
+      router.request(key, { op: ShardOp.Assign, rid, key, mem: meta.memoryInMb, rt: meta.runtime, to: meta.timeoutInSecs }, (err, iid) => {
+        answered = true;
+        call.removeListener('cancelled', onCancelled);
+        if (err !== null) {
+          cb(toGrpcError(err));
+          return;
+        }
+        if (call.cancelled) {
+          // Nobody will ever Idle this instance: hand it straight back so it is not lost.
+          router.request(key, { op: ShardOp.Idle, rid, key, iid: iid!, nd: false, dur: 0 }, noop);
+          return;
+        }
+        cb(null, { status: Status.Ok, assigment: { requestId: rid, metaKey: key, instanceId: iid! } });
+      });
+    },
+
+    Idle(call: grpc.ServerUnaryCall<Parameters<ScalerHandlers['Idle']>[0]['request'], IdleReply>, cb: grpc.sendUnaryData<IdleReply>) {
+      const req = call.request;
+      const bad = validateIdle(req);
+      if (bad !== null) {
+        cb({ code: grpc.status.INVALID_ARGUMENT, details: bad });
+        return;
+      }
+      const a = req.assigment!;
+      const result = req.result;
+      const key = a.metaKey;
+      router.request(
+        key,
+        {
+          op: ShardOp.Idle,
+          rid: a.requestId,
+          key,
+          iid: a.instanceId,
+          nd: result?.needDestroy === true,
+          dur: result?.durationInMs ?? 0,
+        },
+        (err) => {
+          if (err !== null) cb(toGrpcError(err));
+          else cb(null, { status: Status.Ok });
+        },
+      );
+    },
+  };
+}

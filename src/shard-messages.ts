@@ -1,0 +1,65 @@
+/**
+ * The scaler's messages between the main thread and its shard workers, all in one place.
+ * Short field names: each crosses a MessagePort (structured clone) once per call.
+ */
+export const ShardOp = { Assign: 0, Idle: 1, Cancel: 2 } as const;
+
+export interface AssignMessage {
+  readonly op: typeof ShardOp.Assign;
+  readonly rid: string;
+  readonly key: string;
+  readonly mem: number;
+  readonly rt: string;
+  readonly to: number;
+}
+
+export interface IdleMessage {
+  readonly op: typeof ShardOp.Idle;
+  readonly rid: string;
+  readonly key: string;
+  readonly iid: string;
+  /** need_destroy */
+  readonly nd: boolean;
+  /** duration_in_ms */
+  readonly dur: number;
+}
+
+/** The client gave up on a waiting Assign (cancelled or deadline). */
+export interface CancelMessage {
+  readonly op: typeof ShardOp.Cancel;
+  readonly rid: string;
+  readonly key: string;
+}
+
+export type ShardRequest = AssignMessage | IdleMessage | CancelMessage;
+
+/** Assign: the instance id; Idle and Cancel: ''. Errors travel as `reply.error(ScalerErrorCode, message)`. */
+export type ShardResponse = string;
+
+/** Slot journal events (shard -> main), so main knows every live slot of every shard. */
+export interface SlotCreatedEvent {
+  readonly t: 'slot-created';
+  readonly slotId: string;
+  readonly mem: number;
+  readonly iid: string;
+  readonly key: string;
+}
+
+export interface SlotDestroyedEvent {
+  readonly t: 'slot-destroyed';
+  readonly slotId: string;
+}
+
+export type ShardEvent = SlotCreatedEvent | SlotDestroyedEvent;
+
+/** What a shard worker is started with (`ShardRouter` `workerData`). */
+export interface ShardWorkerData {
+  readonly platformAddress: string;
+  readonly policy: string;
+  readonly keepAliveMs: number | undefined;
+  readonly logLevel: string;
+  /** Unique per process start, shard and generation: instance ids never collide. */
+  readonly instancePrefix: string;
+  /** Slots a crashed predecessor left alive (slot id -> memory MB): the new worker destroys them. */
+  readonly orphanSlots: ReadonlyArray<readonly [slotId: string, memoryMb: number]>;
+}

@@ -1,0 +1,63 @@
+/**
+ * Example shard worker: echo, async replies, events, errors, crash simulation and a keyed
+ * counter whose state lives only in this shard. Started by a ShardRouter (tests, benchmark).
+ */
+import { serveShard } from '../shard-worker.js';
+import { ECHO_COUNTER_LAYOUT, bootMarkOf, type EchoEvent, type EchoInfo, type EchoRequest } from './echo-protocol.js';
+
+const totals = new Map<string, number>();
+
+serveShard<EchoRequest, unknown, EchoEvent, (typeof ECHO_COUNTER_LAYOUT)[number]>(
+  (req, reply, ctx) => {
+    ctx.counters.add(ctx.shard, 'handled', 1);
+    switch (req.op) {
+      case 'echo':
+        reply(req.value);
+        return;
+      case 'delay':
+        setTimeout(() => reply(req.value), req.ms);
+        return;
+      case 'emit':
+        ctx.emit({ shard: ctx.shard, value: req.value });
+        reply(req.value);
+        return;
+      case 'fail':
+        reply.error(req.code, req.message);
+        return;
+      case 'throw':
+        throw new Error(req.message);
+      case 'add': {
+        const t = (totals.get(req.key) ?? 0) + req.n;
+        totals.set(req.key, t);
+        ctx.counters.set(ctx.shard, 'keys', totals.size);
+        reply(t);
+        return;
+      }
+      case 'info': {
+        const info: EchoInfo = {
+          shard: ctx.shard,
+          generation: ctx.generation,
+          workerData: ctx.workerData,
+          batchesReceived: ctx.stats.batchesReceived,
+          requestsReceived: ctx.stats.requestsReceived,
+          batchesSent: ctx.stats.batchesSent,
+        };
+        reply(info);
+        return;
+      }
+      case 'crash':
+        process.exit(req.code);
+    }
+  },
+  {
+    counterLayout: ECHO_COUNTER_LAYOUT,
+    // Written before the worker reports ready, so main can read it right after start().
+    init: (c) => {
+      c.counters.set(c.shard, 'bootMark', bootMarkOf(c.shard, c.generation));
+      c.counters.set(c.shard, 'keys', 0);
+    },
+    onShutdown: (c) => {
+      c.counters.set(c.shard, 'shutdownMark', 1);
+    },
+  },
+);

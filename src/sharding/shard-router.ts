@@ -1,0 +1,580 @@
+/**
+ * Main-thread side of the sharding layer: owns N worker threads, routes keyed requests to them
+ * over one dedicated MessageChannel each, applies per-shard backpressure and restarts crashed
+ * workers.
+ *
+ * Hot path: `request` does a hash, a map insert and an array push; all requests for a shard made
+ * during one microtask (or, with `batchFlush: 'immediate'`, one event-loop iteration) leave as a
+ * single `postMessage`, and the worker answers the same way, so a socket read carrying many calls
+ * costs one hop each way.
+ */
+import { EventEmitter } from 'node:events';
+import { MessageChannel, Worker, type MessagePort, type ResourceLimits } from 'node:worker_threads';
+import { shardForKey } from './key-hash.js';
+import { ROUTER_COUNTER_FIELDS, SharedCounters, type CounterLayout } from './shared-counters.js';
+import {
+  DEFAULT_BATCH_FLUSH,
+  OutKind,
+  SHARD_BOOTSTRAP_MARKER,
+  scheduleFlush,
+  type BatchFlush,
+  ShardError,
+  ShardErrorCode,
+  type RequestBatchMessage,
+  type RequestEntry,
+  type ShardBootstrap,
+  type ShardCallback,
+  type ShutdownMessage,
+  type WorkerToMainMessage,
+} from './types.js';
+
+export const DEFAULT_MAX_IN_FLIGHT_PER_SHARD = 1024;
+export const DEFAULT_MAX_QUEUED_PER_SHARD = 16_384;
+/** First restart delay after a crash; doubles per consecutive crash up to the max. */
+export const DEFAULT_RESTART_BACKOFF_MS = 50;
+export const DEFAULT_MAX_RESTART_BACKOFF_MS = 2_000;
+/** A worker that stayed up this long resets the backoff to its initial value. */
+export const RESTART_BACKOFF_RESET_MS = 10_000;
+export const DEFAULT_START_TIMEOUT_MS = 30_000;
+/** Total budget of `close()`: drain, then shutdown, then `terminate()` of stragglers. */
+export const DEFAULT_CLOSE_TIMEOUT_MS = 5_000;
+
+export interface ShardRouterOptions<F extends string = never> {
+  /** Worker script (compiled JS) that calls `serveShard(...)`. */
+  workerScript: string | URL;
+  shards: number;
+  /**
+   * Called on every (re)start; the result (structured-cloneable) is `ctx.workerData` in the
+   * worker. Lets a supervisor hand a restarted worker its state, e.g. a journal.
+   */
+  workerData?: (shard: number, generation: number) => unknown;
+  /** Per-shard user counter fields (see shared-counters.ts). */
+  counterLayout?: CounterLayout<F>;
+  /** Requests sent to a worker and not yet answered; more wait in the shard's queue. */
+  maxInFlightPerShard?: number;
+  /** Waiting requests per shard beyond which `request` fails with SHARD_OVERLOADED. */
+  maxQueuedPerShard?: number;
+  /** Restart a worker that exits unexpectedly (default true). */
+  restartOnExit?: boolean;
+  restartBackoffMs?: number;
+  maxRestartBackoffMs?: number;
+  resourceLimits?: ResourceLimits;
+  execArgv?: string[];
+  startTimeoutMs?: number;
+  closeTimeoutMs?: number;
+  /** When accumulated requests (and, in workers, replies) are posted; see {@link BatchFlush}. */
+  batchFlush?: BatchFlush;
+  /** Thread name prefix (shows in diagnostics as `${name}-${shard}`). */
+  name?: string;
+}
+
+export interface ShardRouterEvents<Ev> {
+  /** Unsolicited event emitted by a shard's handler via `ctx.emit`. */
+  event: (shard: number, event: Ev) => void;
+  /** A worker exited (any reason, including during close). */
+  'shard-exit': (shard: number, code: number) => void;
+  /** A replacement worker reported ready. */
+  'shard-restart': (shard: number, generation: number) => void;
+  /** A worker threw an uncaught error (its exit follows), or a restart failed to spawn. */
+  'shard-error': (shard: number, error: Error) => void;
+}
+
+interface ShardState<Req, Res> {
+  readonly index: number;
+  worker: Worker | null;
+  port: MessagePort | null;
+  generation: number;
+  ready: boolean;
+  /** Worker gone and not coming back (restartOnExit false). */
+  dead: boolean;
+  /** Set once `shutdown` was posted, so its exit is not a crash. */
+  stopping: boolean;
+  readyAt: number;
+  /** Some generation of this shard has reported ready (start() counts each shard once). */
+  everReady: boolean;
+  backoffMs: number;
+  restartTimer: NodeJS.Timeout | null;
+  /** id → callback of every request batched or sent and not answered. */
+  readonly pending: Map<number, ShardCallback<Res>>;
+  batch: RequestEntry<Req>[];
+  flushScheduled: boolean;
+  /** FIFO of waiting requests as flat [body, cb, body, cb, ...] from `queueHead`. */
+  queue: unknown[];
+  queueHead: number;
+  flush: () => void;
+  exited: (() => void) | null;
+}
+
+const IDX_IN_FLIGHT = ROUTER_COUNTER_FIELDS.indexOf('routerInFlight');
+const IDX_QUEUED = ROUTER_COUNTER_FIELDS.indexOf('routerQueued');
+const IDX_REQUESTS = ROUTER_COUNTER_FIELDS.indexOf('routerRequests');
+const IDX_OVERLOADS = ROUTER_COUNTER_FIELDS.indexOf('routerOverloads');
+const IDX_BATCHES_SENT = ROUTER_COUNTER_FIELDS.indexOf('routerBatchesSent');
+const IDX_BATCHES_RECEIVED = ROUTER_COUNTER_FIELDS.indexOf('routerBatchesReceived');
+const IDX_RESTARTS = ROUTER_COUNTER_FIELDS.indexOf('routerRestarts');
+const IDX_GENERATION = ROUTER_COUNTER_FIELDS.indexOf('routerGeneration');
+
+function queueLength(s: { readonly queue: unknown[]; readonly queueHead: number }): number {
+  return (s.queue.length - s.queueHead) >> 1;
+}
+
+function rethrowLater(err: unknown): void {
+  // A throwing user callback must not leave the router's bookkeeping half-done.
+  process.nextTick(() => {
+    throw err;
+  });
+}
+
+export class ShardRouter<Req, Res, Ev = never, F extends string = never> {
+  readonly shards: number;
+  readonly counters: SharedCounters<F>;
+  private readonly opts: ShardRouterOptions<F>;
+  private readonly layout: CounterLayout<F>;
+  private readonly maxInFlight: number;
+  private readonly maxQueued: number;
+  private readonly batchFlush: BatchFlush;
+  private readonly states: ShardState<Req, Res>[] = [];
+  private readonly emitter = new EventEmitter();
+  private nextId = 1;
+  private closing = false;
+  private closePromise: Promise<void> | null = null;
+  private drained: (() => void) | null = null;
+  private unrefed = false;
+  /** Set while `start()` waits: a worker failing before its first ready aborts the start. */
+  private startWaiter: { ready: () => void; fail: (err: Error) => void } | null = null;
+
+  private constructor(opts: ShardRouterOptions<F>) {
+    if (!Number.isInteger(opts.shards) || opts.shards < 1) {
+      throw new RangeError(`shards must be a positive integer, got ${opts.shards}`);
+    }
+    this.opts = opts;
+    this.shards = opts.shards;
+    this.layout = opts.counterLayout ?? [];
+    this.counters = SharedCounters.create(this.layout, this.shards);
+    this.maxInFlight = opts.maxInFlightPerShard ?? DEFAULT_MAX_IN_FLIGHT_PER_SHARD;
+    this.maxQueued = opts.maxQueuedPerShard ?? DEFAULT_MAX_QUEUED_PER_SHARD;
+    this.batchFlush = opts.batchFlush ?? DEFAULT_BATCH_FLUSH;
+    if (!(this.maxInFlight >= 1)) throw new RangeError('maxInFlightPerShard must be >= 1');
+    if (!(this.maxQueued >= 0)) throw new RangeError('maxQueuedPerShard must be >= 0');
+    for (let i = 0; i < this.shards; i++) {
+      const s: ShardState<Req, Res> = {
+        index: i,
+        worker: null,
+        port: null,
+        generation: 0,
+        ready: false,
+        dead: false,
+        stopping: false,
+        readyAt: 0,
+        everReady: false,
+        backoffMs: opts.restartBackoffMs ?? DEFAULT_RESTART_BACKOFF_MS,
+        restartTimer: null,
+        pending: new Map(),
+        batch: [],
+        flushScheduled: false,
+        queue: [],
+        queueHead: 0,
+        flush: () => this.flush(s),
+        exited: null,
+      };
+      this.states.push(s);
+    }
+  }
+
+  /** Spawn every worker; resolves once all reported ready, rejects (and cleans up) otherwise. */
+  static async start<Req, Res, Ev = never, F extends string = never>(
+    opts: ShardRouterOptions<F>,
+  ): Promise<ShardRouter<Req, Res, Ev, F>> {
+    const router = new ShardRouter<Req, Res, Ev, F>(opts);
+    let remaining = router.shards;
+    const timeoutMs = opts.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        router.startWaiter = {
+          ready: () => {
+            if (--remaining === 0) resolve();
+          },
+          fail: reject,
+        };
+        timer = setTimeout(() => reject(new Error(`shard workers not ready after ${timeoutMs} ms`)), timeoutMs);
+        timer.unref();
+        for (const s of router.states) router.spawn(s);
+      });
+    } catch (err) {
+      router.startWaiter = null;
+      await router.close();
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+    router.startWaiter = null;
+    return router;
+  }
+
+  shardFor(key: string): number {
+    return shardForKey(key, this.shards);
+  }
+
+  /** Route `body` to the shard owning `key`; `cb` runs once, never synchronously. */
+  request(key: string, body: Req, cb: ShardCallback<Res>): void {
+    this.requestShard(shardForKey(key, this.shards), body, cb);
+  }
+
+  requestShard(shard: number, body: Req, cb: ShardCallback<Res>): void {
+    const s = this.states[shard];
+    if (s === undefined) throw new RangeError(`shard ${shard} out of range [0, ${this.shards})`);
+    if (this.closing) {
+      this.failLater(cb, ShardErrorCode.Closed, 'shard router is closed', shard);
+      return;
+    }
+    if (s.dead) {
+      this.failLater(cb, ShardErrorCode.Crashed, `shard ${shard} worker exited and is not restarted`, shard);
+      return;
+    }
+    if (s.ready && s.pending.size < this.maxInFlight && queueLength(s) === 0) {
+      this.counters.addAt(shard, IDX_REQUESTS, 1);
+      this.send(s, body, cb);
+    } else if (queueLength(s) < this.maxQueued) {
+      this.counters.addAt(shard, IDX_REQUESTS, 1);
+      s.queue.push(body, cb);
+      this.counters.setAt(shard, IDX_QUEUED, queueLength(s));
+    } else {
+      this.counters.addAt(shard, IDX_OVERLOADS, 1);
+      this.failLater(
+        cb,
+        ShardErrorCode.Overloaded,
+        `shard ${shard} overloaded (${s.pending.size} in flight, ${queueLength(s)} queued)`,
+        shard,
+      );
+    }
+  }
+
+  requestAsync(key: string, body: Req): Promise<Res> {
+    return new Promise((resolve, reject) => {
+      this.request(key, body, (err, res) => (err ? reject(err) : resolve(res as Res)));
+    });
+  }
+
+  requestShardAsync(shard: number, body: Req): Promise<Res> {
+    return new Promise((resolve, reject) => {
+      this.requestShard(shard, body, (err, res) => (err ? reject(err) : resolve(res as Res)));
+    });
+  }
+
+  /** Current worker generation of `shard` (0 until its first restart). */
+  generationOf(shard: number): number {
+    return this.states[shard]!.generation;
+  }
+
+  on<K extends keyof ShardRouterEvents<Ev>>(event: K, listener: ShardRouterEvents<Ev>[K]): this {
+    this.emitter.on(event, listener);
+    return this;
+  }
+
+  once<K extends keyof ShardRouterEvents<Ev>>(event: K, listener: ShardRouterEvents<Ev>[K]): this {
+    this.emitter.once(event, listener);
+    return this;
+  }
+
+  off<K extends keyof ShardRouterEvents<Ev>>(event: K, listener: ShardRouterEvents<Ev>[K]): this {
+    this.emitter.off(event, listener);
+    return this;
+  }
+
+  /** Let the process exit while workers are still up (e.g. a CLI that ends on its own). */
+  unref(): void {
+    this.unrefed = true;
+    for (const s of this.states) {
+      s.worker?.unref();
+      s.port?.unref();
+    }
+  }
+
+  /**
+   * Stop accepting requests, let in-flight and queued ones finish, ask workers to shut down
+   * (their `onShutdown` runs), and terminate any still running when `closeTimeoutMs` runs out.
+   * Requests still unanswered then fail with SHARD_CLOSED. Idempotent.
+   */
+  close(): Promise<void> {
+    this.closePromise ??= this.doClose();
+    return this.closePromise;
+  }
+
+  // ---- internals -------------------------------------------------------------------------------
+
+  private async doClose(): Promise<void> {
+    this.closing = true;
+    const deadline = Date.now() + (this.opts.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS);
+    for (const s of this.states) {
+      if (s.restartTimer !== null) {
+        clearTimeout(s.restartTimer);
+        s.restartTimer = null;
+      }
+      // Queued requests of a shard without a live worker have nowhere to go.
+      if (s.worker === null) this.failQueued(s, ShardErrorCode.Closed, 'shard router closed');
+    }
+    if (!this.isDrained()) {
+      await this.waitUntil(deadline, (done) => (this.drained = done));
+      this.drained = null;
+    }
+    const exits: Promise<void>[] = [];
+    for (const s of this.states) {
+      const w = s.worker;
+      if (w === null) continue;
+      exits.push(new Promise<void>((resolve) => (s.exited = resolve)));
+      s.stopping = true;
+      if (s.ready && s.port !== null) {
+        this.flush(s);
+        const m: ShutdownMessage = { type: 'shutdown' };
+        s.port.postMessage(m);
+      } else {
+        void w.terminate();
+      }
+    }
+    if (exits.length > 0) {
+      const all = Promise.all(exits).then(() => undefined);
+      await this.waitUntil(deadline, (done) => void all.then(done));
+      for (const s of this.states) {
+        if (s.worker !== null) void s.worker.terminate();
+      }
+      await all;
+    }
+    for (const s of this.states) {
+      this.failPending(s, ShardErrorCode.Closed, 'shard router closed');
+      this.failQueued(s, ShardErrorCode.Closed, 'shard router closed');
+    }
+  }
+
+  /** Resolves when `arm`'s callback fires or at `deadline`, whichever first. */
+  private waitUntil(deadline: number, arm: (done: () => void) => void): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, Math.max(0, deadline - Date.now()));
+      t.unref();
+      arm(() => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+  }
+
+  private isDrained(): boolean {
+    for (const s of this.states) {
+      if (s.pending.size > 0 || queueLength(s) > 0) return false;
+    }
+    return true;
+  }
+
+  private spawn(s: ShardState<Req, Res>): void {
+    const gen = s.generation;
+    const userData = this.opts.workerData ? this.opts.workerData(s.index, gen) : undefined;
+    const { port1, port2 } = new MessageChannel();
+    const boot: ShardBootstrap = {
+      [SHARD_BOOTSTRAP_MARKER]: 1,
+      port: port2,
+      shard: s.index,
+      shards: this.shards,
+      generation: gen,
+      counterLayout: this.layout,
+      counterBuffer: this.counters.buffer,
+      batchFlush: this.batchFlush,
+      userData,
+    };
+    const worker = new Worker(this.opts.workerScript, {
+      workerData: boot,
+      transferList: [port2],
+      resourceLimits: this.opts.resourceLimits,
+      execArgv: this.opts.execArgv,
+      name: `${this.opts.name ?? 'shard'}-${s.index}`,
+    });
+    s.worker = worker;
+    s.port = port1;
+    s.ready = false;
+    this.counters.setAt(s.index, IDX_GENERATION, gen);
+    port1.on('message', (msg: WorkerToMainMessage<Res, Ev>) => {
+      if (s.generation === gen && s.port === port1) this.onMessage(s, msg);
+    });
+    worker.on('error', (err: Error) => this.emitter.emit('shard-error', s.index, err));
+    worker.on('exit', (code: number) => this.onExit(s, gen, code));
+    if (this.unrefed) {
+      worker.unref();
+      port1.unref();
+    }
+  }
+
+  private onMessage(s: ShardState<Req, Res>, msg: WorkerToMainMessage<Res, Ev>): void {
+    if (msg.type === 'out') {
+      this.counters.addAt(s.index, IDX_BATCHES_RECEIVED, 1);
+      const items = msg.items;
+      for (let i = 0; i < items.length; i++) {
+        const e = items[i]!;
+        if (e[0] === OutKind.Event) {
+          try {
+            this.emitter.emit('event', s.index, e[1]);
+          } catch (err) {
+            rethrowLater(err);
+          }
+          continue;
+        }
+        const cb = s.pending.get(e[1]);
+        if (cb === undefined) continue;
+        s.pending.delete(e[1]);
+        try {
+          if (e[0] === OutKind.Reply) cb(null, e[2]);
+          else cb(new ShardError(ShardErrorCode.HandlerError, e[3], s.index, e[2]));
+        } catch (err) {
+          rethrowLater(err);
+        }
+      }
+      this.pump(s);
+      this.counters.setAt(s.index, IDX_IN_FLIGHT, s.pending.size);
+      if (this.drained !== null && this.isDrained()) this.drained();
+    } else if (msg.type === 'ready') {
+      s.ready = true;
+      s.readyAt = Date.now();
+      if (s.generation > 0) this.emitter.emit('shard-restart', s.index, s.generation);
+      if (!s.everReady) {
+        s.everReady = true;
+        this.startWaiter?.ready();
+      }
+      this.pump(s);
+    }
+  }
+
+  private onExit(s: ShardState<Req, Res>, gen: number, code: number): void {
+    if (s.generation !== gen) return;
+    const wasStopping = s.stopping;
+    const wasReady = s.ready;
+    s.worker = null;
+    s.ready = false;
+    s.stopping = false;
+    s.port?.close();
+    s.port = null;
+    if (wasStopping) {
+      this.failPending(s, ShardErrorCode.Closed, `shard ${s.index} worker stopped`);
+    } else {
+      this.failPending(s, ShardErrorCode.Crashed, `shard ${s.index} worker exited with code ${code}`);
+    }
+    this.emitter.emit('shard-exit', s.index, code);
+    if (s.exited !== null) {
+      const done = s.exited;
+      s.exited = null;
+      done();
+    }
+    if (this.startWaiter !== null && !wasReady && !s.everReady) {
+      this.startWaiter.fail(new Error(`shard ${s.index} worker exited with code ${code} before it was ready`));
+      return;
+    }
+    if (this.closing) {
+      this.failQueued(s, ShardErrorCode.Closed, 'shard router closed');
+      if (this.drained !== null && this.isDrained()) this.drained();
+      return;
+    }
+    if (this.opts.restartOnExit === false) {
+      s.dead = true;
+      this.failQueued(s, ShardErrorCode.Crashed, `shard ${s.index} worker exited and is not restarted`);
+      return;
+    }
+    this.scheduleRestart(s);
+  }
+
+  private scheduleRestart(s: ShardState<Req, Res>): void {
+    const initial = this.opts.restartBackoffMs ?? DEFAULT_RESTART_BACKOFF_MS;
+    const max = this.opts.maxRestartBackoffMs ?? DEFAULT_MAX_RESTART_BACKOFF_MS;
+    if (s.readyAt > 0 && Date.now() - s.readyAt >= RESTART_BACKOFF_RESET_MS) s.backoffMs = initial;
+    const delay = s.backoffMs;
+    s.backoffMs = Math.min(max, Math.max(1, s.backoffMs * 2));
+    s.readyAt = 0;
+    s.restartTimer = setTimeout(() => {
+      s.restartTimer = null;
+      if (this.closing) return;
+      s.generation++;
+      this.counters.addAt(s.index, IDX_RESTARTS, 1);
+      try {
+        this.spawn(s);
+      } catch (err) {
+        this.emitter.emit('shard-error', s.index, err instanceof Error ? err : new Error(String(err)));
+        this.scheduleRestart(s);
+      }
+    }, delay);
+    s.restartTimer.unref();
+  }
+
+  private send(s: ShardState<Req, Res>, body: Req, cb: ShardCallback<Res>): void {
+    const id = this.nextId++;
+    s.pending.set(id, cb);
+    s.batch.push([id, body]);
+    this.counters.setAt(s.index, IDX_IN_FLIGHT, s.pending.size);
+    if (!s.flushScheduled) {
+      s.flushScheduled = true;
+      scheduleFlush(this.batchFlush, s.flush);
+    }
+  }
+
+  private flush(s: ShardState<Req, Res>): void {
+    s.flushScheduled = false;
+    if (s.batch.length === 0 || !s.ready || s.port === null) return;
+    const msg: RequestBatchMessage<Req> = { type: 'requests', items: s.batch };
+    s.batch = [];
+    this.counters.addAt(s.index, IDX_BATCHES_SENT, 1);
+    s.port.postMessage(msg);
+  }
+
+  /** Move waiting requests into the in-flight window while it has room. */
+  private pump(s: ShardState<Req, Res>): void {
+    if (!s.ready || queueLength(s) === 0) return;
+    const q = s.queue;
+    while (s.pending.size < this.maxInFlight && s.queueHead < q.length) {
+      const body = q[s.queueHead] as Req;
+      const cb = q[s.queueHead + 1] as ShardCallback<Res>;
+      q[s.queueHead] = undefined;
+      q[s.queueHead + 1] = undefined;
+      s.queueHead += 2;
+      this.send(s, body, cb);
+    }
+    if (s.queueHead === q.length) {
+      s.queue = [];
+      s.queueHead = 0;
+    } else if (s.queueHead > 4096 && s.queueHead * 2 > q.length) {
+      s.queue = q.slice(s.queueHead);
+      s.queueHead = 0;
+    }
+    this.counters.setAt(s.index, IDX_QUEUED, queueLength(s));
+  }
+
+  private failPending(s: ShardState<Req, Res>, code: ShardErrorCode, message: string): void {
+    s.batch = [];
+    if (s.pending.size === 0) return;
+    const cbs = [...s.pending.values()];
+    s.pending.clear();
+    this.counters.setAt(s.index, IDX_IN_FLIGHT, 0);
+    for (const cb of cbs) {
+      try {
+        cb(new ShardError(code, message, s.index));
+      } catch (err) {
+        rethrowLater(err);
+      }
+    }
+  }
+
+  private failQueued(s: ShardState<Req, Res>, code: ShardErrorCode, message: string): void {
+    if (queueLength(s) === 0) return;
+    const q = s.queue;
+    const from = s.queueHead;
+    s.queue = [];
+    s.queueHead = 0;
+    this.counters.setAt(s.index, IDX_QUEUED, 0);
+    for (let i = from + 1; i < q.length; i += 2) {
+      try {
+        (q[i] as ShardCallback<Res>)(new ShardError(code, message, s.index));
+      } catch (err) {
+        rethrowLater(err);
+      }
+    }
+  }
+
+  private failLater(cb: ShardCallback<Res>, code: ShardErrorCode, message: string, shard: number): void {
+    const err = new ShardError(code, message, shard);
+    queueMicrotask(() => cb(err));
+  }
+}

@@ -1,0 +1,323 @@
+/**
+ * A live evaluation run, as the closed contest simulator does it: platform on :50051, replay
+ * against the scaler on :9001, statistics on :9000 for the run's duration. The scaler can be any
+ * process (ours or anyone's); when `scalerCmd` is given it is started here and stopped at the end.
+ */
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { connect } from 'node:net';
+import { basename } from 'node:path';
+import type { Writable } from 'node:stream';
+import { loadMetas } from './dataset-loader.js';
+import type { MetaRecord } from './dataset-types.js';
+import { DEFAULT_PLATFORM_ADDRESS, PlatformServer, monotonicClock } from './platform-server.js';
+import type { FaultInjector, FunctionResolver, PlatformServer as PlatformServerType } from './platform-server.js';
+import { DEFAULT_SCALER_ADDRESS, LATE_DISPATCH_MS, Replayer } from './replayer.js';
+import { renderTextReport, toJsonLine } from './report-text.js';
+import type { ReplayResult } from './replayer.js';
+import { ScoreBook } from './score-book.js';
+import type { ScoreReport } from './score-book.js';
+import { DEFAULT_STATS_ADDRESS, StatsServer, splitAddress } from './stats-server.js';
+import type { MetaMsg } from '../proto.js';
+
+/** How long a spawned scaler may take to accept connections on its port. */
+export const DEFAULT_SCALER_START_TIMEOUT_MS = 30_000;
+/** SIGTERM → SIGKILL grace for the spawned scaler. */
+export const DEFAULT_SCALER_KILL_GRACE_MS = 5_000;
+export const SCALER_PROBE_INTERVAL_MS = 100;
+/** Lines of the scaler's output kept for error messages. */
+const SCALER_LOG_TAIL_LINES = 20;
+
+export type LiveRunErrorCode = 'SCALER_EXITED' | 'SCALER_START_TIMEOUT' | 'SCALER_SPAWN_FAILED';
+
+export class LiveRunError extends Error {
+  readonly code: LiveRunErrorCode;
+  constructor(code: LiveRunErrorCode, message: string) {
+    super(message);
+    this.name = 'LiveRunError';
+    this.code = code;
+  }
+}
+
+export interface LiveRunOptions {
+  readonly dataDir: string;
+  /** Shell command starting the scaler (`sh -c`), with SCALER_ADDRESS / PLATFORM_ADDRESS in env. */
+  readonly scalerCmd?: string;
+  readonly scalerEnv?: Readonly<Record<string, string>>;
+  readonly scalerCwd?: string;
+  readonly scalerStartTimeoutMs?: number;
+  readonly scalerKillGraceMs?: number;
+  /** Where the spawned scaler's stdout/stderr go (default: our stderr, keeping stdout for the report); null discards. */
+  readonly scalerLog?: Writable | null;
+  readonly scalerAddress?: string;
+  readonly platformAddress?: string;
+  /** null: no statistics server. */
+  readonly statsAddress?: string | null;
+  readonly speed?: number;
+  readonly tailMs?: number;
+  readonly createLatencyMs?: number;
+  readonly assignDeadlineMs?: number;
+  readonly idleDeadlineMs?: number;
+  readonly lookAheadMs?: number;
+  readonly faults?: FaultInjector;
+  /** Pluggable init durations / function resolution for keys absent from metas (load tests). */
+  readonly initDurationMs?: (meta: MetaMsg) => number;
+  readonly resolveFunction?: FunctionResolver;
+  readonly metaFor?: (key: string) => MetaRecord | undefined;
+  /** Print the summary as JSON (default: text). */
+  readonly json?: boolean;
+  /** Where the summary is printed (default stdout); null prints nothing. */
+  readonly output?: Writable | null;
+  /** Called once the platform is up (e.g. to inspect its ledger in tests). */
+  readonly onPlatform?: (platform: PlatformServerType) => void;
+  /** Called once the statistics server listens, with its bound port. */
+  readonly onStats?: (port: number) => void;
+}
+
+export interface LiveRunResult {
+  readonly dataset: string;
+  readonly report: ScoreReport;
+  /** Failure reason → failed requests. */
+  readonly failures: Record<string, number>;
+  /** Live at the end and unusable by the scaler: never initialised, failed init, or broken. */
+  readonly leakedSlots: number;
+  /** Slots not destroyed by the end of the tail (charged until then). */
+  readonly liveSlotsAtEnd: number;
+  /** Slots alive when the last Idle returned (before the tail). */
+  readonly liveSlotsAtLastIdle: number;
+  readonly slowIdles: number;
+  readonly requests: number;
+  readonly failedRequests: number;
+  readonly coldStarts: number;
+  readonly lateDispatches: number;
+  readonly maxDispatchLagMs: number;
+  /** Platform calls answered, by method and status name. */
+  readonly platformCalls: Record<string, Record<string, number>>;
+  readonly speed: number;
+  /** False when time was compressed (speed ≠ 1): the score is then not comparable to official runs. */
+  readonly comparable: boolean;
+  readonly scalerExit?: { readonly code: number | null; readonly signal: NodeJS.Signals | null };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Spawned scaler
+
+interface ScalerProcess {
+  readonly child: ChildProcess;
+  exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  readonly exitedPromise: Promise<void>;
+  readonly logTail: string[];
+}
+
+function spawnScaler(opts: LiveRunOptions, scalerAddress: string, platformAddress: string): ScalerProcess {
+  const child = spawn('sh', ['-c', opts.scalerCmd as string], {
+    cwd: opts.scalerCwd,
+    env: { ...process.env, ...opts.scalerEnv, SCALER_ADDRESS: scalerAddress, PLATFORM_ADDRESS: platformAddress },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    // Own process group, so that stopping it also stops whatever `sh -c` started.
+    detached: true,
+  });
+  const logTail: string[] = [];
+  const sink = opts.scalerLog === undefined ? process.stderr : opts.scalerLog;
+  const onData = (chunk: Buffer): void => {
+    sink?.write(chunk);
+    for (const line of chunk.toString('utf8').split('\n')) {
+      if (line.length === 0) continue;
+      logTail.push(line);
+      if (logTail.length > SCALER_LOG_TAIL_LINES) logTail.shift();
+    }
+  };
+  child.stdout?.on('data', onData);
+  child.stderr?.on('data', onData);
+  const proc: ScalerProcess = {
+    child,
+    exited: undefined,
+    logTail,
+    exitedPromise: new Promise<void>((resolve) => {
+      child.once('exit', (code, signal) => {
+        proc.exited = { code, signal };
+        resolve();
+      });
+      child.once('error', (e) => {
+        logTail.push(`spawn error: ${e.message}`);
+        proc.exited ??= { code: null, signal: null };
+        resolve();
+      });
+    }),
+  };
+  return proc;
+}
+
+function tryConnect(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect({ host, port });
+    const done = (ok: boolean): void => {
+      s.removeAllListeners();
+      s.destroy();
+      resolve(ok);
+    };
+    s.once('connect', () => done(true));
+    s.once('error', () => done(false));
+    s.setTimeout(1_000, () => done(false));
+  });
+}
+
+async function waitForScaler(proc: ScalerProcess | undefined, address: string, timeoutMs: number): Promise<void> {
+  const { host, port } = splitAddress(address);
+  const connectHost = host === '0.0.0.0' ? '127.0.0.1' : host;
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    if (proc?.exited !== undefined) {
+      const { code, signal } = proc.exited;
+      throw new LiveRunError(
+        'SCALER_EXITED',
+        `scaler exited before accepting connections on ${address} (code ${code}, signal ${signal})` +
+          (proc.logTail.length > 0 ? `; last output:\n${proc.logTail.join('\n')}` : ''),
+      );
+    }
+    if (await tryConnect(connectHost, port)) return;
+    if (performance.now() >= deadline) {
+      throw new LiveRunError('SCALER_START_TIMEOUT', `scaler did not accept connections on ${address} within ${timeoutMs} ms`);
+    }
+    await new Promise((r) => setTimeout(r, SCALER_PROBE_INTERVAL_MS));
+  }
+}
+
+async function stopScaler(proc: ScalerProcess, graceMs: number): Promise<void> {
+  if (proc.exited !== undefined) return;
+  const pid = proc.child.pid;
+  const signalGroup = (sig: NodeJS.Signals): void => {
+    if (pid === undefined) return;
+    try {
+      process.kill(-pid, sig);
+    } catch {
+      try {
+        proc.child.kill(sig);
+      } catch {
+        // already gone
+      }
+    }
+  };
+  signalGroup('SIGTERM');
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = await Promise.race([
+    proc.exitedPromise.then(() => false),
+    new Promise<boolean>((r) => {
+      timer = setTimeout(() => r(true), graceMs);
+    }),
+  ]);
+  if (timer !== undefined) clearTimeout(timer);
+  if (timedOut) {
+    signalGroup('SIGKILL');
+    await proc.exitedPromise;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+function fmt(n: number, digits = 2): string {
+  return Number.isFinite(n) ? n.toFixed(digits) : String(n);
+}
+
+/** Human summary of a live run: the score report plus what only a live run can tell. */
+export function formatLiveRun(r: LiveRunResult): string {
+  const lines = [
+    `dataset ${r.dataset} (live, speed x${r.speed})` + (r.comparable ? '' : '  ** time compressed: score NOT comparable to official runs **'),
+    renderTextReport(r.report).trimEnd(),
+    '',
+    `slots: live at last idle ${r.liveSlotsAtLastIdle}, live at end ${r.liveSlotsAtEnd}, leaked ${r.leakedSlots}; slow idles (> 1 s) ${r.slowIdles}`,
+    `dispatch: ${r.lateDispatches} late (> ${LATE_DISPATCH_MS} ms), max lag ${fmt(r.maxDispatchLagMs, 1)} ms`,
+  ];
+  const reasons = Object.entries(r.failures).sort((a, b) => b[1] - a[1]);
+  lines.push(reasons.length > 0 ? `failures: ${reasons.map(([k, v]) => `${k}=${v}`).join(', ')}` : 'failures: none');
+  return lines.join('\n') + '\n';
+}
+
+/** One JSON line: the report summary (no per-function table or time series) plus the live fields. */
+export function liveRunJsonLine(r: LiveRunResult): string {
+  const { report, ...live } = r;
+  return JSON.stringify({ ...(JSON.parse(toJsonLine(report)) as object), ...live });
+}
+
+export async function runLive(opts: LiveRunOptions): Promise<LiveRunResult> {
+  const scalerAddress = opts.scalerAddress ?? DEFAULT_SCALER_ADDRESS;
+  const platformAddress = opts.platformAddress ?? DEFAULT_PLATFORM_ADDRESS;
+  const statsAddress = opts.statsAddress === undefined ? DEFAULT_STATS_ADDRESS : opts.statsAddress;
+  const clock = monotonicClock;
+  const metas = await loadMetas(opts.dataDir);
+  const scoreBook = new ScoreBook();
+  const platform = new PlatformServer({
+    address: platformAddress,
+    createLatencyMs: opts.createLatencyMs,
+    metas,
+    initDurationMs: opts.initDurationMs,
+    resolveFunction: opts.resolveFunction,
+    scoreBook,
+    faults: opts.faults,
+    clock,
+  });
+  let proc: ScalerProcess | undefined;
+  let stats: StatsServer | undefined;
+  let replay: ReplayResult;
+  let liveSlotIds: string[];
+  let leakedSlotIds: string[];
+  try {
+    await platform.start();
+    opts.onPlatform?.(platform);
+    if (opts.scalerCmd !== undefined) {
+      proc = spawnScaler(opts, scalerAddress, platform.target);
+    }
+    await waitForScaler(proc, scalerAddress, opts.scalerStartTimeoutMs ?? DEFAULT_SCALER_START_TIMEOUT_MS);
+    if (statsAddress !== null) {
+      stats = new StatsServer({ address: statsAddress, stats: () => scoreBook.liveStats(clock.now()) });
+      const port = await stats.start();
+      opts.onStats?.(port);
+    }
+    const replayer = new Replayer({
+      dataDir: opts.dataDir,
+      metas,
+      metaFor: opts.metaFor,
+      scalerAddress,
+      platform,
+      scoreBook,
+      speed: opts.speed,
+      tailMs: opts.tailMs,
+      assignDeadlineMs: opts.assignDeadlineMs,
+      idleDeadlineMs: opts.idleDeadlineMs,
+      lookAheadMs: opts.lookAheadMs,
+      clock,
+    });
+    replay = await replayer.run();
+    // The book is final: late destroys must not be charged to (or alter) this run.
+    platform.detachScoreBook();
+    ({ liveSlotIds, leakedSlotIds } = platform.leakCheck());
+  } finally {
+    // Port going away first: that is how the contest's entry script learns the run is over.
+    await stats?.close();
+    if (proc !== undefined) await stopScaler(proc, opts.scalerKillGraceMs ?? DEFAULT_SCALER_KILL_GRACE_MS);
+    await platform.close();
+  }
+  const result: LiveRunResult = {
+    dataset: basename(opts.dataDir),
+    report: replay.report,
+    failures: replay.failures,
+    leakedSlots: leakedSlotIds.length,
+    liveSlotsAtEnd: liveSlotIds.length,
+    liveSlotsAtLastIdle: replay.liveSlotsAtLastIdle,
+    slowIdles: replay.slowIdles,
+    requests: replay.requests,
+    failedRequests: replay.failedRequests,
+    coldStarts: replay.coldStarts,
+    lateDispatches: replay.lateDispatches,
+    maxDispatchLagMs: replay.maxDispatchLagMs,
+    platformCalls: platform.callCounts,
+    speed: replay.speed,
+    comparable: replay.comparable,
+    scalerExit: proc?.exited,
+  };
+  const out = opts.output === undefined ? process.stdout : opts.output;
+  if (out !== null) {
+    out.write(opts.json === true ? liveRunJsonLine(result) + '\n' : formatLiveRun(result));
+  }
+  return result;
+}

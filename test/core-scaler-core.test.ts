@@ -1,0 +1,207 @@
+import { describe, expect, it } from 'vitest';
+import { FixedKeepAlivePolicy } from '../src/core/policies/fixed-keep-alive.js';
+import { PlatformErrorKind, type PlatformError } from '../src/core/platform.js';
+import { ScalerCore } from '../src/core/scaler-core.js';
+import { ScalerErrorCode, type FunctionMeta } from '../src/core/types.js';
+import { VirtualClock } from '../src/core/virtual-clock.js';
+import { VirtualPlatform, type VirtualFaults } from '../src/sim/virtual-platform.js';
+
+const META: FunctionMeta = { key: 'fn-a', runtime: 'nodejs', timeoutInSecs: 60, memoryMb: 512 };
+const INIT_MS = 1_000;
+const CREATE_MS = 100;
+
+function setup(opts: { keepAliveMs?: number; faults?: VirtualFaults } = {}) {
+  const clock = new VirtualClock(0);
+  const platform = new VirtualPlatform({ clock, initDurationMs: () => INIT_MS, createLatencyMs: CREATE_MS, rpcMs: 0, faults: opts.faults });
+  const core = new ScalerCore({ clock, platform, policy: new FixedKeepAlivePolicy(opts.keepAliveMs ?? 10_000), instanceIdPrefix: 't-' });
+  const assign = (requestId: string, meta: FunctionMeta = META) => {
+    const out: { id?: string; err?: string; at?: number } = {};
+    core.assign({ requestId, meta }, (err, id) => {
+      out.at = clock.now();
+      if (err) out.err = err.code;
+      else out.id = id;
+    });
+    return out;
+  };
+  const idle = (requestId: string, instanceId: string, needDestroy = false, metaKey = META.key) =>
+    core.idle({ requestId, instanceId, metaKey, needDestroy, durationMs: 50 });
+  return { clock, platform, core, assign, idle };
+}
+
+describe('ScalerCore', () => {
+  it('cold-starts on a miss and answers when create + init are done', () => {
+    const { clock, platform, assign } = setup();
+    const a = assign('r1');
+    expect(a.id).toBeUndefined();
+    clock.runUntil(CREATE_MS + INIT_MS - 1);
+    expect(a.id).toBeUndefined();
+    clock.runUntil(CREATE_MS + INIT_MS);
+    expect(a.id).toBeDefined();
+    expect(a.at).toBe(CREATE_MS + INIT_MS);
+    expect(platform.instances.get(a.id!)?.state).toBe(2);
+  });
+
+  it('reuses the most recently released idle instance first', () => {
+    const { clock, core, assign, idle } = setup();
+    const a = assign('r1');
+    const b = assign('r2');
+    clock.runUntil(2_000);
+    expect(a.id).not.toBe(b.id);
+    expect(idle('r1', a.id!)).toBeNull();
+    clock.runUntil(2_100);
+    expect(idle('r2', b.id!)).toBeNull();
+    const c = assign('r3');
+    expect(c.id).toBe(b.id);
+    const d = assign('r4');
+    expect(d.id).toBe(a.id);
+    expect(core.metrics.coldStarts).toBe(2);
+  });
+
+  it('destroys an idle instance when its keep-alive expires, and not before', () => {
+    const { clock, platform, core, assign, idle } = setup({ keepAliveMs: 5_000 });
+    const a = assign('r1');
+    clock.runUntil(1_100);
+    idle('r1', a.id!);
+    clock.runUntil(1_100 + 4_999);
+    expect(platform.liveSlots).toBe(1);
+    clock.runUntil(1_100 + 5_001);
+    expect(platform.liveSlots).toBe(0);
+    expect(core.metrics.liveSlots).toBe(0);
+    expect(core.metrics.idleInstances).toBe(0);
+  });
+
+  it('extends the keep-alive when an instance is reused before it expires', () => {
+    const { clock, platform, assign, idle } = setup({ keepAliveMs: 5_000 });
+    const a = assign('r1');
+    clock.runUntil(1_100);
+    idle('r1', a.id!);
+    clock.runUntil(5_000);
+    const b = assign('r2');
+    expect(b.id).toBe(a.id);
+    idle('r2', b.id!);
+    clock.runUntil(9_000);
+    expect(platform.liveSlots).toBe(1);
+    clock.runUntil(10_001);
+    expect(platform.liveSlots).toBe(0);
+  });
+
+  it('never hands out an instance released with need_destroy, and destroys its slot', () => {
+    const { clock, platform, assign, idle } = setup();
+    const a = assign('r1');
+    clock.runUntil(1_100);
+    expect(idle('r1', a.id!, true)).toBeNull();
+    const b = assign('r2');
+    expect(b.id).toBeUndefined();
+    clock.runUntil(3_000);
+    expect(b.id).toBeDefined();
+    expect(b.id).not.toBe(a.id);
+    expect(platform.instances.has(a.id!)).toBe(false);
+    expect(platform.liveSlots).toBe(1);
+  });
+
+  it('hands a waiting request the instance released before its cold start finishes', () => {
+    const { clock, core, assign, idle } = setup();
+    const a = assign('r1');
+    clock.runUntil(1_100);
+    const b = assign('r2');
+    expect(core.metrics.startingInstances).toBe(1);
+    clock.runUntil(1_300);
+    idle('r1', a.id!);
+    expect(b.id).toBe(a.id);
+    expect(b.at).toBe(1_300);
+    clock.runUntil(2_300);
+    // The cold start it no longer needed lands idle, ready for the next request.
+    expect(core.metrics.idleInstances).toBe(1);
+    const c = assign('r3');
+    expect(c.id).toBeDefined();
+    expect(c.id).not.toBe(a.id);
+  });
+
+  it('treats a duplicate Idle as a no-op success', () => {
+    const { clock, core, assign, idle } = setup();
+    const a = assign('r1');
+    clock.runUntil(1_100);
+    expect(idle('r1', a.id!)).toBeNull();
+    expect(idle('r1', a.id!)).toBeNull();
+    expect(core.metrics.idleInstances).toBe(1);
+    expect(core.metrics.idles).toBe(1);
+    // Also after a need_destroy release removed the instance.
+    const b = assign('r2');
+    expect(idle('r2', b.id!, true)).toBeNull();
+    expect(idle('r2', b.id!, true)).toBeNull();
+  });
+
+  it('answers NotFound for unknown instances and InvalidArgument for a mismatched function', () => {
+    const { clock, assign, idle } = setup();
+    expect(idle('r0', 'nope')?.code).toBe(ScalerErrorCode.NotFound);
+    const a = assign('r1');
+    clock.runUntil(1_100);
+    expect(idle('r1', a.id!, false, 'other-fn')?.code).toBe(ScalerErrorCode.InvalidArgument);
+    expect(idle('r9', a.id!)?.code).toBe(ScalerErrorCode.InvalidArgument);
+    // The refused calls changed nothing: the right Idle still works.
+    expect(idle('r1', a.id!)).toBeNull();
+  });
+
+  it('retries CreateSlot after Throttle with backoff', () => {
+    let throttles = 2;
+    const faults: VirtualFaults = {
+      createSlot: (): PlatformError | null => (throttles-- > 0 ? { kind: PlatformErrorKind.Throttle, message: 'throttled' } : null),
+    };
+    const { clock, core, assign } = setup({ faults });
+    const a = assign('r1');
+    clock.runUntil(10_000);
+    expect(a.id).toBeDefined();
+    expect(core.metrics.platformRetries).toBe(2);
+    expect(core.metrics.liveSlots).toBe(1);
+  });
+
+  it('never hands out an instance whose Init failed, destroys its slot and starts another', () => {
+    let fails = 1;
+    const faults: VirtualFaults = {
+      init: (): PlatformError | null => (fails-- > 0 ? { kind: PlatformErrorKind.Transient, message: 'init exploded' } : null),
+    };
+    const { clock, platform, assign } = setup({ faults });
+    const a = assign('r1');
+    clock.runUntil(10_000);
+    expect(a.id).toBeDefined();
+    expect(platform.instances.get(a.id!)?.state).toBe(2);
+    expect(platform.liveSlots).toBe(1);
+  });
+
+  it('fails a waiting assign after repeated cold-start failures instead of hanging', () => {
+    const faults: VirtualFaults = { createSlot: () => ({ kind: PlatformErrorKind.Permanent, message: 'no capacity' }) };
+    const { clock, assign } = setup({ faults });
+    const a = assign('r1');
+    clock.runUntil(60_000);
+    expect(a.err).toBe(ScalerErrorCode.ColdStartFailed);
+  });
+
+  it('destroys every slot on shutdown once busy instances are released', () => {
+    const { clock, platform, core, assign, idle } = setup();
+    const a = assign('r1');
+    assign('r2');
+    clock.runUntil(1_100);
+    const [first] = [a.id!];
+    idle('r2', [...core.liveInstances.keys()].find((k) => k !== first)!);
+    let drained = false;
+    core.shutdown(() => (drained = true));
+    clock.runUntil(1_200);
+    expect(drained).toBe(false);
+    expect(platform.liveSlots).toBe(1);
+    idle('r1', first);
+    clock.runUntil(1_300);
+    expect(drained).toBe(true);
+    expect(platform.liveSlots).toBe(0);
+    expect(core.metrics.liveSlots).toBe(0);
+  });
+
+  it('cancels a waiting assign without leaking the cold start it began', () => {
+    const { clock, core, assign } = setup();
+    const a = assign('r1');
+    expect(core.cancelWaiting(META.key, 'r1')).toBe(true);
+    expect(a.err).toBe(ScalerErrorCode.Cancelled);
+    clock.runUntil(2_000);
+    expect(core.metrics.idleInstances).toBe(1);
+    expect(core.metrics.inflightAssigns).toBe(0);
+  });
+});

@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 30_000,
+    hookTimeout: 30_000,
+    // End-to-end suites bind fixed loopback ports and spawn real processes: keep files serial.
+    fileParallelism: false,
+    pool: 'forks',
+  },
+});
