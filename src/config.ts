@@ -5,7 +5,7 @@ export const DEFAULT_SCALER_ADDRESS = '0.0.0.0:9001';
 export const DEFAULT_PLATFORM_ADDRESS = '127.0.0.1:50051';
 export const DEFAULT_STATS_PORT = 9091;
 export const RESERVED_PORTS: readonly number[] = [9000, 50051];
-export const DEFAULT_POLICY = 'fixed';
+export const DEFAULT_POLICY = 'adaptive';
 export const DEFAULT_MAX_INFLIGHT_PER_SHARD = 50_000;
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';

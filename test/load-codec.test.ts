@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import * as fc from 'fast-check';
-import { loadProto } from '../src/proto.js';
+import { loadProto, Status } from '../src/proto.js';
 import {
   decodeAssignReply,
   decodeIdleReplyStatus,
@@ -81,7 +81,7 @@ describe('assign-idle codec', () => {
 
   it('decodes AssignReply and IdleReply produced by protobufjs', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: 5 }), fc.string(), fc.string(), fc.option(fc.string(), { nil: undefined }),
+      fc.property(fc.constantFrom(...Object.values(Status)), fc.string(), fc.string(), fc.option(fc.string(), { nil: undefined }),
         (status, requestId, instanceId, errorMessage) => {
           const reply = service.Assign.responseSerialize({
             status, assigment: { requestId, metaKey: 'some-key', instanceId },

@@ -101,8 +101,8 @@ describe('Replayer', () => {
   });
 
   it('dispatches open loop at trace offsets, whatever earlier requests are doing', async () => {
-    // The first Assign blocks ~530 ms (create 20 + init 500); the others must not wait for it.
-    const slow = meta('slow', 256, 500);
+    // The first Assign blocks ~1 s (create 20 + init 1000); the others must not wait for it.
+    const slow = meta('slow', 256, 1_000);
     const metas = metaMap(slow, A);
     const trace = [req(0, 'slow', 10), req(100, 'fn-a', 10), req(200, 'fn-a', 10), req(300, 'fn-a', 10)];
     const { result, scaler: s } = await replay('naive', trace, {}, metas);
@@ -111,9 +111,10 @@ describe('Replayer', () => {
     for (let i = 1; i < 4; i++) {
       const offset = (s.arrivals.get(`r${i}`) as number) - t0;
       expect(offset).toBeGreaterThanOrEqual(i * 100 - 5);
-      expect(offset).toBeLessThan(i * 100 + 60);
+      // Generous for a loaded machine, yet far below the 1 s a closed loop would impose.
+      expect(offset).toBeLessThan(i * 100 + 250);
     }
-    expect(result.report.assignLatencyMs.max).toBeGreaterThanOrEqual(500);
+    expect(result.report.assignLatencyMs.max).toBeGreaterThanOrEqual(1_000);
   });
 
   it('compresses time with speed and flags the result as not comparable', async () => {
@@ -123,7 +124,7 @@ describe('Replayer', () => {
     expect(result.comparable).toBe(false);
     const gap = (s.arrivals.get('r1') as number) - (s.arrivals.get('r0') as number);
     expect(gap).toBeGreaterThanOrEqual(95);
-    expect(gap).toBeLessThan(200);
+    expect(gap).toBeLessThan(250);
   });
 
   it('counts a second concurrent request on a busy instance as instance-busy', async () => {

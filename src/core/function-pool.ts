@@ -54,6 +54,10 @@ export class FunctionPool implements PoolView {
     this.idleCount++;
   }
 
+  peekIdle(): Instance | null {
+    return this.mru;
+  }
+
   /** Most recently used idle instance (its cache is warmest, and older ones may expire). */
   popIdle(): Instance | null {
     const inst = this.mru;

@@ -18,6 +18,8 @@ export interface PoolView {
   readonly stats: FunctionStats;
   /** Free for the policy's own per-function state. */
   policyState: unknown;
+  /** The idle instance the next request would get (most recently used), if any. */
+  peekIdle(): InstanceView | null;
 }
 
 export interface InstanceView {
@@ -27,6 +29,8 @@ export interface InstanceView {
   /** Requests served so far. */
   readonly uses: number;
   readonly readyAt: number;
+  /** When it last became idle (NaN if never). */
+  readonly idleSince: number;
 }
 
 /** Have `count` instances ready (idle or starting, beyond waiting requests) from `atMs` on. */
@@ -48,6 +52,8 @@ export interface ScalingPolicy {
   onArrival(pool: PoolView, now: number): void;
   /** A request finished executing on an instance of this function. */
   onExecDone(pool: PoolView, durationMs: number, now: number): void;
+  /** An idle instance is being destroyed without having been reused (expiry or keep-alive 0). */
+  onIdleDestroyed?(pool: PoolView, inst: InstanceView, now: number): void;
   /** How long to keep `inst`, which just became idle: 0 destroys it now, Infinity keeps it. */
   keepAliveMs(pool: PoolView, inst: InstanceView, now: number): number;
   /**

@@ -5,7 +5,8 @@ import { Instance, InstanceState } from './instance.js';
 import { PlatformErrorKind, type Platform, type PlatformError } from './platform.js';
 import type { PolicyEnv, ScalingPolicy } from './policy.js';
 import { backoffDelayMs, DEFAULT_RETRY, DESTROY_RETRY, type RetryOptions } from './retry-backoff.js';
-import { scorePrices, type ScorePrices, type ScoreTotals } from './score-prices.js';
+import { PriceTracker } from './price-tracker.js';
+import type { ScorePrices, ScoreTotals } from './score-prices.js';
 import { ScalerError, ScalerErrorCode, type AssignCallback, type AssignInput, type FunctionMeta, type IdleInput, type IdleOutcome } from './types.js';
 
 /** Consecutive failed cold starts of one function after which a waiting assign is failed. */
@@ -92,7 +93,8 @@ export class ScalerCore {
     this.log = opts.logger ?? NOOP_LOGGER;
     this.observer = opts.observer ?? {};
     this.totalsSource = opts.totals ?? (() => this.metrics.scoreTotals(this.clock.now()));
-    const env: PolicyEnv = { prices: (): ScorePrices => scorePrices(this.totalsSource()) };
+    const tracker = new PriceTracker(this.totalsSource, () => this.clock.now());
+    const env: PolicyEnv = { prices: (): ScorePrices => tracker.prices() };
     this.policy.bind?.(env);
   }
 
@@ -276,6 +278,7 @@ export class ScalerCore {
     this.metrics.idleInstances++;
     const keep = this.policy.keepAliveMs(pool, inst, now);
     if (!(keep > 0)) {
+      this.policy.onIdleDestroyed?.(pool, inst, now);
       this.destroyInstance(inst, 'keep-alive 0');
       return;
     }
@@ -299,6 +302,7 @@ export class ScalerCore {
       if (inst.expireAt !== Infinity) this.armExpiry(inst, inst.expireAt);
       return;
     }
+    this.policy.onIdleDestroyed?.(inst.pool, inst, now);
     this.destroyInstance(inst, 'keep-alive expired');
     this.updatePrewarm(inst.pool, now);
   }

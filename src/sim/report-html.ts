@@ -22,7 +22,7 @@ export interface HtmlReportOptions {
 
 const W = 880;
 const H = 260;
-const M = { l: 56, r: 16, t: 14, b: 34 };
+const M = { l: 64, r: 16, t: 14, b: 34 };
 const C_LIVE = '#3b6fd8';
 const C_MAX = '#9db8ee';
 const C_BUSY = '#e2873b';
@@ -60,16 +60,31 @@ function ticks(lo: number, hi: number, count = 5): number[] {
 
 function tickLabel(v: number): string {
   const a = Math.abs(v);
-  if (a >= 1e6) return `${(v / 1e6).toPrecision(3)}M`;
-  if (a >= 1e3) return `${(v / 1e3).toPrecision(3)}k`;
-  if (a >= 1 || a === 0) return String(Number(v.toPrecision(3)));
-  return v.toPrecision(2);
+  if (a >= 1e6) return `${Number((v / 1e6).toPrecision(3))}M`;
+  if (a >= 1e3) return `${Number((v / 1e3).toPrecision(3))}k`;
+  return String(Number(v.toPrecision(3)));
+}
+
+function shortMs(v: number): string {
+  if (v >= 1000) return `${Number((v / 1000).toPrecision(3))}s`;
+  return `${Number(v.toPrecision(3))}ms`;
+}
+
+const TIME_STEPS_S = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400];
+
+/** Ticks on round seconds/minutes/hours covering [0, spanS]. */
+function timeTicks(spanS: number, count = 8): number[] {
+  const raw = spanS / count;
+  const step = TIME_STEPS_S.find((x) => x >= raw) ?? Math.ceil(raw / 86400) * 86400;
+  const out: number[] = [];
+  for (let v = 0; v <= spanS + 1e-9; v += step) out.push(v);
+  return out;
 }
 
 function timeLabel(sec: number): string {
-  if (sec < 120) return `${Math.round(sec)}s`;
-  if (sec < 7200) return `${Math.round(sec / 60)}m`;
-  return `${(sec / 3600).toFixed(1)}h`;
+  if (sec < 120) return `${Number(sec.toPrecision(3))}s`;
+  if (sec < 7200) return `${Number((sec / 60).toPrecision(3))}m`;
+  return `${Number((sec / 3600).toPrecision(3))}h`;
 }
 
 function frame(body: string, xTicks: string, yTicks: string, xLabel: string, yLabel: string): string {
@@ -135,7 +150,7 @@ function slotsChart(report: ScoreReport): string {
   for (const p of pts) ymax = Math.max(ymax, p.maxLiveSlots, p.liveSlots, p.busyInstances);
   const yt = ticks(0, ymax * 1.05);
   const y = linear(0, yt[yt.length - 1] > ymax ? yt[yt.length - 1] : ymax * 1.05, H - M.b, M.t);
-  const xt = ticks(0, (t1 - t0) / 1000, 8);
+  const xt = timeTicks((t1 - t0) / 1000);
   const body =
     polyline(pts, x, y, (p) => p.maxLiveSlots, C_MAX, 'line thin') +
     polyline(pts, x, y, (p) => p.liveSlots, C_LIVE) +
@@ -166,8 +181,15 @@ function coldChart(report: ScoreReport): string {
     .filter((p) => p.coldStarts > 0)
     .map((p) => `<rect x="${x(p.tMs).toFixed(1)}" y="${y(p.coldStarts).toFixed(1)}" width="${bw.toFixed(2)}" height="${(H - M.b - y(p.coldStarts)).toFixed(1)}" fill="${C_COLD}"><title>${p.coldStarts} at ${timeLabel((p.tMs - t0) / 1000)}</title></rect>`)
     .join('');
-  const xt = ticks(0, (t1 - t0) / 1000, 8);
+  const xt = timeTicks((t1 - t0) / 1000);
   return frame(bars, xAxis(xt, (s) => x(t0 + s * 1000), timeLabel), yGrid(yt, y), `time (bucket ${timeLabel(tl.bucketMs / 1000)})`, 'cold starts');
+}
+
+/** Blue (never cold) to red (always cold). */
+function coldColor(frac: number): string {
+  const f = Math.min(1, Math.max(0, frac));
+  const mix = (a: number, b: number): number => Math.round(a + (b - a) * f);
+  return `rgb(${mix(59, 200)},${mix(111, 74)},${mix(216, 90)})`;
 }
 
 function logTicks(lo: number, hi: number): number[] {
@@ -197,7 +219,7 @@ function scatter(fns: FunctionStats[]): string {
   const dots = pts
     .map((f, i) => {
       const r = 2.5 + 12 * Math.sqrt(f.requests / maxReq);
-      const hue = f.coldStarts > 0 ? C_COLD : C_LIVE;
+      const hue = coldColor(f.requests > 0 ? f.coldStarts / f.requests : 0);
       return (
         `<circle cx="${x(xs[i]).toFixed(1)}" cy="${y(ys[i]).toFixed(1)}" r="${r.toFixed(1)}" fill="${hue}" class="dot">` +
         `<title>${esc(f.metaKey)} | ${f.memoryMb} MB | ${f.requests} req | ${f.coldStarts} cold | ${n(f.slotGBs)} GB-s | ${msText(f.meanAssignMs)}</title></circle>`
@@ -211,14 +233,15 @@ function scatter(fns: FunctionStats[]): string {
         `<text x="${x(v).toFixed(1)}" y="${H - M.b + 16}" text-anchor="middle" class="tick">${tickLabel(v)}</text>`,
     )
     .join('');
-  const yAx = yGrid(yt, y, (v) => msText(v).replace(' ', ''));
+  const yAx = yGrid(yt, y, shortMs);
   return (
     frame(dots, xAx, yAx, 'slot cost (GB-s, log)', 'mean assign latency (log)') +
     legend([
-      [C_LIVE, 'no cold start'],
-      [C_COLD, 'had cold starts'],
+      [coldColor(0), 'no cold starts'],
+      [coldColor(0.5), 'half cold'],
+      [coldColor(1), 'every request cold'],
     ]) +
-    `<p class="note">Point area grows with request count. Zero values are drawn at the axis minimum.</p>`
+    `<p class="note">Point area grows with request count; colour is the share of cold starts. Zero values are drawn at the axis minimum.</p>`
   );
 }
 

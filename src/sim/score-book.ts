@@ -15,6 +15,8 @@
  * - `invocationIdleTimeInSecs` = slot-seconds not spent executing = max(0, sum of slot lifetimes
  *   in seconds - sum of execution seconds). It is unweighted by memory, like the contest field
  *   name suggests; the GB-weighted idle cost per function is in the breakdown.
+ * - The time series expects slot events reported in time order (both engines do); events
+ *   before the origin (first event, unless `originMs` is given) are counted in the first bucket.
  */
 import { LatencyHistogram } from './latency-histogram.js';
 import { RunTimeline, type RunTimelineOptions, type Timeline } from './run-timeline.js';

@@ -1,4 +1,5 @@
 import type { ScalingPolicy } from '../policy.js';
+import { AdaptivePolicy } from './adaptive-policy.js';
 import { FixedKeepAlivePolicy } from './fixed-keep-alive.js';
 
 /** Keep-alive of the plain `fixed` policy when none is given. */
@@ -12,6 +13,10 @@ export interface PolicyOptions {
 type PolicyFactory = (opts: PolicyOptions) => ScalingPolicy;
 
 const FACTORIES: Record<string, { describe: string; create: PolicyFactory }> = {
+  adaptive: {
+    describe: 'score-priced: learned reuse gaps, keep vs release-and-pre-warm, burst capacity (default)',
+    create: () => new AdaptivePolicy(),
+  },
   fixed: {
     describe: `fixed keep-alive, --keep-alive-ms (default ${DEFAULT_KEEP_ALIVE_MS / 1000} s)`,
     create: (o) => new FixedKeepAlivePolicy(o.keepAliveMs ?? DEFAULT_KEEP_ALIVE_MS),

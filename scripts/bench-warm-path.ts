@@ -1,0 +1,196 @@
+/**
+ * Benchmark 1 of issue 5, "warm path vs the limit": Assign+Idle pairs/s through the scaler with
+ * a free instance always available, against a no-op grpc-js Scaler measured in the same run
+ * (the ceiling of the gRPC stack on this machine), and the scaler's p99 at half its saturation.
+ *
+ * Starts a platform stand-in (in this process, instant CreateSlot/Init), the scaler and the
+ * no-op server (child processes), then drives each with the load generator:
+ *
+ *   node dist/scripts/bench-warm-path.js [--duration 10] [--concurrency 64] [--shards 2] [--json]
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { PlatformServer } from '../src/sim/platform-server.js';
+import { createLoadClient, LOAD_CLIENT_KINDS, type LoadClientKind } from '../src/load/create-load-client.js';
+import { KeyPopulation } from '../src/load/key-population.js';
+import { runLoad, type LoadMode, type LoadRunResult } from '../src/load/load-runner.js';
+import { formatLoadResult } from '../src/load/load-report.js';
+
+export const BENCH_WARMUP_S = 2;
+export const BENCH_READY_TIMEOUT_MS = 15_000;
+/** The issue's targets: the scaler reaches this share of the no-op ceiling ... */
+export const TARGET_CEILING_RATIO = 0.8;
+/** ... and its p99 pair latency at half of saturation stays under this. */
+export const TARGET_HALF_LOAD_P99_MS = 2;
+
+const USAGE = `usage: bench-warm-path [options]
+  --duration S        measured seconds per run (default 10)
+  --concurrency N     closed-loop callers for the saturation runs (default 64)
+  --keys N            distinct function keys, uniform (default 16)
+  --shards N          scaler shard workers (default: CPU cores)
+  --client raw|grpc-js  load-generator client for the main runs (default raw)
+  --compare-clients   also measure the no-op ceiling with the other client mode
+  --json              one JSON line with every run
+  --help`;
+
+const { values } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '10' },
+    concurrency: { type: 'string', default: '64' },
+    keys: { type: 'string', default: '16' },
+    shards: { type: 'string' },
+    client: { type: 'string', default: 'raw' },
+    'compare-clients': { type: 'boolean', default: false },
+    json: { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+});
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+const durationMs = Number(values.duration) * 1000;
+const concurrency = Number(values.concurrency);
+const keys = Number(values.keys);
+const shards = values.shards !== undefined ? Number(values.shards) : os.availableParallelism();
+const clientKind = values.client as LoadClientKind;
+if (!(durationMs > 0) || !(concurrency >= 1) || !(keys >= 1) || !(shards >= 1) || !LOAD_CLIENT_KINDS.includes(clientKind)) {
+  console.error(USAGE);
+  process.exit(2);
+}
+
+const distDir = fileURLToPath(new URL('..', import.meta.url)); // dist/
+const children: ChildProcess[] = [];
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForPort(port: number, child: ChildProcess, name: string): Promise<void> {
+  const deadline = Date.now() + BENCH_READY_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`${name} exited with code ${child.exitCode}`);
+    const ok = await new Promise<boolean>((resolve) => {
+      const sock = net.connect(port, '127.0.0.1');
+      sock.once('connect', () => {
+        sock.destroy();
+        resolve(true);
+      });
+      sock.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${name} did not listen on ${port} within ${BENCH_READY_TIMEOUT_MS} ms`);
+}
+
+function startChild(name: string, args: string[]): ChildProcess {
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => {
+    stderr = (stderr + d.toString()).slice(-4000);
+  });
+  child.once('exit', (code, signal) => {
+    if (code !== 0 && signal === null && !stopping) console.error(`${name} exited (${code}): ${stderr}`);
+  });
+  children.push(child);
+  return child;
+}
+
+let stopping = false;
+function stopChildren(): void {
+  stopping = true;
+  for (const c of children) if (c.exitCode === null && c.pid !== undefined) c.kill('SIGTERM');
+}
+process.once('SIGINT', () => {
+  stopChildren();
+  process.exit(130);
+});
+
+async function measure(
+  label: string, port: number, pid: number | undefined, kind: LoadClientKind, mode: LoadMode, rate?: number,
+): Promise<LoadRunResult> {
+  const client = createLoadClient({ kind, target: `127.0.0.1:${port}` });
+  await client.connect();
+  const r = await runLoad({
+    client,
+    population: new KeyPopulation({ distribution: keys === 1 ? 'hot' : 'uniform', keys }),
+    mode,
+    concurrency,
+    ...(rate !== undefined ? { ratePerSec: rate } : {}),
+    warmupMs: BENCH_WARMUP_S * 1000,
+    durationMs,
+    ...(pid !== undefined ? { pid } : {}),
+  });
+  client.close();
+  if (!values.json) console.log(`${formatLoadResult(r, label)}\n`);
+  return r;
+}
+
+let exitCode = 0;
+const platform = new PlatformServer({ address: '127.0.0.1:0', createLatencyMs: 0, initDurationMs: () => 0 });
+try {
+  const platformPort = await platform.start();
+  const noopPort = await freePort();
+  const scalerPort = await freePort();
+  const noop = startChild('noop-scaler', [`${distDir}scripts/noop-scaler.js`, '--port', String(noopPort), '--host', '127.0.0.1']);
+  const scaler = startChild('scaler', [
+    `${distDir}src/main.js`, '--address', `127.0.0.1:${scalerPort}`, '--platform', `127.0.0.1:${platformPort}`,
+    '--shards', String(shards), '--stats-port', '0', '--log-level', 'warn',
+  ]);
+  await Promise.all([waitForPort(noopPort, noop, 'noop-scaler'), waitForPort(scalerPort, scaler, 'scaler')]);
+
+  if (!values.json) {
+    console.log(`warm path: ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, node ${process.version}, ` +
+      `${shards} shard(s), ${concurrency} callers, ${keys} key(s), ${durationMs / 1000} s per run\n`);
+  }
+  const runs: Record<string, LoadRunResult> = {};
+  runs.noop = await measure(`no-op ceiling (${clientKind})`, noopPort, noop.pid, clientKind, 'closed');
+  if (values['compare-clients']) {
+    const other: LoadClientKind = clientKind === 'raw' ? 'grpc-js' : 'raw';
+    runs[`noop-${other}`] = await measure(`no-op ceiling (${other})`, noopPort, noop.pid, other, 'closed');
+  }
+  runs.scaler = await measure(`scaler saturation (${clientKind})`, scalerPort, scaler.pid, clientKind, 'closed');
+  const halfRate = Math.max(1, Math.round(runs.scaler.pairsPerSec / 2));
+  runs.scalerHalf = await measure(`scaler at half saturation, ${halfRate} pairs/s open loop`, scalerPort, scaler.pid, clientKind, 'open', halfRate);
+
+  const ratio = runs.noop.pairsPerSec > 0 ? runs.scaler.pairsPerSec / runs.noop.pairsPerSec : 0;
+  const p99 = runs.scalerHalf.pair.p99Ms;
+  const errors = Object.values(runs).reduce((n, r) => n + r.errorCount, 0);
+  const verdict = {
+    ceilingPairsPerSec: runs.noop.pairsPerSec,
+    scalerPairsPerSec: runs.scaler.pairsPerSec,
+    ratio,
+    ratioTarget: TARGET_CEILING_RATIO,
+    halfLoadRatePerSec: halfRate,
+    halfLoadP99Ms: p99,
+    p99TargetMs: TARGET_HALF_LOAD_P99_MS,
+    errors,
+  };
+  if (values.json) {
+    console.log(JSON.stringify({ bench: 'warm-path', shards, concurrency, keys, client: clientKind, durationMs, ...verdict, runs }));
+  } else {
+    console.log(`scaler / no-op ceiling: ${runs.scaler.pairsPerSec.toFixed(0)} / ${runs.noop.pairsPerSec.toFixed(0)} pairs/s = ` +
+      `${(ratio * 100).toFixed(1)}% (target >= ${TARGET_CEILING_RATIO * 100}%)`);
+    console.log(`p99 pair latency at half saturation (${halfRate} pairs/s): ${p99.toFixed(3)} ms (target < ${TARGET_HALF_LOAD_P99_MS} ms)`);
+    if (errors > 0) console.log(`errors: ${errors} (see the runs above)`);
+  }
+  if (errors > 0) exitCode = 1;
+} catch (e) {
+  console.error(`bench-warm-path: ${(e as Error).message}`);
+  exitCode = 1;
+} finally {
+  stopChildren();
+  await platform.close();
+}
+process.exit(exitCode);

@@ -1,0 +1,48 @@
+import { scorePrices, type ScorePrices, type ScoreTotals } from './score-prices.js';
+
+/** Prices are recomputed at most this often (they move slowly; reading totals is not free). */
+export const PRICE_REFRESH_MS = 1_000;
+/** Window over which totals are differenced, so a new dataset in the same process re-prices quickly. */
+export const PRICE_WINDOW_MS = 10 * 60_000;
+const SNAPSHOTS = 20;
+
+/**
+ * Score prices from the running totals over a sliding window (the contest replays datasets one
+ * after another against one process and scores each on its own).
+ */
+export class PriceTracker {
+  private cached: ScorePrices = scorePrices({ execGBs: 0, slotGBs: 0, execSecs: 0, scheduleSecs: 0 });
+  private cachedAt = -Infinity;
+  private readonly ring: { at: number; t: ScoreTotals }[] = [];
+  private ringHead = 0;
+
+  constructor(
+    private readonly totals: () => ScoreTotals,
+    private readonly now: () => number,
+  ) {}
+
+  prices(): ScorePrices {
+    const now = this.now();
+    if (now - this.cachedAt < PRICE_REFRESH_MS) return this.cached;
+    this.cachedAt = now;
+    const cur = this.totals();
+    const step = PRICE_WINDOW_MS / SNAPSHOTS;
+    const last = this.ring.length === 0 ? undefined : this.ring[(this.ringHead + this.ring.length - 1) % SNAPSHOTS];
+    if (last === undefined || now - last.at >= step) {
+      if (this.ring.length < SNAPSHOTS) this.ring.push({ at: now, t: cur });
+      else {
+        this.ring[this.ringHead] = { at: now, t: cur };
+        this.ringHead = (this.ringHead + 1) % SNAPSHOTS;
+      }
+    }
+    const oldest = this.ring[this.ringHead]!;
+    const base = now - oldest.at >= PRICE_WINDOW_MS / 2 ? oldest.t : { execGBs: 0, slotGBs: 0, execSecs: 0, scheduleSecs: 0 };
+    this.cached = scorePrices({
+      execGBs: cur.execGBs - base.execGBs,
+      slotGBs: cur.slotGBs - base.slotGBs,
+      execSecs: cur.execSecs - base.execSecs,
+      scheduleSecs: cur.scheduleSecs - base.scheduleSecs,
+    });
+    return this.cached;
+  }
+}
