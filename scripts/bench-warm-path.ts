@@ -21,13 +21,17 @@ import { formatLoadResult } from '../src/load/load-report.js';
 
 export const BENCH_WARMUP_S = 2;
 export const BENCH_READY_TIMEOUT_MS = 15_000;
+/** How long a child may take to shut down gracefully before it is killed. */
+export const CHILD_STOP_GRACE_MS = 5_000;
 /** The issue's targets: the scaler reaches this share of the no-op ceiling ... */
 export const TARGET_CEILING_RATIO = 0.8;
 /** ... and its p99 pair latency at half of saturation stays under this. */
 export const TARGET_HALF_LOAD_P99_MS = 2;
 
 const USAGE = `usage: bench-warm-path [options]
-  --duration S        measured seconds per run (default 10)
+  --duration S        measured seconds per run (default 5)
+  --rounds N          alternate no-op and scaler saturation runs N times; medians are compared,
+                      which keeps a noisy (shared) machine from skewing the ratio (default 3)
   --concurrency N     closed-loop callers for the saturation runs (default 64)
   --keys N            distinct function keys, uniform (default 16)
   --shards N          scaler shard workers (default: CPU cores)
@@ -38,7 +42,8 @@ const USAGE = `usage: bench-warm-path [options]
 
 const { values } = parseArgs({
   options: {
-    duration: { type: 'string', default: '10' },
+    duration: { type: 'string', default: '5' },
+    rounds: { type: 'string', default: '3' },
     concurrency: { type: 'string', default: '64' },
     keys: { type: 'string', default: '16' },
     shards: { type: 'string' },
@@ -57,6 +62,11 @@ const concurrency = Number(values.concurrency);
 const keys = Number(values.keys);
 const shards = values.shards !== undefined ? Number(values.shards) : os.availableParallelism();
 const clientKind = values.client as LoadClientKind;
+const rounds = Number(values.rounds);
+if (!Number.isInteger(rounds) || rounds < 1) {
+  console.error(USAGE);
+  process.exit(2);
+}
 if (!(durationMs > 0) || !(concurrency >= 1) || !(keys >= 1) || !(shards >= 1) || !LOAD_CLIENT_KINDS.includes(clientKind)) {
   console.error(USAGE);
   process.exit(2);
@@ -108,14 +118,32 @@ function startChild(name: string, args: string[]): ChildProcess {
 }
 
 let stopping = false;
-function stopChildren(): void {
+/** SIGTERM the children, then SIGKILL whichever has not exited after the grace period. */
+async function stopChildren(): Promise<void> {
   stopping = true;
-  for (const c of children) if (c.exitCode === null && c.pid !== undefined) c.kill('SIGTERM');
+  await Promise.all(children.map((c) => new Promise<void>((resolve) => {
+    if (c.exitCode !== null || c.signalCode !== null || c.pid === undefined) {
+      resolve();
+      return;
+    }
+    const timer = setTimeout(() => c.kill('SIGKILL'), CHILD_STOP_GRACE_MS);
+    c.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    c.kill('SIGTERM');
+  })));
 }
 process.once('SIGINT', () => {
-  stopChildren();
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
   process.exit(130);
 });
+
+function oneLine(label: string, r: LoadRunResult): string {
+  const t = r.target ? `, target cpu ${r.target.cpuPercent.toFixed(0)}% (${(r.targetCpuUsPerPair ?? 0).toFixed(0)} us/pair)` : '';
+  return `${label}: ${r.pairsPerSec.toFixed(0)} pairs/s, pair p99 ${r.pair.p99Ms.toFixed(2)} ms, errors ${r.errorCount}, ` +
+    `loadgen cpu ${r.loadgenCpuPercent.toFixed(0)}% (${r.loadgenCpuUsPerPair.toFixed(0)} us/pair)${t}`;
+}
 
 async function measure(
   label: string, port: number, pid: number | undefined, kind: LoadClientKind, mode: LoadMode, rate?: number,
@@ -133,8 +161,13 @@ async function measure(
     ...(pid !== undefined ? { pid } : {}),
   });
   client.close();
-  if (!values.json) console.log(`${formatLoadResult(r, label)}\n`);
+  if (!values.json) console.log(oneLine(label, r));
   return r;
+}
+
+/** The run with the median throughput. */
+function median(runs: LoadRunResult[]): LoadRunResult {
+  return [...runs].sort((a, b) => a.pairsPerSec - b.pairsPerSec)[Math.floor(runs.length / 2)]!;
 }
 
 let exitCode = 0;
@@ -152,24 +185,40 @@ try {
 
   if (!values.json) {
     console.log(`warm path: ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, node ${process.version}, ` +
-      `${shards} shard(s), ${concurrency} callers, ${keys} key(s), ${durationMs / 1000} s per run\n`);
+      `${shards} shard(s), ${concurrency} callers, ${keys} key(s), ${rounds} round(s) of ${durationMs / 1000} s\n`);
+  }
+  const other: LoadClientKind = clientKind === 'raw' ? 'grpc-js' : 'raw';
+  const all: Record<string, LoadRunResult[]> = { noop: [], scaler: [] };
+  if (values['compare-clients']) all[`noop-${other}`] = [];
+  for (let i = 1; i <= rounds; i++) {
+    all.noop!.push(await measure(`round ${i} no-op ceiling (${clientKind})`, noopPort, noop.pid, clientKind, 'closed'));
+    if (values['compare-clients']) {
+      all[`noop-${other}`]!.push(await measure(`round ${i} no-op ceiling (${other})`, noopPort, noop.pid, other, 'closed'));
+    }
+    all.scaler!.push(await measure(`round ${i} scaler saturation (${clientKind})`, scalerPort, scaler.pid, clientKind, 'closed'));
   }
   const runs: Record<string, LoadRunResult> = {};
-  runs.noop = await measure(`no-op ceiling (${clientKind})`, noopPort, noop.pid, clientKind, 'closed');
-  if (values['compare-clients']) {
-    const other: LoadClientKind = clientKind === 'raw' ? 'grpc-js' : 'raw';
-    runs[`noop-${other}`] = await measure(`no-op ceiling (${other})`, noopPort, noop.pid, other, 'closed');
+  for (const [name, rs] of Object.entries(all)) runs[name] = median(rs);
+  const halfRate = Math.max(1, Math.round(runs.scaler!.pairsPerSec / 2));
+  runs.scalerHalf = await measure(`scaler at half saturation (${halfRate} pairs/s, open loop)`, scalerPort, scaler.pid, clientKind, 'open', halfRate);
+  if (!values.json) {
+    console.log('');
+    for (const [name, r] of Object.entries(runs)) console.log(`${formatLoadResult(r, name === 'scalerHalf' ? 'scaler, half saturation' : `${name} (median of ${rounds})`)}\n`);
   }
-  runs.scaler = await measure(`scaler saturation (${clientKind})`, scalerPort, scaler.pid, clientKind, 'closed');
-  const halfRate = Math.max(1, Math.round(runs.scaler.pairsPerSec / 2));
-  runs.scalerHalf = await measure(`scaler at half saturation, ${halfRate} pairs/s open loop`, scalerPort, scaler.pid, clientKind, 'open', halfRate);
-
-  const ratio = runs.noop.pairsPerSec > 0 ? runs.scaler.pairsPerSec / runs.noop.pairsPerSec : 0;
-  const p99 = runs.scalerHalf.pair.p99Ms;
-  const errors = Object.values(runs).reduce((n, r) => n + r.errorCount, 0);
+  const runsNoop = runs.noop!;
+  const runsScaler = runs.scaler!;
+  const runsHalf = runs.scalerHalf;
+  const ratio = runsNoop.pairsPerSec > 0 ? runsScaler.pairsPerSec / runsNoop.pairsPerSec : 0;
+  const p99 = runsHalf.pair.p99Ms;
+  const errors = Object.values(all).flat().concat(runsHalf).reduce((n, r) => n + r.errorCount, 0);
+  // CPU per pair is steadier than throughput when other work shares the machine.
+  const noopCpu = runsNoop.targetCpuUsPerPair ?? 0;
+  const scalerCpu = runsScaler.targetCpuUsPerPair ?? 0;
   const verdict = {
-    ceilingPairsPerSec: runs.noop.pairsPerSec,
-    scalerPairsPerSec: runs.scaler.pairsPerSec,
+    ceilingCpuUsPerPair: noopCpu,
+    scalerCpuUsPerPair: scalerCpu,
+    ceilingPairsPerSec: runsNoop.pairsPerSec,
+    scalerPairsPerSec: runsScaler.pairsPerSec,
     ratio,
     ratioTarget: TARGET_CEILING_RATIO,
     halfLoadRatePerSec: halfRate,
@@ -178,10 +227,13 @@ try {
     errors,
   };
   if (values.json) {
-    console.log(JSON.stringify({ bench: 'warm-path', shards, concurrency, keys, client: clientKind, durationMs, ...verdict, runs }));
+    const perRound = Object.fromEntries(Object.entries(all).map(([k, rs]) => [k, rs.map((r) => r.pairsPerSec)]));
+    console.log(JSON.stringify({ bench: 'warm-path', shards, concurrency, keys, client: clientKind, durationMs, rounds, ...verdict, perRound, runs }));
   } else {
-    console.log(`scaler / no-op ceiling: ${runs.scaler.pairsPerSec.toFixed(0)} / ${runs.noop.pairsPerSec.toFixed(0)} pairs/s = ` +
+    console.log(`scaler / no-op ceiling (medians): ${runsScaler.pairsPerSec.toFixed(0)} / ${runsNoop.pairsPerSec.toFixed(0)} pairs/s = ` +
       `${(ratio * 100).toFixed(1)}% (target >= ${TARGET_CEILING_RATIO * 100}%)`);
+    console.log(`target CPU per pair (medians' runs): scaler ${scalerCpu.toFixed(0)} us, no-op ${noopCpu.toFixed(0)} us ` +
+      `(scaler costs ${noopCpu > 0 ? (scalerCpu / noopCpu).toFixed(2) : '?'}x the gRPC stack alone)`);
     console.log(`p99 pair latency at half saturation (${halfRate} pairs/s): ${p99.toFixed(3)} ms (target < ${TARGET_HALF_LOAD_P99_MS} ms)`);
     if (errors > 0) console.log(`errors: ${errors} (see the runs above)`);
   }
@@ -190,7 +242,8 @@ try {
   console.error(`bench-warm-path: ${(e as Error).message}`);
   exitCode = 1;
 } finally {
-  stopChildren();
+  // The platform stays up until the scaler has gone, so its shutdown can still reach it.
+  await stopChildren();
   await platform.close();
 }
 process.exit(exitCode);

@@ -13,6 +13,8 @@ import { GrpcPlatformClient } from '../src/server/grpc-platform-client.js';
 import { ShardOp, type ShardEvent, type ShardRequest, type ShardResponse, type ShardWorkerData } from '../src/shard-messages.js';
 import { serveShard, type ShardContext, type ShardReply, type SharedCounters } from '../src/sharding/index.js';
 import { ScalerErrorCode } from '../src/core/types.js';
+import { TEST_CRASH_EXIT_CODE, TEST_CRASH_INSTANCE_ID, testHooksEnabled } from '../src/server/test-hooks.js';
+import { InstanceState, type Instance } from '../src/core/instance.js';
 
 /** Slot time integrates continuously: refresh the shared score sums at least this often. */
 export const COUNTER_REFRESH_MS = 250;
@@ -26,6 +28,8 @@ let clock: RealClock | undefined;
 let platform: GrpcPlatformClient | undefined;
 let syncScheduled = false;
 let refreshTimer: NodeJS.Timeout | undefined;
+/** See src/server/test-hooks.ts; read once, the hot path only tests a boolean. */
+const TEST_HOOKS = testHooksEnabled();
 
 function writeCounters(ctx: Ctx): void {
   syncScheduled = false;
@@ -89,6 +93,7 @@ function handle(msg: ShardRequest, reply: ShardReply<ShardResponse>, ctx: Ctx): 
       );
       break;
     case ShardOp.Idle: {
+      if (TEST_HOOKS && msg.iid === TEST_CRASH_INSTANCE_ID) process.exit(TEST_CRASH_EXIT_CODE);
       const err = c.idle({ requestId: msg.rid, metaKey: msg.key, instanceId: msg.iid, needDestroy: msg.nd, durationMs: msg.dur });
       if (err !== null) reply.error(err.code, err.message);
       else reply('');
@@ -131,6 +136,12 @@ serveShard<ShardRequest, ShardResponse, ShardEvent, ScalerCounterField, ShardWor
     if (refreshTimer !== undefined) clearInterval(refreshTimer);
     const c = core;
     if (c === undefined) return;
+    // Main closes the router only after its gRPC server stopped, and the router delivers every
+    // forwarded Idle before this hook runs: an instance still busy now will never be released.
+    // Release it here (the core destroys released instances once stopping), or core.shutdown
+    // would wait for it until the timeout and its slot would outlive the scaler.
+    const stranded: Instance[] = [];
+    for (const inst of c.liveInstances.values()) if (inst.state === InstanceState.Busy) stranded.push(inst);
     await new Promise<void>((resolve) => {
       const t = setTimeout(resolve, SHUTDOWN_DESTROY_TIMEOUT_MS);
       t.unref();
@@ -138,6 +149,9 @@ serveShard<ShardRequest, ShardResponse, ShardEvent, ScalerCounterField, ShardWor
         clearTimeout(t);
         resolve();
       });
+      for (const inst of stranded) {
+        c.idle({ requestId: inst.busyRequestId, metaKey: inst.pool.key, instanceId: inst.id, needDestroy: false, durationMs: 0 });
+      }
     });
     writeCounters(ctx);
     clock?.stop();

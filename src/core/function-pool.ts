@@ -105,6 +105,13 @@ export class FunctionPool implements PoolView {
     return null;
   }
 
+  oldestWaitingSince(): number {
+    if (this.waiting === 0) return NaN;
+    while (this.waitHead < this.waiters.length && this.waiters[this.waitHead]!.done) this.waitHead++;
+    const w = this.waiters[this.waitHead];
+    return w === undefined ? NaN : w.arrivedAt;
+  }
+
   /** Linear: only cancellation paths look waiters up by request. */
   findWaiter(requestId: string): Waiter | null {
     for (let i = this.waitHead; i < this.waiters.length; i++) {

@@ -20,6 +20,8 @@ export interface PoolView {
   policyState: unknown;
   /** The idle instance the next request would get (most recently used), if any. */
   peekIdle(): InstanceView | null;
+  /** Arrival time of the longest-waiting request, NaN when none waits. */
+  oldestWaitingSince(): number;
 }
 
 export interface InstanceView {
@@ -41,8 +43,11 @@ export interface PrewarmPlan {
 
 /** What a policy may ask of the world around it. */
 export interface PolicyEnv {
-  /** Marginal score value of a slot GB-second and of a second of scheduling latency, now. */
-  prices(): ScorePrices;
+  /**
+   * Marginal score value of a slot GB-second and of a second of scheduling latency, now,
+   * evaluated with the resource and latency ratios floored at the given values.
+   */
+  prices(minResourceRatio?: number, minLatencyRatio?: number): ScorePrices;
 }
 
 export interface ScalingPolicy {
@@ -50,8 +55,8 @@ export interface ScalingPolicy {
   bind?(env: PolicyEnv): void;
   /** A request for this function arrived (before it is served). */
   onArrival(pool: PoolView, now: number): void;
-  /** A request finished executing on an instance of this function. */
-  onExecDone(pool: PoolView, durationMs: number, now: number): void;
+  /** A request finished executing on an instance of this function (`broken`: need_destroy). */
+  onExecDone(pool: PoolView, durationMs: number, now: number, broken?: boolean): void;
   /** An idle instance is being destroyed without having been reused (expiry or keep-alive 0). */
   onIdleDestroyed?(pool: PoolView, inst: InstanceView, now: number): void;
   /** How long to keep `inst`, which just became idle: 0 destroys it now, Infinity keeps it. */
@@ -61,6 +66,12 @@ export interface ScalingPolicy {
    * `null` cancels any pending plan.
    */
   prewarmPlan(pool: PoolView, now: number): PrewarmPlan | null;
-  /** On a miss: how long to wait for a busy instance before cold-starting (0: start now). */
-  missDelayMs(pool: PoolView, now: number): number;
+  /**
+   * `deficit` waiting requests have no cold start coming for them: how many cold starts to begin
+   * now (0..deficit; absent: all of them). Fewer means the policy expects busy or starting
+   * instances to serve the rest sooner than a new cold start could.
+   */
+  coldStartsOnMiss?(pool: PoolView, now: number, deficit: number): number;
+  /** When fewer cold starts than the deficit were begun: ask again after this long, ms. */
+  missRecheckMs?(pool: PoolView, now: number): number;
 }

@@ -1,5 +1,7 @@
 import { scorePrices, type ScorePrices, type ScoreTotals } from './score-prices.js';
 
+const ZERO: ScoreTotals = { execGBs: 0, slotGBs: 0, execSecs: 0, scheduleSecs: 0 };
+
 /** Prices are recomputed at most this often (they move slowly; reading totals is not free). */
 export const PRICE_REFRESH_MS = 1_000;
 /** Window over which totals are differenced, so a new dataset in the same process re-prices quickly. */
@@ -11,7 +13,7 @@ const SNAPSHOTS = 20;
  * after another against one process and scores each on its own).
  */
 export class PriceTracker {
-  private cached: ScorePrices = scorePrices({ execGBs: 0, slotGBs: 0, execSecs: 0, scheduleSecs: 0 });
+  private window: ScoreTotals = ZERO;
   private cachedAt = -Infinity;
   private readonly ring: { at: number; t: ScoreTotals }[] = [];
   private ringHead = 0;
@@ -21,9 +23,15 @@ export class PriceTracker {
     private readonly now: () => number,
   ) {}
 
-  prices(): ScorePrices {
+  prices(minResourceRatio = 0, minLatencyRatio = 0): ScorePrices {
+    this.refresh();
+    return scorePrices(this.window, minResourceRatio, minLatencyRatio);
+  }
+
+  /** Totals over the window (up to PRICE_WINDOW_MS), refreshed at most every PRICE_REFRESH_MS. */
+  private refresh(): void {
     const now = this.now();
-    if (now - this.cachedAt < PRICE_REFRESH_MS) return this.cached;
+    if (now - this.cachedAt < PRICE_REFRESH_MS) return;
     this.cachedAt = now;
     const cur = this.totals();
     const step = PRICE_WINDOW_MS / SNAPSHOTS;
@@ -36,13 +44,12 @@ export class PriceTracker {
       }
     }
     const oldest = this.ring[this.ringHead]!;
-    const base = now - oldest.at >= PRICE_WINDOW_MS / 2 ? oldest.t : { execGBs: 0, slotGBs: 0, execSecs: 0, scheduleSecs: 0 };
-    this.cached = scorePrices({
+    const base = now - oldest.at >= PRICE_WINDOW_MS / 2 ? oldest.t : ZERO;
+    this.window = {
       execGBs: cur.execGBs - base.execGBs,
       slotGBs: cur.slotGBs - base.slotGBs,
       execSecs: cur.execSecs - base.execSecs,
       scheduleSecs: cur.scheduleSecs - base.scheduleSecs,
-    });
-    return this.cached;
+    };
   }
 }

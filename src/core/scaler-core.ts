@@ -1,4 +1,4 @@
-import type { Clock } from './clock.js';
+import type { Clock, TimerHandle } from './clock.js';
 import { CoreMetrics } from './core-metrics.js';
 import { FunctionPool, type Waiter } from './function-pool.js';
 import { Instance, InstanceState } from './instance.js';
@@ -9,8 +9,13 @@ import { PriceTracker } from './price-tracker.js';
 import type { ScorePrices, ScoreTotals } from './score-prices.js';
 import { ScalerError, ScalerErrorCode, type AssignCallback, type AssignInput, type FunctionMeta, type IdleInput, type IdleOutcome } from './types.js';
 
-/** Consecutive failed cold starts of one function after which a waiting assign is failed. */
+/** Consecutive failed cold starts of one function after which a waiting assign may be failed. */
 export const DEFAULT_MAX_COLD_START_FAILURES = 4;
+/**
+ * Transient failures (throttling, errors, an unreachable platform) fail a waiting assign only
+ * once the function's cold starts have been failing for this long: a short outage just delays.
+ */
+export const DEFAULT_COLD_START_GIVE_UP_MS = 30_000;
 /** Released instance ids remembered so a duplicate `Idle` stays idempotent after a destroy. */
 export const RELEASED_TOMBSTONES = 16_384;
 /** Per Assign+Idle pair, what the caller's RPCs add to scheduling time beyond our own wait. */
@@ -39,6 +44,7 @@ export interface ScalerCoreOptions {
   retry?: RetryOptions;
   destroyRetry?: RetryOptions;
   maxColdStartFailures?: number;
+  coldStartGiveUpMs?: number;
   rpcOverheadMs?: number;
   logger?: CoreLogger;
   observer?: SlotObserver;
@@ -67,10 +73,14 @@ export class ScalerCore {
   private readonly pools = new Map<string, FunctionPool>();
   private readonly instances = new Map<string, Instance>();
   private readonly released = new Map<string, string>();
+  /** Ids in `released`, in insertion order from `releasedHead` (a ring once full). */
+  private readonly releasedOrder: string[] = [];
+  private releasedHead = 0;
   private readonly prefix: string;
   private readonly retry: RetryOptions;
   private readonly destroyRetry: RetryOptions;
   private readonly maxColdStartFailures: number;
+  private readonly coldStartGiveUpMs: number;
   private readonly rpcOverheadMs: number;
   private readonly log: CoreLogger;
   private readonly observer: SlotObserver;
@@ -80,6 +90,12 @@ export class ScalerCore {
   /** Slots whose DestroySlot has not been answered yet. */
   private readonly destroying = new Set<string>();
   private drainCallbacks: (() => void)[] = [];
+  /** Request ids waiting for or holding an instance: a duplicate Assign must not get a second. */
+  private readonly activeRequests = new Set<string>();
+  /** Function key -> when its current run of failed cold starts began. */
+  private readonly failingSince = new Map<string, number>();
+  /** Function key -> pending delayed replacement of failed cold starts. */
+  private readonly retryTimers = new Map<string, TimerHandle>();
 
   constructor(opts: ScalerCoreOptions) {
     this.clock = opts.clock;
@@ -89,12 +105,13 @@ export class ScalerCore {
     this.retry = opts.retry ?? DEFAULT_RETRY;
     this.destroyRetry = opts.destroyRetry ?? DESTROY_RETRY;
     this.maxColdStartFailures = opts.maxColdStartFailures ?? DEFAULT_MAX_COLD_START_FAILURES;
+    this.coldStartGiveUpMs = opts.coldStartGiveUpMs ?? DEFAULT_COLD_START_GIVE_UP_MS;
     this.rpcOverheadMs = opts.rpcOverheadMs ?? DEFAULT_RPC_OVERHEAD_MS;
     this.log = opts.logger ?? NOOP_LOGGER;
     this.observer = opts.observer ?? {};
     this.totalsSource = opts.totals ?? (() => this.metrics.scoreTotals(this.clock.now()));
     const tracker = new PriceTracker(this.totalsSource, () => this.clock.now());
-    const env: PolicyEnv = { prices: (): ScorePrices => tracker.prices() };
+    const env: PolicyEnv = { prices: (minR?: number, minL?: number): ScorePrices => tracker.prices(minR, minL) };
     this.policy.bind?.(env);
   }
 
@@ -126,6 +143,11 @@ export class ScalerCore {
    */
   assign(input: AssignInput, cb: AssignCallback): void {
     const m = this.metrics;
+    if (this.activeRequests.has(input.requestId)) {
+      // Refused before any state changes: the first call keeps its instance (or its wait).
+      cb(new ScalerError(ScalerErrorCode.AlreadyExists, `request "${input.requestId}" is already waiting for or holding an instance`));
+      return;
+    }
     m.assigns++;
     if (this.stopping) {
       m.failedAssigns++;
@@ -134,6 +156,7 @@ export class ScalerCore {
     }
     const now = this.clock.now();
     const pool = this.poolFor(input.meta);
+    this.activeRequests.add(input.requestId);
     pool.stats.observeArrival(now);
     this.policy.onArrival(pool, now);
     const inst = pool.popIdle();
@@ -181,6 +204,7 @@ export class ScalerCore {
     m.idles++;
     m.busyInstances--;
     pool.busyCount--;
+    this.activeRequests.delete(inst.busyRequestId);
     inst.lastRequestId = inst.busyRequestId;
     inst.busyRequestId = '';
     const dur = input.durationMs;
@@ -190,10 +214,10 @@ export class ScalerCore {
       pool.stats.observeExec(dur);
     }
     pool.stats.lastReleaseAt = now;
-    this.policy.onExecDone(pool, dur, now);
+    this.policy.onExecDone(pool, dur, now, input.needDestroy);
     if (input.needDestroy || this.stopping) {
       this.destroyInstance(inst, input.needDestroy ? 'need_destroy' : 'shutdown');
-      if (!this.stopping) this.ensureColdStarts(pool, now, true);
+      if (!this.stopping) this.ensureColdStarts(pool, now, false);
     } else {
       this.onInstanceFree(inst, now);
     }
@@ -208,6 +232,7 @@ export class ScalerCore {
     const w = pool.findWaiter(requestId);
     if (w === null) return false;
     pool.dropWaiter(w);
+    this.activeRequests.delete(requestId);
     this.metrics.waitingAssigns--;
     this.metrics.inflightAssigns--;
     w.cb(new ScalerError(ScalerErrorCode.Cancelled, `assign "${requestId}" cancelled while waiting`));
@@ -233,6 +258,9 @@ export class ScalerCore {
       if (pool.prewarmTimer !== null) this.clock.cancel(pool.prewarmTimer);
       if (pool.missTimer !== null) this.clock.cancel(pool.missTimer);
       pool.prewarmTimer = pool.missTimer = null;
+      const retry = this.retryTimers.get(pool.key);
+      if (retry !== undefined) this.clock.cancel(retry);
+      this.retryTimers.delete(pool.key);
       for (const w of pool.drainWaiters()) this.failWaiter(w, ScalerErrorCode.ShuttingDown, 'scaler is shutting down');
       for (const inst of [...pool.idleInstances()]) this.destroyInstance(inst, 'shutdown');
     }
@@ -307,23 +335,26 @@ export class ScalerCore {
     this.updatePrewarm(inst.pool, now);
   }
 
-  /** Starts enough cold starts that every waiter has an instance coming (policy may delay). */
-  private ensureColdStarts(pool: FunctionPool, now: number, immediate: boolean): void {
-    const needed = pool.waitingCount - pool.startingCount;
-    if (needed <= 0 || this.stopping) return;
-    if (!immediate) {
-      const delay = this.policy.missDelayMs(pool, now);
-      if (delay > 0) {
-        if (pool.missTimer === null) {
-          pool.missTimer = this.clock.schedule(now + delay, () => {
-            pool.missTimer = null;
-            this.ensureColdStarts(pool, this.clock.now(), true);
-          });
-        }
-        return;
-      }
+  /**
+   * Makes sure waiting requests get instances: begins cold starts for those no cold start is
+   * coming for, as many as the policy wants (all when `force`), and re-asks later if it held back.
+   */
+  private ensureColdStarts(pool: FunctionPool, now: number, force: boolean): void {
+    const deficit = pool.waitingCount - pool.startingCount;
+    if (deficit <= 0 || this.stopping) return;
+    let n = deficit;
+    if (!force && this.policy.coldStartsOnMiss !== undefined) {
+      const want = Math.floor(this.policy.coldStartsOnMiss(pool, now, deficit));
+      n = want > deficit ? deficit : want > 0 ? want : 0;
     }
-    for (let i = 0; i < needed; i++) this.startColdStart(pool, false);
+    for (let i = 0; i < n; i++) this.startColdStart(pool, false);
+    if (n < deficit && pool.missTimer === null) {
+      const delay = Math.max(1, this.policy.missRecheckMs?.(pool, now) ?? 1);
+      pool.missTimer = this.clock.schedule(now + delay, () => {
+        pool.missTimer = null;
+        this.ensureColdStarts(pool, this.clock.now(), false);
+      });
+    }
   }
 
   private updatePrewarm(pool: FunctionPool, now: number): void {
@@ -373,7 +404,7 @@ export class ScalerCore {
           this.clock.schedule(at, () => this.createSlot(inst, attempt + 1));
           return;
         }
-        this.coldStartFailed(inst, `CreateSlot failed: ${e.message}`);
+        this.coldStartFailed(inst, `CreateSlot failed: ${e.message}`, false, !isRetryable(e));
         return;
       }
       const now = this.clock.now();
@@ -396,13 +427,14 @@ export class ScalerCore {
       if (err !== null) {
         pool.stats.initFailures++;
         this.abandonStarting(inst, 'init failed');
-        this.coldStartFailed(inst, `Init failed: ${err.message}`, true);
+        this.coldStartFailed(inst, `Init failed: ${err.message}`, true, !isRetryable(err));
         return;
       }
       const now = this.clock.now();
       pool.stats.observeInit(now - started);
       pool.startingCount--;
       pool.coldStartFailures = 0;
+      this.failingSince.delete(pool.key);
       this.metrics.startingInstances--;
       inst.readyAt = now;
       if (this.stopping) {
@@ -424,7 +456,7 @@ export class ScalerCore {
     this.checkDrained();
   }
 
-  private coldStartFailed(inst: Instance, message: string, alreadyAbandoned = false): void {
+  private coldStartFailed(inst: Instance, message: string, alreadyAbandoned = false, permanent = false): void {
     const pool = inst.pool;
     if (!alreadyAbandoned) {
       pool.startingCount--;
@@ -433,20 +465,42 @@ export class ScalerCore {
       this.instances.delete(inst.id);
     }
     this.metrics.platformFailures++;
-    pool.coldStartFailures++;
+    const now = this.clock.now();
+    if (pool.coldStartFailures++ === 0) this.failingSince.set(pool.key, now);
     this.log.warn({ key: pool.key, instanceId: inst.id, failures: pool.coldStartFailures }, message);
     if (this.stopping) {
       this.checkDrained();
       return;
     }
-    if (pool.coldStartFailures >= this.maxColdStartFailures && pool.waitingCount > pool.startingCount) {
+    // Permanent errors will not go away by waiting; transient ones fail a waiter only after
+    // the function has been unable to start for the give-up time (an outage, not a blip).
+    const failingFor = now - (this.failingSince.get(pool.key) ?? now);
+    if (
+      pool.coldStartFailures >= this.maxColdStartFailures &&
+      (permanent || failingFor >= this.coldStartGiveUpMs) &&
+      pool.waitingCount > pool.startingCount
+    ) {
       const w = pool.shiftWaiter();
       if (w !== null) this.failWaiter(w, ScalerErrorCode.ColdStartFailed, `cold start of "${pool.key}" failed: ${message}`);
     }
-    this.ensureColdStarts(pool, this.clock.now(), true);
+    if (pool.coldStartFailures <= 1) {
+      this.ensureColdStarts(pool, now, true);
+      return;
+    }
+    // Back off between replacement cold starts so a failing platform is not hammered.
+    if (this.retryTimers.has(pool.key)) return;
+    const at = now + backoffDelayMs(this.retry, pool.coldStartFailures - 2, this.seq);
+    this.retryTimers.set(
+      pool.key,
+      this.clock.schedule(at, () => {
+        this.retryTimers.delete(pool.key);
+        if (!this.stopping) this.ensureColdStarts(pool, this.clock.now(), true);
+      }),
+    );
   }
 
   private failWaiter(w: Waiter, code: ScalerErrorCode, message: string): void {
+    this.activeRequests.delete(w.requestId);
     const m = this.metrics;
     m.waitingAssigns--;
     m.inflightAssigns--;
@@ -469,13 +523,33 @@ export class ScalerCore {
     }
     inst.state = InstanceState.Destroyed;
     this.instances.delete(inst.id);
-    this.released.set(inst.id, inst.lastRequestId);
-    if (this.released.size > RELEASED_TOMBSTONES) {
-      const oldest = this.released.keys().next().value;
-      if (oldest !== undefined) this.released.delete(oldest);
-    }
+    this.remember(inst.id, inst.lastRequestId);
     this.destroySlot(inst.slotId, pool.memoryMb, reason, 0);
     this.checkDrained();
+  }
+
+  /**
+   * Tombstone of a released instance, oldest evicted first. A ring of ids tracks the insertion
+   * order: evicting through `released.keys().next()` rescans the Map's deleted entries on every
+   * call (V8 compacts them lazily), which made each destroy O(tombstones).
+   */
+  private remember(instanceId: string, lastRequestId: string): void {
+    const released = this.released;
+    if (released.has(instanceId)) {
+      released.set(instanceId, lastRequestId);
+      return;
+    }
+    released.set(instanceId, lastRequestId);
+    const ring = this.releasedOrder;
+    if (ring.length < RELEASED_TOMBSTONES) {
+      ring.push(instanceId);
+      return;
+    }
+    // Full: the slot at the head holds the oldest id; replace it with the newest.
+    const oldest = ring[this.releasedHead]!;
+    ring[this.releasedHead] = instanceId;
+    this.releasedHead = (this.releasedHead + 1) % RELEASED_TOMBSTONES;
+    released.delete(oldest);
   }
 
   private slotCreated(inst: Instance, now: number): void {

@@ -33,13 +33,18 @@ export const PRIOR_LATENCY_RATIO = 0.9;
 /** A memory GB that never appears in the prior's units: used only to seed slot time. */
 export const PRIOR_MEMORY_GB = 0.5;
 
-export function scorePrices(t: ScoreTotals): ScorePrices {
+/**
+ * Prices at the current totals (blended with the prior), with the resource ratio R = E/S and
+ * the latency ratio L = T/(T+D) floored at the given values: dScore/dS = 50 R^2 / E and
+ * dScore/dD = 50 L^2 / T. Floors stop a run whose one half is already poor from concluding
+ * that it no longer matters, which would make it poorer still.
+ */
+export function scorePrices(t: ScoreTotals, minResourceRatio = 0, minLatencyRatio = 0): ScorePrices {
   const execSecs = t.execSecs + PRIOR_EXEC_SECS;
   const execGBs = t.execGBs + PRIOR_EXEC_SECS * PRIOR_MEMORY_GB;
   const slotGBs = t.slotGBs + (PRIOR_EXEC_SECS * PRIOR_MEMORY_GB) / PRIOR_RESOURCE_RATIO;
   const schedule = t.scheduleSecs + (PRIOR_EXEC_SECS * (1 - PRIOR_LATENCY_RATIO)) / PRIOR_LATENCY_RATIO;
-  const perGBs = (50 * execGBs) / (slotGBs * slotGBs);
-  const total = execSecs + schedule;
-  const perLatencySec = (50 * execSecs) / (total * total);
-  return { perGBs, perLatencySec };
+  const r = Math.max(minResourceRatio, execGBs / slotGBs);
+  const l = Math.max(minLatencyRatio, execSecs / (execSecs + schedule));
+  return { perGBs: (50 * r * r) / execGBs, perLatencySec: (50 * l * l) / execSecs };
 }

@@ -23,6 +23,8 @@ export const ScalerErrorCode = {
   ColdStartFailed: 'COLD_START_FAILED',
   Cancelled: 'CANCELLED',
   ShuttingDown: 'SHUTTING_DOWN',
+  /** An Assign whose request id is already waiting or being served. */
+  AlreadyExists: 'ALREADY_EXISTS',
 } as const;
 export type ScalerErrorCode = (typeof ScalerErrorCode)[keyof typeof ScalerErrorCode];
 

@@ -101,7 +101,9 @@ export class ProcessSampler {
     const now = performance.now();
     if (cpu === undefined) return;
     const wall = now - this.lastWall;
-    if (wall > 0) {
+    // CPU times tick at 10 ms: a short interval (the final one, or a late timer's neighbour)
+    // would turn one tick into hundreds of percent. Only full-length intervals count for the max.
+    if (wall >= this.intervalMs / 2) {
       const pct = ((cpu - this.lastCpuMs) / wall) * 100;
       if (pct > this.maxCpuPercent) this.maxCpuPercent = pct;
     }

@@ -48,8 +48,10 @@ export class GrpcPlatformClient implements Platform {
 
   constructor(opts: GrpcPlatformOptions) {
     const proto = loadProto();
+    // No client keepalive pings: the platform is on loopback (no middlebox drops idle links), and
+    // a gRPC-Go server's default enforcement (pings no closer than 5 min) answers a client that
+    // pings every 30 s during a long quiet Init with GOAWAY too_many_pings, failing that Init.
     this.client = new proto.serverless.simulator.Platform(opts.address, grpc.credentials.createInsecure(), {
-      'grpc.keepalive_time_ms': 30_000,
       'grpc.max_reconnect_backoff_ms': 1_000,
       'grpc.initial_reconnect_backoff_ms': 100,
     });

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import type { ScalerConfig } from '../config.js';
 import { SCALER_COUNTER_LAYOUT } from '../counters-layout.js';
@@ -13,14 +14,22 @@ import { startStatsEndpoint } from './stats-endpoint.js';
 
 /** gRPC server limits, set deliberately (see README "Reliability"). */
 export const GRPC_SERVER_OPTIONS: grpc.ServerOptions = {
+  // An Assign or Idle is < 1 KiB (ids and keys are capped at 1 KiB each by validation): 64 KiB
+  // leaves room and stops a client from making us buffer megabytes (RESOURCE_EXHAUSTED).
   'grpc.max_receive_message_length': 64 * 1024,
   'grpc.max_send_message_length': 64 * 1024,
+  // The simulator multiplexes thousands of concurrent calls (cold starts wait seconds) on one
+  // connection; the per-shard Assign bound, not HTTP/2, is what sheds load.
   'grpc.max_concurrent_streams': 100_000,
+  // Detect a dead client within ~80 s so its calls are cancelled and their instances freed.
   'grpc.keepalive_time_ms': 60_000,
   'grpc.keepalive_timeout_ms': 20_000,
   'grpc.keepalive_permit_without_calls': 1,
+  // Accept client pings down to every 5 s rather than answering GOAWAY (too_many_pings).
   'grpc.http2.min_ping_interval_without_data_ms': 5_000,
 };
+/** Router window beyond the Assign bound, for the Idle and Cancel calls that free instances. */
+export const ROUTER_CONTROL_HEADROOM = 4_096;
 /** How long SIGTERM waits for in-flight calls before cancelling them. */
 export const SHUTDOWN_GRACE_MS = 5_000;
 
@@ -44,7 +53,9 @@ export class ScalerServer {
       workerScript: WORKER_SCRIPT,
       shards: config.shards,
       counterLayout: SCALER_COUNTER_LAYOUT,
-      maxInFlightPerShard: config.maxInFlightPerShard,
+      // The service bounds Assigns itself (so Idle is never shed); the router's window only
+      // needs room for those plus the Idle/Cancel traffic that frees them.
+      maxInFlightPerShard: config.maxInFlightPerShard + ROUTER_CONTROL_HEADROOM,
       name: 'scaler-shard',
       workerData: (shard, generation): ShardWorkerData => ({
         platformAddress: config.platformAddress,
@@ -62,7 +73,10 @@ export class ScalerServer {
 
     const grpcServer = new grpc.Server(GRPC_SERVER_OPTIONS);
     const proto = loadProto();
-    grpcServer.addService(proto.serverless.simulator.Scaler.service, createScalerHandlers(router));
+    grpcServer.addService(
+      proto.serverless.simulator.Scaler.service,
+      createScalerHandlers(router, { maxAssignsPerShard: config.maxInFlightPerShard }),
+    );
     let port: number;
     try {
       port = await new Promise<number>((resolve, reject) =>
@@ -73,14 +87,19 @@ export class ScalerServer {
       throw err;
     }
     let stats: HttpServer | null = null;
+    let statsPort = 0;
     if (config.statsPort !== 0) {
       try {
         stats = await startStatsEndpoint({ host: config.statsHost, port: config.statsPort, router, journal, policy: config.policy });
+        statsPort = (stats.address() as AddressInfo).port;
       } catch (err) {
         log.warn({ err: (err as Error).message, port: config.statsPort }, 'stats endpoint not started');
       }
     }
-    log.info({ address: config.address, port, shards: config.shards, platform: config.platformAddress, policy: config.policy }, 'scaler listening');
+    log.info(
+      { address: config.address, port, statsPort, shards: config.shards, platform: config.platformAddress, policy: config.policy },
+      'scaler listening',
+    );
     return new ScalerServer(config, router, journal, grpcServer, stats, port, log);
   }
 

@@ -14,7 +14,19 @@ const HANDLER_CODE_TO_GRPC: Record<string, grpc.status> = {
   [ScalerErrorCode.Cancelled]: grpc.status.CANCELLED,
   [ScalerErrorCode.ColdStartFailed]: grpc.status.UNAVAILABLE,
   [ScalerErrorCode.ShuttingDown]: grpc.status.UNAVAILABLE,
+  [ScalerErrorCode.AlreadyExists]: grpc.status.ALREADY_EXISTS,
 };
+
+export interface ScalerHandlerOptions {
+  /**
+   * Assigns outstanding per shard (sent and not answered, waiting for a cold start included)
+   * past which new ones answer RESOURCE_EXHAUSTED at once. Idle and Cancel are never shed:
+   * they are what frees instances.
+   */
+  maxAssignsPerShard?: number;
+  /** Retry an Assign once when its shard crashed under it (default true). */
+  retryOnShardCrash?: boolean;
+}
 
 /** A shard failure as the gRPC status the client sees (status values, never thrown). */
 export function toGrpcError(err: ShardError): Partial<grpc.StatusObject> {
@@ -39,7 +51,10 @@ function noop(): void {}
  * The `Scaler` service on the main thread: validate, route by function key, answer when the
  * shard does. No pool work happens here.
  */
-export function createScalerHandlers(router: ScalerRouter): ScalerHandlers {
+export function createScalerHandlers(router: ScalerRouter, opts: ScalerHandlerOptions = {}): ScalerHandlers {
+  const maxAssigns = opts.maxAssignsPerShard ?? Infinity;
+  const retryOnCrash = opts.retryOnShardCrash !== false;
+  const outstanding = new Int32Array(router.shards);
   return {
     Assign(call: grpc.ServerUnaryCall<Parameters<ScalerHandlers['Assign']>[0]['request'], AssignReply>, cb: grpc.sendUnaryData<AssignReply>) {
       const req = call.request;
@@ -51,13 +66,28 @@ export function createScalerHandlers(router: ScalerRouter): ScalerHandlers {
       const meta = req.metaData!;
       const key = meta.key;
       const rid = req.requestId;
+      const shard = router.shardFor(key);
+      if (outstanding[shard]! >= maxAssigns) {
+        cb({ code: grpc.status.RESOURCE_EXHAUSTED, details: `shard ${shard} has ${outstanding[shard]} assigns outstanding (limit ${maxAssigns})` });
+        return;
+      }
+      outstanding[shard]!++;
       let answered = false;
+      let retried = !retryOnCrash;
       const onCancelled = (): void => {
-        if (!answered) router.request(key, { op: ShardOp.Cancel, rid, key }, noop);
+        if (!answered) router.requestShard(shard, { op: ShardOp.Cancel, rid, key }, noop);
       };
       call.once('cancelled', onCancelled);
-      router.request(key, { op: ShardOp.Assign, rid, key, mem: meta.memoryInMb, rt: meta.runtime, to: meta.timeoutInSecs }, (err, iid) => {
+      const msg: ShardRequest = { op: ShardOp.Assign, rid, key, mem: meta.memoryInMb, rt: meta.runtime, to: meta.timeoutInSecs };
+      const onReply = (err: ShardError | null, iid?: string): void => {
+        if (err !== null && err.code === ShardErrorCode.Crashed && !retried && !call.cancelled) {
+          // The restarted worker knows nothing of this request: asking again is safe.
+          retried = true;
+          router.requestShard(shard, msg, onReply);
+          return;
+        }
         answered = true;
+        outstanding[shard]!--;
         call.removeListener('cancelled', onCancelled);
         if (err !== null) {
           cb(toGrpcError(err));
@@ -65,11 +95,12 @@ export function createScalerHandlers(router: ScalerRouter): ScalerHandlers {
         }
         if (call.cancelled) {
           // Nobody will ever Idle this instance: hand it straight back so it is not lost.
-          router.request(key, { op: ShardOp.Idle, rid, key, iid: iid!, nd: false, dur: 0 }, noop);
+          router.requestShard(shard, { op: ShardOp.Idle, rid, key, iid: iid!, nd: false, dur: 0 }, noop);
           return;
         }
         cb(null, { status: Status.Ok, assigment: { requestId: rid, metaKey: key, instanceId: iid! } });
-      });
+      };
+      router.requestShard(shard, msg, onReply);
     },
 
     Idle(call: grpc.ServerUnaryCall<Parameters<ScalerHandlers['Idle']>[0]['request'], IdleReply>, cb: grpc.sendUnaryData<IdleReply>) {

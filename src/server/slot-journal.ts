@@ -22,6 +22,13 @@ export class SlotJournal {
     return [...(this.perShard[shard] ?? [])];
   }
 
+  /** Every journaled slot id, all shards (the `/slots` endpoint, leak checks). */
+  allSlotIds(): string[] {
+    const out: string[] = [];
+    for (const m of this.perShard) for (const id of m.keys()) out.push(id);
+    return out;
+  }
+
   get total(): number {
     let n = 0;
     for (const m of this.perShard) n += m.size;

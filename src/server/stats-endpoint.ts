@@ -12,14 +12,20 @@ export interface StatsEndpointOptions {
 
 /**
  * `GET /` (or `/stats`): the shared counters per shard and in total, read straight from the
- * SharedArrayBuffer: no message to any shard.
+ * SharedArrayBuffer: no message to any shard. `GET /slots`: the journal's live slot ids.
  */
 export function startStatsEndpoint(opts: StatsEndpointOptions): Promise<Server> {
   const started = Date.now();
   const server = createServer((req, res) => {
+    if (req.method === 'GET' && req.url === '/slots') {
+      // Slot ids main's journal holds (live per the shards' events): for leak checks.
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ slots: opts.journal.allSlotIds() }));
+      return;
+    }
     if (req.method !== 'GET' || (req.url !== '/' && req.url !== '/stats')) {
       res.writeHead(404, { 'content-type': 'application/json' });
-      res.end('{"error":"not found; try GET /stats"}');
+      res.end('{"error":"not found; try GET /stats or /slots"}');
       return;
     }
     const snap = opts.router.counters.snapshot();

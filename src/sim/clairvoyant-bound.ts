@@ -40,7 +40,12 @@ export interface ClairvoyantResult {
   readonly idleGBs: number;
 }
 
-interface FnState {
+/** One function's clairvoyant state (opaque to callers; see `functionHandle`). */
+export interface ClairvoyantFunction {
+  readonly memGB: number;
+}
+
+interface FnState extends ClairvoyantFunction {
   readonly memGB: number;
   readonly warmMs: number;
   /** freedAt of idle healthy instances; top = most recently freed. */
@@ -49,16 +54,17 @@ interface FnState {
   readonly busy: number[];
 }
 
-interface Pending {
-  readonly req: RequestRecord;
-  readonly meta: MetaRecord;
-}
-
 export class ClairvoyantBound {
   private readonly createMs: number;
   private readonly rpcOverheadMs: number;
   private readonly fns = new Map<string, FnState>();
-  private pending: Pending[] = [];
+  // Requests sharing the current startTime, as parallel arrays reused across flushes (no
+  // object per request); `pendingCount` entries are live.
+  private readonly pendingFn: FnState[] = [];
+  private readonly pendingDur: number[] = [];
+  private readonly pendingStatus: number[] = [];
+  private readonly pendingOrder: number[] = [];
+  private pendingCount = 0;
   private pendingStart = -Infinity;
   private execGBs = 0;
   private execSecs = 0;
@@ -73,11 +79,29 @@ export class ClairvoyantBound {
 
   /** Requests must come in non-decreasing startTime order (as the loader guarantees). */
   add(req: RequestRecord, meta: MetaRecord): void {
-    if (req.startTime !== this.pendingStart) {
-      this.flush();
-      this.pendingStart = req.startTime;
+    this.addFields(this.functionHandle(meta), req.startTime, req.durationsInMs, req.statusCode);
+  }
+
+  /** The state of a function, for `addFields` (callers may cache it per function). */
+  functionHandle(meta: MetaRecord): ClairvoyantFunction {
+    let f = this.fns.get(meta.key);
+    if (f === undefined) {
+      f = { memGB: meta.memoryInMb / MB_PER_GB, warmMs: this.createMs + meta.initDurationInMs, free: [], busy: [] };
+      this.fns.set(meta.key, f);
     }
-    this.pending.push({ req, meta });
+    return f;
+  }
+
+  /** `add` without the record object. */
+  addFields(fn: ClairvoyantFunction, startTime: number, durationsInMs: number, statusCode: number): void {
+    if (startTime !== this.pendingStart) {
+      this.flush();
+      this.pendingStart = startTime;
+    }
+    const i = this.pendingCount++;
+    this.pendingFn[i] = fn as FnState;
+    this.pendingDur[i] = durationsInMs;
+    this.pendingStatus[i] = statusCode;
   }
 
   finish(): ClairvoyantResult {
@@ -100,28 +124,35 @@ export class ClairvoyantBound {
   }
 
   private flush(): void {
-    const p = this.pending;
-    if (p.length === 0) return;
-    if (p.length > 1) {
-      p.sort((a, b) => {
-        const d = a.req.durationsInMs - b.req.durationsInMs; // same start: earlier end = shorter
+    const n = this.pendingCount;
+    if (n === 0) return;
+    this.pendingCount = 0;
+    const t = this.pendingStart;
+    const fns = this.pendingFn;
+    const dur = this.pendingDur;
+    const status = this.pendingStatus;
+    if (n === 1) {
+      this.process(fns[0]!, t, dur[0]!, status[0]!);
+    } else {
+      // Same start: earlier end (shorter) first, then successful before failed; stable otherwise.
+      const order = this.pendingOrder;
+      order.length = n;
+      for (let i = 0; i < n; i++) order[i] = i;
+      order.sort((a, b) => {
+        const d = dur[a]! - dur[b]!;
         if (d !== 0) return d;
-        return (a.req.statusCode === OK_STATUS ? 0 : 1) - (b.req.statusCode === OK_STATUS ? 0 : 1);
+        return (status[a] === OK_STATUS ? 0 : 1) - (status[b] === OK_STATUS ? 0 : 1);
       });
+      for (let k = 0; k < n; k++) {
+        const i = order[k]!;
+        this.process(fns[i]!, t, dur[i]!, status[i]!);
+      }
     }
-    for (let i = 0; i < p.length; i++) this.process(p[i].req, p[i].meta);
-    this.pending = [];
   }
 
-  private process(req: RequestRecord, meta: MetaRecord): void {
-    let f = this.fns.get(req.metaKey);
-    if (f === undefined) {
-      f = { memGB: meta.memoryInMb / MB_PER_GB, warmMs: this.createMs + meta.initDurationInMs, free: [], busy: [] };
-      this.fns.set(req.metaKey, f);
-    }
-    const t = req.startTime;
+  private process(f: FnState, t: number, d: number, statusCode: number): void {
     // Instances that finished by now become free, in end order so the stack top is the latest.
-    while (f.busy.length > 0 && f.busy[0] <= t) {
+    while (f.busy.length > 0 && f.busy[0]! <= t) {
       f.free.push(heapPop(f.busy));
     }
     let chargeMs: number;
@@ -133,13 +164,12 @@ export class ClairvoyantBound {
       chargeMs = f.warmMs;
       this.chains++;
     }
-    const d = req.durationsInMs;
     this.slotGBs += ((chargeMs + d) / 1000) * f.memGB;
     this.execGBs += (d / 1000) * f.memGB;
     this.execSecs += d / 1000;
     this.requests++;
     // A broken instance is not returned: its chain ends after this request.
-    if (req.statusCode === OK_STATUS) heapPush(f.busy, t + d);
+    if (statusCode === OK_STATUS) heapPush(f.busy, t + d);
   }
 }
 

@@ -7,9 +7,10 @@
  * Blank lines (including a trailing newline or CRLF leftovers) are skipped everywhere.
  *
  * Requests are never loaded whole by the streaming entry points: `streamRequests` reads lines
- * through readline, `forEachRequestSync` reads fixed-size chunks. Both parse lines with a hand
- * parser for the contest's exact line shape (about 25% faster than JSON.parse) and fall back to
- * `JSON.parse` for anything else, so the accepted language is exactly JSON.
+ * through readline, `forEachRequestFieldsSync` / `forEachRequestSync` read fixed-size chunks and
+ * parse the contest's exact line shape straight from the bytes (no string or object per line).
+ * Both use hand parsers for that shape and fall back to `JSON.parse` for anything else, so the
+ * accepted language is exactly JSON.
  */
 import { createReadStream, closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
@@ -197,6 +198,13 @@ class RequestLineDecoder {
   /** Meta of the record last returned by `decode`. */
   meta: MetaRecord | undefined = undefined;
 
+  /** Takes `startTime` as the next record's if it keeps the order; false (no change) otherwise. */
+  accept(startTime: number): boolean {
+    if (startTime < this.lastStart) return false;
+    this.lastStart = startTime;
+    return true;
+  }
+
   /** Returns null for blank lines. `text` is the whole buffer; the line is [start, end). */
   decode(text: string, start: number, end: number, line: number): RequestRecord | null {
     let a = start;
@@ -243,6 +251,181 @@ class RequestLineDecoder {
 function isWs(c: number): boolean {
   return c === 32 || c === 9 || c === 13 || c === 10;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Byte-level fast path (the virtual engine's loader)
+
+const B_START = Buffer.from(P_START, 'latin1');
+const B_KEY = Buffer.from(P_KEY, 'latin1');
+const B_DURATION = Buffer.from(P_DURATION, 'latin1');
+const B_STATUS = Buffer.from(P_STATUS, 'latin1');
+const CH_QUOTE = 34;
+const CH_BACKSLASH = 92;
+/** Bytes that a key must not contain to be matched without decoding (controls, non-ASCII). */
+const CH_FIRST_PRINTABLE = 32;
+const CH_LAST_ASCII = 127;
+const FNV_OFFSET = 0x811c9dc5;
+const FNV_PRIME = 0x01000193;
+
+/**
+ * Maps the raw UTF-8 bytes of a meta key to its record without building a string: FNV-1a hash
+ * into an open-addressing table, then a byte comparison. Only plain ASCII keys are entered;
+ * lines with other keys take the string path.
+ */
+class KeyTable {
+  private readonly mask: number;
+  private readonly hashes: Int32Array;
+  private readonly keys: (Buffer | undefined)[];
+  private readonly metas: (MetaRecord | undefined)[];
+
+  constructor(metas: Map<string, MetaRecord>) {
+    let cap = 16;
+    while (cap < metas.size * 2) cap *= 2;
+    this.mask = cap - 1;
+    this.hashes = new Int32Array(cap);
+    this.keys = new Array<Buffer | undefined>(cap).fill(undefined);
+    this.metas = new Array<MetaRecord | undefined>(cap).fill(undefined);
+    for (const m of metas.values()) {
+      const b = Buffer.from(m.key, 'utf8');
+      if (b.length !== m.key.length || !plainAscii(b, 0, b.length)) continue;
+      const h = fnv(b, 0, b.length);
+      let i = h & this.mask;
+      while (this.keys[i] !== undefined) i = (i + 1) & this.mask;
+      this.hashes[i] = h;
+      this.keys[i] = b;
+      this.metas[i] = m;
+    }
+  }
+
+  /** `h` is `fnv(buf, from, to)`, computed by the caller while scanning the key. */
+  find(buf: Buffer, from: number, to: number, h: number): MetaRecord | undefined {
+    const len = to - from;
+    for (let i = h & this.mask; ; i = (i + 1) & this.mask) {
+      const k = this.keys[i];
+      if (k === undefined) return undefined;
+      if (this.hashes[i] !== h || k.length !== len) continue;
+      let j = 0;
+      while (j < len && k[j] === buf[from + j]) j++;
+      if (j === len) return this.metas[i];
+    }
+  }
+}
+
+function fnv(b: Buffer, from: number, to: number): number {
+  let h = FNV_OFFSET;
+  for (let i = from; i < to; i++) h = Math.imul(h ^ b[i]!, FNV_PRIME);
+  return h | 0;
+}
+
+function plainAscii(b: Buffer, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) {
+    const c = b[i]!;
+    if (c < CH_FIRST_PRINTABLE || c >= CH_LAST_ASCII || c === CH_BACKSLASH || c === CH_QUOTE) return false;
+  }
+  return true;
+}
+
+function bytesAt(buf: Buffer, at: number, end: number, lit: Buffer): boolean {
+  const n = lit.length;
+  if (at + n > end) return false;
+  for (let i = 0; i < n; i++) if (buf[at + i] !== lit[i]) return false;
+  return true;
+}
+
+/**
+ * Decodes request lines straight from the file's bytes: the exact contest shape with a known
+ * plain-ASCII key is parsed in place; any other line is decoded to a string and handed to
+ * `RequestLineDecoder`, so the accepted language and the errors are the string path's.
+ * Fields of the last record are left in the public properties (no object per line).
+ */
+class RequestByteDecoder {
+  startTime = 0;
+  durationsInMs = 0;
+  statusCode = 0;
+  meta: MetaRecord | undefined = undefined;
+  private readonly keys: KeyTable;
+  private readonly slow: RequestLineDecoder;
+  private value = 0;
+  private at = 0;
+
+  constructor(metas: Map<string, MetaRecord>, file: string) {
+    this.keys = new KeyTable(metas);
+    this.slow = new RequestLineDecoder(metas, file);
+  }
+
+  /** False for a blank line. The line is buf[start, end). */
+  decode(buf: Buffer, start: number, end: number, line: number): boolean {
+    let a = start;
+    let b = end;
+    while (a < b && isWs(buf[a]!)) a++;
+    while (b > a && isWs(buf[b - 1]!)) b--;
+    if (a === b) return false;
+    if (this.fast(buf, a, b)) return true;
+    const text = buf.toString('utf8', a, b);
+    const r = this.slow.decode(text, 0, text.length, line);
+    if (r === null) return false;
+    this.startTime = r.startTime;
+    this.durationsInMs = r.durationsInMs;
+    this.statusCode = r.statusCode;
+    this.meta = this.slow.meta;
+    return true;
+  }
+
+  private fast(buf: Buffer, a: number, b: number): boolean {
+    if (!bytesAt(buf, a, b, B_START)) return false;
+    if (!this.digits(buf, a + B_START.length, b)) return false;
+    const startTime = this.value;
+    let i = this.at;
+    if (!bytesAt(buf, i, b, B_KEY)) return false;
+    i += B_KEY.length;
+    // One pass over the key: find its end, check it is plain ASCII, hash it.
+    const k0 = i;
+    let h = FNV_OFFSET;
+    for (; i < b; i++) {
+      const c = buf[i]!;
+      if (c === CH_QUOTE) break;
+      if (c < CH_FIRST_PRINTABLE || c >= CH_LAST_ASCII || c === CH_BACKSLASH) return false;
+      h = Math.imul(h ^ c, FNV_PRIME);
+    }
+    if (i >= b) return false;
+    const meta = this.keys.find(buf, k0, i, h | 0);
+    if (meta === undefined) return false;
+    if (!bytesAt(buf, i, b, B_DURATION)) return false;
+    if (!this.digits(buf, i + B_DURATION.length, b)) return false;
+    const duration = this.value;
+    i = this.at;
+    if (!bytesAt(buf, i, b, B_STATUS)) return false;
+    if (!this.digits(buf, i + B_STATUS.length, b)) return false;
+    const status = this.value;
+    i = this.at;
+    if (i !== b - 1 || buf[i] !== CH_CLOSE_BRACE) return false;
+    // Out of order: let the string path report it with its message.
+    if (!this.slow.accept(startTime)) return false;
+    this.startTime = startTime;
+    this.durationsInMs = duration;
+    this.statusCode = status;
+    this.meta = meta;
+    return true;
+  }
+
+  private digits(buf: Buffer, from: number, end: number): boolean {
+    let v = 0;
+    let i = from;
+    for (; i < end; i++) {
+      const c = buf[i]!;
+      if (c < CH_ZERO || c > CH_NINE) break;
+      v = v * 10 + (c - CH_ZERO);
+    }
+    const n = i - from;
+    if (n === 0 || n > MAX_FAST_DIGITS || (n > 1 && buf[from] === CH_ZERO)) return false;
+    this.value = v;
+    this.at = i;
+    return true;
+  }
+}
+
+/** Fields of one request, as `forEachRequestFieldsSync` visits them (no object per request). */
+export type RequestFieldsVisitor = (startTime: number, meta: MetaRecord, durationsInMs: number, statusCode: number, line: number) => void;
 
 // ---------------------------------------------------------------------------------------------
 // Entry points
@@ -303,12 +486,12 @@ export async function* streamRequests(dir: string, metas: Map<string, MetaRecord
 }
 
 /**
- * Synchronous chunked reader for the virtual engine: no promises, no per-line strings
- * (lines are parsed in place in each decoded chunk). Returns the number of requests visited.
+ * Synchronous chunked reader for the virtual engine: no promises, no strings and no object per
+ * line (lines are parsed in place in each chunk's bytes). Returns the number of requests visited.
  */
-export function forEachRequestSync(dir: string, metas: Map<string, MetaRecord>, fn: RequestVisitor): number {
+export function forEachRequestFieldsSync(dir: string, metas: Map<string, MetaRecord>, fn: RequestFieldsVisitor): number {
   const file = requireFile(dir, REQUESTS_FILE);
-  const decoder = new RequestLineDecoder(metas, file);
+  const decoder = new RequestByteDecoder(metas, file);
   const fd = openSync(file, 'r');
   let buf = Buffer.allocUnsafe(SYNC_READ_CHUNK_BYTES);
   let carry = 0; // bytes of an unfinished line kept at the start of buf
@@ -331,16 +514,13 @@ export function forEachRequestSync(dir: string, metas: Map<string, MetaRecord>, 
         carry = filled;
         continue;
       }
-      const text = buf.toString('utf8', 0, lastNl);
       let pos = 0;
-      const len = text.length;
-      while (pos <= len) {
-        let nl = text.indexOf('\n', pos);
-        if (nl < 0) nl = len;
+      while (pos <= lastNl) {
+        let nl = buf.indexOf(10, pos);
+        if (nl < 0 || nl > lastNl) nl = lastNl;
         line++;
-        const r = decoder.decode(text, pos, nl, line);
-        if (r !== null) {
-          fn(r, decoder.meta as MetaRecord, line);
+        if (decoder.decode(buf, pos, nl, line)) {
+          fn(decoder.startTime, decoder.meta as MetaRecord, decoder.durationsInMs, decoder.statusCode, line);
           count++;
         }
         pos = nl + 1;
@@ -355,6 +535,13 @@ export function forEachRequestSync(dir: string, metas: Map<string, MetaRecord>, 
     closeSync(fd);
   }
   return count;
+}
+
+/** `forEachRequestFieldsSync` with a record per request. */
+export function forEachRequestSync(dir: string, metas: Map<string, MetaRecord>, fn: RequestVisitor): number {
+  return forEachRequestFieldsSync(dir, metas, (startTime, meta, durationsInMs, statusCode, line) => {
+    fn({ startTime, metaKey: meta.key, durationsInMs, statusCode }, meta, line);
+  });
 }
 
 /** Whole dataset in memory: fine for small sets (smoke test, generated families). */

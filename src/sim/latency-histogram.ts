@@ -19,6 +19,9 @@ export class LatencyHistogram {
   private sum = 0;
   private maxV = 0;
   private minV = Infinity;
+  // Most samples repeat the previous value (a fixed RPC overhead): skip the logarithm then.
+  private lastV = NaN;
+  private lastB = 0;
 
   record(ms: number): void {
     if (!(ms >= 0)) return; // NaN and negatives are caller bugs; do not poison the stats
@@ -26,7 +29,11 @@ export class LatencyHistogram {
     this.sum += ms;
     if (ms > this.maxV) this.maxV = ms;
     if (ms < this.minV) this.minV = ms;
-    this.counts[bucketOf(ms)]++;
+    if (ms !== this.lastV) {
+      this.lastV = ms;
+      this.lastB = bucketOf(ms);
+    }
+    this.counts[this.lastB]++;
   }
 
   get count(): number {

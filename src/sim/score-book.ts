@@ -148,7 +148,12 @@ interface SlotEntry {
   fn: FunctionAcc | undefined;
 }
 
-interface FunctionAcc {
+/** A function's accumulator, for callers that record many requests of it (`recordRequest`). */
+export interface ScoreBookFunction {
+  readonly metaKey: string;
+}
+
+interface FunctionAcc extends ScoreBookFunction {
   metaKey: string;
   memoryMb: number;
   requests: number;
@@ -248,35 +253,70 @@ export class ScoreBook {
   /** Ignored after `finish` (late completions of a run that was already scored). */
   onRequest(r: RequestOutcome): void {
     if (this.report !== undefined) return;
-    const secs = r.durationMs / 1000;
-    const gbs = (secs * r.memoryMb) / MB_PER_GB;
-    const sched = (r.assignLatencyMs + r.idleLatencyMs) / 1000;
+    this.recordRequest(
+      this.fn(r.metaKey, r.memoryMb),
+      r.memoryMb,
+      r.durationMs,
+      r.assignLatencyMs,
+      r.idleLatencyMs,
+      r.failed,
+      r.coldStart === true,
+      r.atMs === undefined ? NaN : r.atMs,
+      r.slotId,
+    );
+  }
+
+  /** The accumulator of a function (created on first use), for `recordRequest`. */
+  functionHandle(metaKey: string, memoryMb: number): ScoreBookFunction {
+    return this.fn(metaKey, memoryMb);
+  }
+
+  /**
+   * `onRequest` without the outcome object, for engines that record millions of requests.
+   * `atMs` NaN = the request never executed; `slotId` binds that slot to the function (only the
+   * first binding of a slot has an effect, so callers may pass it only once per slot).
+   */
+  recordRequest(
+    handle: ScoreBookFunction,
+    memoryMb: number,
+    durationMs: number,
+    assignLatencyMs: number,
+    idleLatencyMs: number,
+    failed: boolean,
+    coldStart: boolean,
+    atMs: number,
+    slotId: string | undefined,
+  ): void {
+    if (this.report !== undefined) return;
+    const f = handle as FunctionAcc;
+    const secs = durationMs / 1000;
+    const gbs = (secs * memoryMb) / MB_PER_GB;
+    const sched = (assignLatencyMs + idleLatencyMs) / 1000;
     this.requests++;
     this.execSecs += secs;
     this.execGBs += gbs;
     this.scheduleSecs += sched;
-    this.assignHist.record(r.assignLatencyMs);
-    this.idleHist.record(r.idleLatencyMs);
-    const f = this.fn(r.metaKey, r.memoryMb);
+    this.assignHist.record(assignLatencyMs);
+    this.idleHist.record(idleLatencyMs);
     f.requests++;
     f.execSecs += secs;
     f.execGBs += gbs;
-    f.waitSecs += r.assignLatencyMs / 1000;
+    f.waitSecs += assignLatencyMs / 1000;
     f.scheduleSecs += sched;
-    if (r.failed) {
+    if (failed) {
       this.failed++;
       f.failed++;
     }
-    if (r.coldStart === true) {
+    if (coldStart) {
       this.coldStarts++;
       f.coldStarts++;
     }
-    if (r.slotId !== undefined) this.onSlotBound(r.slotId, r.metaKey);
-    if (r.atMs !== undefined) {
-      this.seen(r.atMs);
-      this.timeline.addRequest(r.atMs);
-      if (r.coldStart === true) this.timeline.addColdStart(r.atMs);
-      if (r.durationMs > 0) this.timeline.addBusyInterval(r.atMs, r.atMs + r.durationMs);
+    if (slotId !== undefined) this.onSlotBound(slotId, f.metaKey);
+    if (atMs === atMs) {
+      this.seen(atMs);
+      this.timeline.addRequest(atMs);
+      if (coldStart) this.timeline.addColdStart(atMs);
+      if (durationMs > 0) this.timeline.addBusyInterval(atMs, atMs + durationMs);
     }
   }
 

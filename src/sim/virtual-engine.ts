@@ -1,13 +1,14 @@
 import { performance } from 'node:perf_hooks';
+import type { Clock } from '../core/clock.js';
 import type { ScalingPolicy } from '../core/policy.js';
 import { ScalerCore } from '../core/scaler-core.js';
-import type { FunctionMeta } from '../core/types.js';
+import type { AssignCallback, FunctionMeta } from '../core/types.js';
 import { VirtualClock } from '../core/virtual-clock.js';
-import { ClairvoyantBound, type ClairvoyantResult } from './clairvoyant-bound.js';
-import { forEachRequestSync, loadMetasSync } from './dataset-loader.js';
+import { ClairvoyantBound, type ClairvoyantFunction, type ClairvoyantResult } from './clairvoyant-bound.js';
+import { forEachRequestFieldsSync, forEachRequestSync, loadMetasSync } from './dataset-loader.js';
 import type { MetaRecord, RequestRecord } from './dataset-types.js';
-import { ScoreBook, type ScoreReport } from './score-book.js';
-import { DEFAULT_CREATE_LATENCY_MS, DEFAULT_PLATFORM_RPC_MS, VirtualPlatform, type VirtualFaults } from './virtual-platform.js';
+import { ScoreBook, type ScoreBookFunction, type ScoreReport } from './score-book.js';
+import { DEFAULT_CREATE_LATENCY_MS, DEFAULT_PLATFORM_RPC_MS, VirtualPlatform, type VirtualFaults, type VirtualSlot } from './virtual-platform.js';
 
 /** Modelled wall-clock cost of one Assign or Idle call over loopback gRPC, ms. */
 export const DEFAULT_SCALER_RPC_MS = 0.5;
@@ -15,17 +16,27 @@ export const DEFAULT_SCALER_RPC_MS = 0.5;
 export const DEFAULT_VIRTUAL_TAIL_MS = 300_000;
 export const OK_STATUS_CODE = 200;
 
+/** Visits one request's fields (no record object). */
+export type RequestFieldsFn = (startTime: number, meta: MetaRecord, durationsInMs: number, statusCode: number) => void;
+
 /** A trace: its metas and a way to visit its requests in start order, once. */
 export interface RequestSource {
   readonly name: string;
   readonly metas: Map<string, MetaRecord>;
   forEach(fn: (req: RequestRecord, meta: MetaRecord) => void): void;
+  /** Same visit without a record per request; the engine prefers it when present. */
+  forEachFields?(fn: RequestFieldsFn): void;
 }
 
 export function datasetSource(dir: string): RequestSource {
   const metas = loadMetasSync(dir);
   const name = dir.replace(/\/+$/, '').split('/').pop() ?? dir;
-  return { name, metas, forEach: (fn) => void forEachRequestSync(dir, metas, (r, m) => fn(r, m)) };
+  return {
+    name,
+    metas,
+    forEach: (fn) => void forEachRequestSync(dir, metas, (r, m) => fn(r, m)),
+    forEachFields: (fn) => void forEachRequestFieldsSync(dir, metas, fn),
+  };
 }
 
 export function memorySource(name: string, metas: Map<string, MetaRecord> | readonly MetaRecord[], requests: readonly RequestRecord[]): RequestSource {
@@ -54,6 +65,8 @@ export interface VirtualRunOptions {
   scalerRpcMs?: number;
   tailMs?: number;
   faults?: VirtualFaults;
+  /** Faults that need the run's virtual clock (e.g. outages in time); wins over `faults`. */
+  faultsFor?: (clock: Clock) => VirtualFaults;
   /** Compute the clairvoyant bound in the same pass (default true). */
   bound?: boolean;
   /** Called every ~65k requests with the count so far (progress bars). */
@@ -75,121 +88,232 @@ export interface VirtualRunResult {
   readonly liveSlotsAtEnd: number;
 }
 
-interface Inflight {
-  readonly req: RequestRecord;
+/** Per function: what each of its requests needs, looked up once per request. */
+interface FnCtx {
   readonly meta: MetaRecord;
   readonly fmeta: FunctionMeta;
-  readonly rid: string;
-  readonly arrivedAt: number;
+  /** Created at the function's first completed request, as `ScoreBook.onRequest` would. */
+  book: ScoreBookFunction | undefined;
+  readonly bound: ClairvoyantFunction | undefined;
+}
+
+/**
+ * One request in flight. Pooled: the engine allocates one per concurrent request, not one per
+ * request, and its two callbacks are created with it.
+ */
+class Req {
+  rid = '';
+  ctx: FnCtx | undefined = undefined;
+  arrivedAt = 0;
+  dur = 0;
+  statusCode = 0;
+  assignLatency = 0;
+  coldStart = false;
+  iid = '';
+  slot: VirtualSlot | undefined = undefined;
+  /** Waiting for its Assign answer (guards against a double callback from a buggy core). */
+  assigning = false;
+  readonly onAssigned: AssignCallback;
+  readonly onDone: () => void;
+
+  constructor(run: VirtualRun) {
+    this.onAssigned = (err, iid) => run.assigned(this, err, iid);
+    this.onDone = () => run.done(this);
+  }
+}
+
+/** The mutable twins of the core's inputs: the core reads them synchronously and keeps nothing. */
+interface MutableAssignInput {
+  requestId: string;
+  meta: FunctionMeta;
+}
+interface MutableIdleInput {
+  requestId: string;
+  metaKey: string;
+  instanceId: string;
+  needDestroy: boolean;
+  durationMs: number;
+}
+
+const READY = 2;
+
+class VirtualRun {
+  readonly clock = new VirtualClock(0);
+  readonly book = new ScoreBook({ originMs: 0 });
+  readonly bound: ClairvoyantBound | undefined;
+  readonly platform: VirtualPlatform;
+  readonly core: ScalerCore;
+  readonly failures: Record<string, number> = {};
+  outstanding = 0;
+  count = 0;
+  lastDoneAt = 0;
+  private readonly rpc: number;
+  private readonly ctxs = new Map<MetaRecord, FnCtx>();
+  private readonly free: Req[] = [];
+  private readonly assignIn: MutableAssignInput = { requestId: '', meta: { key: '', runtime: '', timeoutInSecs: 0, memoryMb: 0 } };
+  private readonly idleIn: MutableIdleInput = { requestId: '', metaKey: '', instanceId: '', needDestroy: false, durationMs: 0 };
+  private origin = NaN;
+
+  constructor(
+    private readonly opts: VirtualRunOptions,
+    source: RequestSource,
+  ) {
+    this.rpc = opts.scalerRpcMs ?? DEFAULT_SCALER_RPC_MS;
+    const createMs = opts.createLatencyMs ?? DEFAULT_CREATE_LATENCY_MS;
+    this.bound = opts.bound === false ? undefined : new ClairvoyantBound({ createMs, rpcOverheadMs: this.rpc });
+    this.platform = new VirtualPlatform({
+      clock: this.clock,
+      initDurationMs: (key) => source.metas.get(key)?.initDurationInMs ?? 0,
+      createLatencyMs: createMs,
+      rpcMs: opts.platformRpcMs ?? DEFAULT_PLATFORM_RPC_MS,
+      listener: this.book,
+      faults: opts.faultsFor !== undefined ? opts.faultsFor(this.clock) : opts.faults,
+    });
+    this.core = new ScalerCore({ clock: this.clock, platform: this.platform, policy: opts.policy, instanceIdPrefix: 'v', rpcOverheadMs: 2 * this.rpc });
+    for (const m of source.metas.values()) {
+      this.ctxs.set(m, {
+        meta: m,
+        fmeta: { key: m.key, runtime: m.runtime, timeoutInSecs: m.timeoutInSecs, memoryMb: m.memoryInMb },
+        book: undefined,
+        bound: this.bound?.functionHandle(m),
+      });
+    }
+  }
+
+  /** One trace request arrives (trace order). */
+  arrive(startTime: number, meta: MetaRecord, durationsInMs: number, statusCode: number): void {
+    if (this.origin !== this.origin) this.origin = startTime;
+    const t = startTime - this.origin;
+    this.clock.runUntil(t);
+    let ctx = this.ctxs.get(meta);
+    if (ctx === undefined) {
+      // A meta object the source did not list (memory sources given equal copies): by key.
+      const known = this.opts.source.metas.get(meta.key);
+      ctx = known === undefined ? undefined : this.ctxs.get(known);
+      if (ctx === undefined) throw new Error(`request for unknown metaKey "${meta.key}"`);
+    }
+    if (ctx.bound !== undefined) (this.bound as ClairvoyantBound).addFields(ctx.bound, startTime, durationsInMs, statusCode);
+    const r = this.free.pop() ?? new Req(this);
+    r.rid = `r${this.count}`;
+    r.ctx = ctx;
+    r.arrivedAt = t;
+    r.dur = durationsInMs;
+    r.statusCode = statusCode;
+    r.assigning = true;
+    this.count++;
+    this.outstanding++;
+    const input = this.assignIn;
+    input.requestId = r.rid;
+    input.meta = ctx.fmeta;
+    this.core.assign(input, r.onAssigned);
+    if ((this.count & 0xffff) === 0) this.opts.onProgress?.(this.count);
+  }
+
+  private fail(reason: string): void {
+    this.failures[reason] = (this.failures[reason] ?? 0) + 1;
+  }
+
+  assigned(r: Req, err: { code: string } | null, iid: string | undefined): void {
+    if (!r.assigning) {
+      this.fail('assign answered twice');
+      return;
+    }
+    r.assigning = false;
+    const now = this.clock.now();
+    const assignLatency = now - r.arrivedAt + this.rpc;
+    const coldStart = now > r.arrivedAt;
+    r.assignLatency = assignLatency;
+    r.coldStart = coldStart;
+    if (err !== null || iid === undefined) {
+      this.fail(`assign error: ${err?.code ?? 'no instance'}`);
+      this.finish(r, undefined, true, 0, 0);
+      return;
+    }
+    const ctx = r.ctx as FnCtx;
+    const slot = this.platform.instances.get(iid);
+    let reason: string | null = null;
+    if (slot === undefined) reason = 'unknown or destroyed instance';
+    else if (slot.state !== READY) reason = 'instance not initialised';
+    else if (slot.key !== ctx.meta.key) reason = 'instance of another function';
+    else if (slot.busy) reason = 'instance already busy';
+    else if (slot.broken) reason = 'broken instance reused';
+    if (reason !== null) {
+      this.fail(reason);
+      // Give it back so the scaler's books stay straight; the request itself failed.
+      const input = this.idleIn;
+      input.requestId = r.rid;
+      input.metaKey = ctx.meta.key;
+      input.instanceId = iid;
+      input.needDestroy = false;
+      input.durationMs = 0;
+      this.core.idle(input);
+      this.finish(r, slot, true, 0, 0);
+      return;
+    }
+    const s = slot as VirtualSlot;
+    s.busy = true;
+    r.iid = iid;
+    r.slot = s;
+    this.clock.schedule(now + this.rpc + r.dur, r.onDone);
+  }
+
+  /** The request's execution ended: Idle. */
+  done(r: Req): void {
+    const s = r.slot as VirtualSlot;
+    s.busy = false;
+    const needDestroy = r.statusCode !== OK_STATUS_CODE;
+    if (needDestroy) s.broken = true;
+    const ctx = r.ctx as FnCtx;
+    const input = this.idleIn;
+    input.requestId = r.rid;
+    input.metaKey = ctx.meta.key;
+    input.instanceId = r.iid;
+    input.needDestroy = needDestroy;
+    input.durationMs = r.dur;
+    const out = this.core.idle(input);
+    if (out !== null) this.fail(`idle error: ${out.code}`);
+    this.finish(r, s, out !== null, r.dur, this.rpc);
+  }
+
+  private finish(r: Req, slot: VirtualSlot | undefined, failed: boolean, durationMs: number, idleLatency: number): void {
+    const ctx = r.ctx as FnCtx;
+    const book = this.book;
+    ctx.book ??= book.functionHandle(ctx.meta.key, ctx.meta.memoryInMb);
+    // The book binds a slot to the first function recorded on it; later bindings are no-ops.
+    let bindSlot: string | undefined;
+    if (slot !== undefined && !slot.bound) {
+      slot.bound = true;
+      bindSlot = slot.id;
+    }
+    book.recordRequest(ctx.book, ctx.meta.memoryInMb, durationMs, r.assignLatency, idleLatency, failed, r.coldStart, r.arrivedAt + r.assignLatency, bindSlot);
+    this.outstanding--;
+    const now = this.clock.now();
+    if (now > this.lastDoneAt) this.lastDoneAt = now;
+    r.ctx = undefined;
+    r.slot = undefined;
+    this.free.push(r);
+  }
 }
 
 /**
  * Replays a trace against the scaler's own core under a virtual clock and a simulated
  * platform: the same decisions as the live service, without sockets or sleeping. The trace is
- * streamed (memory grows with concurrent instances, not trace length).
+ * streamed (memory grows with concurrent requests and instances, not trace length).
  */
 export function runVirtual(opts: VirtualRunOptions): VirtualRunResult {
   const started = performance.now();
   const { source } = opts;
-  const rpc = opts.scalerRpcMs ?? DEFAULT_SCALER_RPC_MS;
   const tailMs = opts.tailMs ?? DEFAULT_VIRTUAL_TAIL_MS;
-  const clock = new VirtualClock(0);
-  let origin = NaN;
-  const book = new ScoreBook({ originMs: 0 });
-  const bound = opts.bound === false ? undefined : new ClairvoyantBound({ createMs: opts.createLatencyMs ?? DEFAULT_CREATE_LATENCY_MS, rpcOverheadMs: rpc });
-  const platform = new VirtualPlatform({
-    clock,
-    initDurationMs: (key) => source.metas.get(key)?.initDurationInMs ?? 0,
-    createLatencyMs: opts.createLatencyMs ?? DEFAULT_CREATE_LATENCY_MS,
-    rpcMs: opts.platformRpcMs ?? DEFAULT_PLATFORM_RPC_MS,
-    listener: book,
-    faults: opts.faults,
-  });
-  const core = new ScalerCore({ clock, platform, policy: opts.policy, instanceIdPrefix: 'v', rpcOverheadMs: 2 * rpc });
-  const fmetas = new Map<string, FunctionMeta>();
-  for (const m of source.metas.values()) {
-    fmetas.set(m.key, { key: m.key, runtime: m.runtime, timeoutInSecs: m.timeoutInSecs, memoryMb: m.memoryInMb });
-  }
-  const busy = new Set<string>();
-  const broken = new Set<string>();
-  const failures: Record<string, number> = {};
-  let outstanding = 0;
-  let count = 0;
-  let lastDoneAt = 0;
-
-  const fail = (reason: string): void => {
-    failures[reason] = (failures[reason] ?? 0) + 1;
-  };
-
-  const finishRequest = (f: Inflight, assignLatency: number, iid: string, slotId: string | undefined, failed: boolean, durationMs: number, coldStart: boolean, idleLatency: number): void => {
-    book.onRequest({
-      metaKey: f.meta.key,
-      memoryMb: f.meta.memoryInMb,
-      durationMs,
-      assignLatencyMs: assignLatency,
-      idleLatencyMs: idleLatency,
-      failed,
-      coldStart,
-      atMs: f.arrivedAt + assignLatency,
-      slotId,
-    });
-    void iid;
-    outstanding--;
-    const now = clock.now();
-    if (now > lastDoneAt) lastDoneAt = now;
-  };
-
-  const onAssigned = (f: Inflight, err: { code: string } | null, iid: string | undefined): void => {
-    const now = clock.now();
-    const assignLatency = now - f.arrivedAt + rpc;
-    const coldStart = now > f.arrivedAt;
-    if (err !== null || iid === undefined) {
-      fail(`assign error: ${err?.code ?? 'no instance'}`);
-      finishRequest(f, assignLatency, '', undefined, true, 0, coldStart, 0);
-      return;
-    }
-    const slot = platform.instances.get(iid);
-    let reason: string | null = null;
-    if (slot === undefined) reason = 'unknown or destroyed instance';
-    else if (slot.state !== 2) reason = 'instance not initialised';
-    else if (slot.key !== f.meta.key) reason = 'instance of another function';
-    else if (busy.has(iid)) reason = 'instance already busy';
-    else if (broken.has(iid)) reason = 'broken instance reused';
-    if (reason !== null) {
-      fail(reason);
-      // Give it back so the scaler's books stay straight; the request itself failed.
-      core.idle({ requestId: f.rid, metaKey: f.meta.key, instanceId: iid, needDestroy: false, durationMs: 0 });
-      finishRequest(f, assignLatency, iid, slot?.id, true, 0, coldStart, 0);
-      return;
-    }
-    busy.add(iid);
-    const slotId = slot!.id;
-    const dur = f.req.durationsInMs;
-    clock.schedule(now + rpc + dur, () => {
-      busy.delete(iid);
-      const needDestroy = f.req.statusCode !== OK_STATUS_CODE;
-      if (needDestroy) broken.add(iid);
-      const out = core.idle({ requestId: f.rid, metaKey: f.meta.key, instanceId: iid, needDestroy, durationMs: dur });
-      if (out !== null) fail(`idle error: ${out.code}`);
-      finishRequest(f, assignLatency, iid, slotId, out !== null, dur, coldStart, rpc);
-    });
-  };
-
-  source.forEach((req, meta) => {
-    if (Number.isNaN(origin)) origin = req.startTime;
-    const t = req.startTime - origin;
-    clock.runUntil(t);
-    bound?.add(req, meta);
-    const f: Inflight = { req, meta, fmeta: fmetas.get(meta.key)!, rid: `r${count}`, arrivedAt: t };
-    count++;
-    outstanding++;
-    core.assign({ requestId: f.rid, meta: f.fmeta }, (err, iid) => onAssigned(f, err, iid));
-    if ((count & 0xffff) === 0) opts.onProgress?.(count);
-  });
-  while (outstanding > 0 && clock.step()) {
+  const run = new VirtualRun(opts, source);
+  const arrive = (startTime: number, meta: MetaRecord, durationsInMs: number, statusCode: number): void =>
+    run.arrive(startTime, meta, durationsInMs, statusCode);
+  if (source.forEachFields !== undefined) source.forEachFields(arrive);
+  else source.forEach((req, meta) => arrive(req.startTime, meta, req.durationsInMs, req.statusCode));
+  const { clock, platform, core, book } = run;
+  while (run.outstanding > 0 && clock.step()) {
     /* run until every request has returned its instance */
   }
-  const end = lastDoneAt + tailMs;
+  const end = run.lastDoneAt + tailMs;
   clock.runUntil(end);
   const report = book.finish(end);
   // Every live slot must be one the scaler still tracks (starting, idle or busy).
@@ -200,11 +324,11 @@ export function runVirtual(opts: VirtualRunOptions): VirtualRunResult {
     dataset: source.name,
     policy: opts.policy.name,
     report,
-    bound: bound?.finish(),
-    failures,
-    requests: count,
+    bound: run.bound?.finish(),
+    failures: run.failures,
+    requests: run.count,
     wallMs,
-    requestsPerSec: count / (wallMs / 1000),
+    requestsPerSec: run.count / (wallMs / 1000),
     leakedSlots: Math.max(0, platform.liveSlots - tracked - pendingDestroyCount(platform, core)),
     liveSlotsAtEnd: platform.liveSlots,
   };

@@ -47,6 +47,12 @@ export interface VirtualSlot {
   key: string;
   /** 0 created, 1 initialising, 2 ready, 3 destroyed */
   state: 0 | 1 | 2 | 3;
+  /** Replayer's ledger: a request is executing on the instance. */
+  busy: boolean;
+  /** Replayer's ledger: a request with a non-200 status ran on it; any further use fails. */
+  broken: boolean;
+  /** Replayer's ledger: the slot was attributed to a function in the score book. */
+  bound: boolean;
 }
 
 function permanent(message: string): PlatformError {
@@ -95,7 +101,7 @@ export class VirtualPlatform implements Platform {
     const factor = this.faults?.latencyFactor?.('createSlot') ?? 1;
     clock.schedule(clock.now() + this.rpcMs + this.createMs * factor, () => {
       const now = clock.now();
-      const slot: VirtualSlot = { id: `vs-${this.seq++}`, memoryMb, createdAt: now, destroyedAt: NaN, instanceId: '', key: '', state: 0 };
+      const slot: VirtualSlot = { id: `vs-${this.seq++}`, memoryMb, createdAt: now, destroyedAt: NaN, instanceId: '', key: '', state: 0, busy: false, broken: false, bound: false };
       this.slots.set(slot.id, slot);
       if (++this.liveSlots > this.peakLiveSlots) this.peakLiveSlots = this.liveSlots;
       this.listener?.onSlotCreated(slot.id, memoryMb, now);

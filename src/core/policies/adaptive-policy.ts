@@ -1,30 +1,43 @@
-import { GAP_BINS, gapBinUpperMs, GapHistogram } from '../gap-histogram.js';
+import { RecentGaps } from '../recent-gaps.js';
+import { KeepAliveShadows } from '../keep-alive-shadows.js';
 import type { InstanceView, PolicyEnv, PoolView, PrewarmPlan, ScalingPolicy } from '../policy.js';
-import type { ScorePrices } from '../score-prices.js';
+import { scorePrices, type ScorePrices } from '../score-prices.js';
 
-/** Reuse gaps seen before the learned distribution replaces the ski-rental rule. */
+/** Execution samples before the queue model trusts the mean execution time. */
 export const MIN_GAP_SAMPLES = 3;
+/** Idle gaps seen before pre-warming is considered. */
+export const MIN_PREWARM_GAPS = 2;
+/** Arrivals (decayed) the keep-alive shadows need before they replace the ski-rental rule. */
+export const MIN_SHADOW_WEIGHT = 10;
 /** Bounds on any keep-alive, ms. */
 export const MIN_KEEP_MS = 0;
 export const MAX_KEEP_MS = 30 * 60_000;
 /** Pre-warm fires this much (fraction of the cold start, plus a constant) before it is needed. */
 export const PREWARM_MARGIN_FRACTION = 0.1;
 export const PREWARM_MARGIN_MS = 20;
-/** Quantile of the reuse gap until which a pre-warmed instance waits for its request. */
-export const PREWARM_HOLD_QUANTILE = 0.99;
 /** A gap this many times the function's typical in-burst gap starts a new burst. */
 export const BURST_GAP_FACTOR = 8;
 /** ...and never less than this, ms. */
 export const MIN_BURST_GAP_MS = 1_000;
 export const BURST_PEAK_ALPHA = 0.5;
+/** Burst concurrency is measured up to this many requests. */
+export const MAX_TRACKED_CONCURRENCY = 4_096;
+/** Gaps longer than this are between bursts, not part of the typical in-burst gap. */
+export const TYPICAL_GAP_CAP_MS = 10_000;
 export const ARRIVAL_GAP_ALPHA = 0.1;
-/** Wait for a busy instance instead of cold-starting only when it should free this much sooner. */
-export const MISS_WAIT_FRACTION = 0.5;
+/** The queue model never plans instances busier than this. */
+export const MAX_QUEUE_UTILISATION = 0.8;
+/** Keep-alive floor, in typical inter-arrival gaps, for functions that arrive faster than they cold-start. */
+export const KEEP_FLOOR_GAPS = 4;
+/** Memory is priced as if the resource half were at least this good (see scorePrices). */
+export const DEFAULT_MIN_RESOURCE_RATIO = 0.3;
 
 class FunctionModel {
-  readonly reuse = new GapHistogram();
-  /** idleSince of the most recent idle instance destroyed without reuse (NaN: none since). */
-  destroyedIdleSince = NaN;
+  /** What-if tallies of the keep-alive ladder (concurrency-aware). */
+  readonly shadows = new KeepAliveShadows();
+  /** Gaps from the function going fully idle (nothing busy) to its next request. */
+  readonly idleGaps = new RecentGaps();
+  lastFullyIdleAt = NaN;
   lastArrival = NaN;
   /** EWMA of short (in-burst) inter-arrival gaps, ms. */
   burstGapMs = NaN;
@@ -35,7 +48,13 @@ class FunctionModel {
   bursts = 0;
   /** Release-then-pre-warm plan while the function is idle. */
   plan: PrewarmPlan | null = null;
+  /** The idle period (its start) the current or last plan was made for. */
+  planFor = NaN;
   planHoldMs = 0;
+  lastForcedColdStart = NaN;
+  /** Arrival times within the last execution time (from `recentHead`). */
+  recentArrivals: number[] = [];
+  recentHead = 0;
 }
 
 function model(pool: PoolView): FunctionModel {
@@ -47,7 +66,7 @@ function model(pool: PoolView): FunctionModel {
   return m;
 }
 
-const FALLBACK_PRICES: ScorePrices = { perGBs: 50 / 1_000, perLatencySec: 50 / 1_000 };
+const PRIOR_PRICES: ScorePrices = scorePrices({ execGBs: 0, slotGBs: 0, execSecs: 0, scheduleSecs: 0 });
 
 /**
  * The score-priced online policy. For each function it learns the distribution of reuse gaps
@@ -63,153 +82,245 @@ const FALLBACK_PRICES: ScorePrices = { perGBs: 50 / 1_000, perLatencySec: 50 / 1
  *
  * Every decision is O(histogram bins) at most, independent of trace length and function count.
  */
+export interface AdaptivePolicyOptions {
+  /** `dynamic` (default): prices from the running score totals; `prior`: fixed prior prices. */
+  pricing?: 'dynamic' | 'prior';
+  /** Pre-warm idle functions when predictable (default true). */
+  prewarm?: boolean;
+  /** Pre-create learned burst capacity when a new burst begins (default false: it did not pay). */
+  burstCapacity?: boolean;
+  /** A pre-warm before a predicted burst brings back its learned peak concurrency (default true). */
+  burstPrewarm?: boolean;
+  /** Hold back cold starts when busy/starting instances will serve waiters sooner (default true). */
+  queueModel?: boolean;
+  /** Shadows count a request that could queue behind a busy instance as a wait, not a miss. */
+  shadowQueue?: boolean;
+  /** Keep-alive floor for functions arriving faster than they cold-start (default true). */
+  keepFloor?: boolean;
+  /** Queueing behind busy instances is accepted up to this fraction of a cold start. */
+  queueFraction?: number;
+  /** Floors on the resource and latency ratios the prices are computed at (dynamic pricing). */
+  minResourceRatio?: number;
+  minLatencyRatio?: number;
+}
+
 export class AdaptivePolicy implements ScalingPolicy {
   readonly name = 'adaptive';
   private env: PolicyEnv | undefined;
+  private readonly opts: Required<AdaptivePolicyOptions>;
+
+  constructor(opts: AdaptivePolicyOptions = {}) {
+    this.opts = {
+      pricing: 'dynamic',
+      prewarm: true,
+      burstCapacity: false,
+      burstPrewarm: true,
+      queueModel: true,
+      shadowQueue: false,
+      keepFloor: false,
+      queueFraction: 1,
+      minResourceRatio: DEFAULT_MIN_RESOURCE_RATIO,
+      minLatencyRatio: 0,
+      ...opts,
+    };
+  }
 
   bind(env: PolicyEnv): void {
     this.env = env;
   }
 
+  private prices(): ScorePrices {
+    if (this.opts.pricing === 'prior' || this.env === undefined) return PRIOR_PRICES;
+    return this.env.prices(this.opts.minResourceRatio, this.opts.minLatencyRatio);
+  }
+
   onArrival(pool: PoolView, now: number): void {
     const m = model(pool);
-    const top = pool.peekIdle();
-    if (!Number.isNaN(m.destroyedIdleSince) && (top === null || (top.prewarmed && top.uses === 0))) {
-      // The instance we let go (or replaced by a pre-warm) would have served this request.
-      m.reuse.record(now - m.destroyedIdleSince);
-      m.destroyedIdleSince = NaN;
-    } else if (top !== null) {
-      m.reuse.record(now - top.idleSince);
-      m.destroyedIdleSince = NaN;
+    const st = pool.stats;
+    const queueWait = this.opts.shadowQueue && st.execSamples >= MIN_GAP_SAMPLES ? Math.min(st.coldStartMs, st.execMs / (pool.busyCount + 1)) / 1000 : Infinity;
+    m.shadows.arrive(now, Number.isFinite(queueWait) ? pool.busyCount : 0, Number.isFinite(queueWait) ? queueWait : 0);
+    if (pool.busyCount === 0 && pool.waitingCount === 0 && !Number.isNaN(m.lastFullyIdleAt)) {
+      m.idleGaps.record(now - m.lastFullyIdleAt);
     }
     m.plan = null;
     const gap = now - m.lastArrival;
     m.lastArrival = now;
     const burstGap = Math.max(MIN_BURST_GAP_MS, BURST_GAP_FACTOR * (Number.isNaN(m.burstGapMs) ? 0 : m.burstGapMs));
-    if (!(gap <= burstGap)) {
+    if (gap < TYPICAL_GAP_CAP_MS) m.burstGapMs = Number.isNaN(m.burstGapMs) ? gap : m.burstGapMs + ARRIVAL_GAP_ALPHA * (gap - m.burstGapMs);
+    if (!(gap <= burstGap) && pool.busyCount === 0 && pool.startingCount === 0) {
       if (m.bursts > 0) m.peakEwma = m.bursts === 1 ? m.burstPeak : m.peakEwma + BURST_PEAK_ALPHA * (m.burstPeak - m.peakEwma);
       m.bursts++;
       m.burstStart = now;
       m.burstPeak = 0;
-    } else {
-      m.burstGapMs = Number.isNaN(m.burstGapMs) ? gap : m.burstGapMs + ARRIVAL_GAP_ALPHA * (gap - m.burstGapMs);
     }
-    const demand = pool.busyCount + pool.waitingCount + 1;
+    // Concurrency the burst would need with no waiting: arrivals within one execution time.
+    const recent = m.recentArrivals;
+    recent.push(now);
+    const windowMs = pool.stats.execSamples > 0 ? pool.stats.execMs : pool.stats.coldStartMs;
+    while (m.recentHead < recent.length && (recent[m.recentHead]! < now - windowMs || recent.length - m.recentHead > MAX_TRACKED_CONCURRENCY)) m.recentHead++;
+    if (m.recentHead > 64 && m.recentHead * 2 > recent.length) {
+      m.recentArrivals = recent.slice(m.recentHead);
+      m.recentHead = 0;
+    }
+    const demand = m.recentArrivals.length - m.recentHead;
     if (demand > m.burstPeak) m.burstPeak = demand;
   }
 
-  onExecDone(_pool: PoolView, _durationMs: number, _now: number): void {}
+  onExecDone(pool: PoolView, _durationMs: number, now: number, broken?: boolean): void {
+    const m = model(pool);
+    if (broken !== true) m.shadows.release(now);
+    if (pool.busyCount === 0) m.lastFullyIdleAt = now;
+  }
 
   onIdleDestroyed(pool: PoolView, inst: InstanceView, _now: number): void {
-    const m = model(pool);
-    if (inst.prewarmed && inst.uses === 0) {
-      // The predicted request did not come: do not keep pre-warming on a stale plan.
-      m.plan = null;
-      return;
-    }
-    if (!(inst.idleSince <= m.destroyedIdleSince)) m.destroyedIdleSince = inst.idleSince;
+    // The predicted request did not come: do not keep pre-warming on a stale plan.
+    if (inst.prewarmed && inst.uses === 0) model(pool).plan = null;
   }
 
   keepAliveMs(pool: PoolView, inst: InstanceView, now: number): number {
     const m = model(pool);
     if (inst.prewarmed && inst.uses === 0 && m.planHoldMs > 0) return m.planHoldMs;
-    const prices = this.env?.prices() ?? FALLBACK_PRICES;
+    const prices = this.prices();
     const memRate = prices.perGBs * (pool.memoryMb / 1024); // score per second kept
     const coldSec = pool.stats.coldStartMs / 1000;
+    // A miss delays not only its own request: arrivals during the cold start queue behind it.
     const coldCost = prices.perLatencySec * coldSec + memRate * coldSec;
+
     if (!(memRate > 0)) return MAX_KEEP_MS;
-    const h = m.reuse;
-    if (h.samples < MIN_GAP_SAMPLES) {
-      // Ski rental: keep until idling has cost as much as one cold start would.
-      return clamp((coldCost / memRate) * 1000);
-    }
-    const total = h.total;
-    const counts = h.counts;
-    // Keep for w: value = P(G <= w) * coldCost - memRate * E[min(G, w)].
-    let cdf = 0;
-    let partial = 0; // sum over bins <= i of p * mid (seconds)
-    let bestKeep = 0;
-    let bestKeepValue = 0;
-    for (let i = 0; i < GAP_BINS; i++) {
-      const p = counts[i]! / total;
-      if (p === 0 && cdf === 0) continue;
-      cdf += p;
-      partial += (p * h.midMs(i)) / 1000;
-      const w = gapBinUpperMs(i) / 1000;
-      const value = cdf * coldCost - memRate * (partial + (1 - cdf) * w);
-      if (value > bestKeepValue) {
-        bestKeepValue = value;
-        bestKeep = w;
-      }
-      if (cdf >= 0.99999) break;
-    }
+    // Until the shadows have seen enough, ski rental: keep until idling has cost one cold start.
+    const skiRentalMs = (coldCost / memRate) * 1000;
+    let keepMs = m.shadows.weight < MIN_SHADOW_WEIGHT ? skiRentalMs : m.shadows.bestWindowMs(now, coldCost, prices.perLatencySec, memRate);
+    // A function whose requests come faster than it cold-starts must not lose its last instance
+    // between two requests: every arrival during the cold start would queue behind it.
+    const gap = m.burstGapMs;
+    if (this.opts.keepFloor && gap > 0 && pool.stats.coldStartMs > gap) keepMs = Math.max(keepMs, Math.min(KEEP_FLOOR_GAPS * gap, skiRentalMs));
     const alone = pool.busyCount === 0 && pool.idleCount <= 1 && pool.startingCount === 0;
-    if (alone) {
-      const pw = this.bestPrewarm(h, coldSec, coldCost, memRate);
-      if (pw !== null && pw.value > bestKeepValue) {
-        const leadMs = pw.leadSec * 1000;
-        const startMs = leadMs - pool.stats.coldStartMs * (1 + PREWARM_MARGIN_FRACTION) - PREWARM_MARGIN_MS;
-        m.plan = { atMs: now + Math.max(0, startMs), count: 1 };
-        m.planHoldMs = clamp((pw.holdUntilSec - pw.leadSec) * 1000 + pool.stats.coldStartMs * PREWARM_MARGIN_FRACTION + PREWARM_MARGIN_MS);
+    if (alone && this.opts.prewarm && m.idleGaps.size >= MIN_PREWARM_GAPS) {
+      const gaps = m.idleGaps.sorted();
+      const pw = bestPrewarm(gaps, pool.stats.coldStartMs, coldCost, memRate);
+      if (pw !== null && pw.value > keepValue(gaps, keepMs, coldCost, memRate)) {
+        this.adoptPlan(pool, m, now, pw);
         return 0;
       }
     }
-    return clamp(bestKeep * 1000);
+    return clamp(keepMs);
   }
 
-  /**
-   * Release now and have an instance ready `lead` after the release, held until the gap's
-   * PREWARM_HOLD_QUANTILE: value = P(lead <= G <= hold) * coldCost - memRate * (P(G >= lead) *
-   * cold + E[min(G, hold) - lead; G >= lead]).
-   */
-  private bestPrewarm(h: GapHistogram, coldSec: number, coldCost: number, memRate: number): { leadSec: number; holdUntilSec: number; value: number } | null {
-    const total = h.total;
-    const counts = h.counts;
-    const holdMs = h.quantileMs(PREWARM_HOLD_QUANTILE);
-    const holdSec = holdMs / 1000;
-    // Mass and partial expectation of G within [lead, hold], accumulated from the top down.
-    let best: { leadSec: number; holdUntilSec: number; value: number } | null = null;
-    let massAbove = 0; // P(G >= lower edge of bin i) restricted to G <= hold
-    let expAbove = 0; // E[G; lower(i) <= G <= hold], seconds
-    let tailBeyondHold = 0; // P(G > hold)
-    for (let i = GAP_BINS - 1; i >= 0; i--) {
-      const p = counts[i]! / total;
-      const upper = gapBinUpperMs(i);
-      if (upper > holdMs * 1.0001) {
-        tailBeyondHold += p;
-        continue;
-      }
-      massAbove += p;
-      expAbove += (p * h.midMs(i)) / 1000;
-      const leadSec = (i === 0 ? 0 : gapBinUpperMs(i - 1)) / 1000;
-      if (leadSec <= coldSec) break; // no time to pre-warm: keeping is the only option
-      const idleWhileWaiting = expAbove - massAbove * leadSec + tailBeyondHold * (holdSec - leadSec);
-      const value = massAbove * coldCost - memRate * ((massAbove + tailBeyondHold) * coldSec + idleWhileWaiting);
-      if (best === null || value > best.value) best = { leadSec, holdUntilSec: holdSec, value };
-    }
-    return best;
+  /** Release-then-pre-warm: an instance ready `lead` after the function went idle, held until `hold`. */
+  private adoptPlan(pool: PoolView, m: FunctionModel, idleSince: number, pw: PrewarmChoice): void {
+    const coldMs = pool.stats.coldStartMs;
+    const startMs = pw.leadMs - coldMs * (1 + PREWARM_MARGIN_FRACTION) - PREWARM_MARGIN_MS;
+    m.plan = { atMs: idleSince + Math.max(0, startMs), count: this.opts.burstPrewarm && m.bursts > 1 ? Math.max(1, Math.round(m.peakEwma)) : 1 };
+    m.planFor = idleSince;
+    m.planHoldMs = clamp(pw.holdMs - pw.leadMs + coldMs * PREWARM_MARGIN_FRACTION + PREWARM_MARGIN_MS);
   }
 
   prewarmPlan(pool: PoolView, now: number): PrewarmPlan | null {
     const m = model(pool);
     if (m.plan !== null && pool.busyCount === 0 && pool.waitingCount === 0) return m.plan;
-    if (m.bursts > 1 && m.peakEwma >= 2 && now - m.burstStart < Math.max(MIN_BURST_GAP_MS, pool.stats.coldStartMs)) {
+    const empty = pool.busyCount === 0 && pool.idleCount === 0 && pool.startingCount === 0 && pool.waitingCount === 0;
+    if (empty && this.opts.prewarm && m.planFor !== m.lastFullyIdleAt && m.idleGaps.size >= MIN_PREWARM_GAPS) {
+      // The last instance just expired (a burst's capacity, say): plan its return once per idle period.
+      m.planFor = m.lastFullyIdleAt;
+      const prices = this.prices();
+      const memRate = prices.perGBs * (pool.memoryMb / 1024);
+      const coldSec = pool.stats.coldStartMs / 1000;
+      const pw = bestPrewarm(m.idleGaps.sorted(), pool.stats.coldStartMs, prices.perLatencySec * coldSec + memRate * coldSec, memRate);
+      if (pw !== null && pw.value > 0) {
+        this.adoptPlan(pool, m, m.lastFullyIdleAt, pw);
+        if (m.plan!.atMs >= now) return m.plan;
+        m.plan = null;
+      }
+    }
+    if (this.opts.burstCapacity && m.bursts > 1 && m.peakEwma >= 2 && now - m.burstStart < Math.max(MIN_BURST_GAP_MS, pool.stats.coldStartMs)) {
       const want = Math.ceil(m.peakEwma) - pool.busyCount;
       if (want > 0) return { atMs: m.burstStart, count: want };
     }
     return null;
   }
 
-  missDelayMs(pool: PoolView, _now: number): number {
-    if (pool.busyCount === 0 || pool.waitingCount > pool.busyCount) return 0;
-    const exec = pool.stats.execMs;
-    if (!(exec > 0) || pool.stats.execSamples < MIN_GAP_SAMPLES) return 0;
-    // With k busy instances started at random times, the first frees after about exec / (k + 1).
-    const expectedFree = exec / (pool.busyCount + 1);
-    const cold = pool.stats.coldStartMs;
-    if (expectedFree * 2 > cold * MISS_WAIT_FRACTION) return 0;
-    return expectedFree * 2;
+  /**
+   * Queue model: with k instances busy or starting, the waiters drain at k per execution time.
+   * Begin only the cold starts needed for the last waiter to be served within one cold start;
+   * and always one more when the oldest waiter already waited that long (estimates were wrong).
+   */
+  coldStartsOnMiss(pool: PoolView, now: number, deficit: number): number {
+    const st = pool.stats;
+    const exec = st.execMs;
+    if (!this.opts.queueModel || st.execSamples < MIN_GAP_SAMPLES || !(exec > 0)) return deficit;
+    const cold = st.coldStartMs;
+    const m = model(pool);
+    const capacity = pool.busyCount + pool.startingCount;
+    let needed = Math.ceil((pool.waitingCount * exec) / (cold * this.opts.queueFraction));
+    // A queue is only a good idea if it drains: keep utilisation (arrival rate x exec / k) below 1.
+    const gap = m.burstGapMs;
+    if (gap > 0) needed = Math.max(needed, Math.ceil(exec / (gap * MAX_QUEUE_UTILISATION)));
+    let n = needed - capacity;
+    if (capacity === 0 && n < 1) n = 1;
+    // Estimates were wrong if the oldest waiter already waited a whole cold start: add one
+    // instance, at most one per cold-start time (the added one needs that long itself).
+    if (n < 1 && now - pool.oldestWaitingSince() >= cold && !(now - m.lastForcedColdStart < cold)) {
+      m.lastForcedColdStart = now;
+      n = 1;
+    }
+    return n;
   }
+
+  missRecheckMs(pool: PoolView, _now: number): number {
+    const st = pool.stats;
+    return Math.max(1, Math.min(st.execMs, st.coldStartMs) / 2);
+  }
+}
+
+interface PrewarmChoice {
+  readonly leadMs: number;
+  readonly holdMs: number;
+  readonly value: number;
+}
+
+/** Slack past the longest recent gap that a pre-warmed instance waits for its request. */
+export const PREWARM_HOLD_SLACK = 0.1;
+/** Share of recent gaps a pre-warm plan must catch to be considered at all. */
+export const MIN_PREWARM_HIT_RATE = 0.75;
+
+/**
+ * Best release-then-pre-warm over the recent idle gaps (ascending): for a lead L (a recent gap
+ * value), a gap x in [L, hold] is a hit worth coldCost minus the pre-warmed idle time; a gap
+ * beyond hold wastes the pre-warm; a gap below L is an ordinary cold start (no gain, no cost).
+ */
+function bestPrewarm(gaps: Float64Array, coldMs: number, coldCost: number, memRate: number): PrewarmChoice | null {
+  const n = gaps.length;
+  if (n === 0) return null;
+  const holdMs = gaps[n - 1]! * (1 + PREWARM_HOLD_SLACK);
+  const marginMs = coldMs * PREWARM_MARGIN_FRACTION + PREWARM_MARGIN_MS;
+  let best: PrewarmChoice | null = null;
+  for (let j = 0; j < n; j++) {
+    const lead = gaps[j]!;
+    if (lead <= coldMs + marginMs) continue;
+    let value = 0;
+    for (let i = j; i < n; i++) {
+      const x = gaps[i]!;
+      const idleSec = (coldMs + marginMs + Math.min(x, holdMs) - lead) / 1000;
+      value += (x <= holdMs ? coldCost : 0) - memRate * idleSec;
+    }
+    value /= n;
+    // Picking the best of n leads on n samples flatters noise: demand a predictable gap.
+    if ((n - j) / n < MIN_PREWARM_HIT_RATE) break;
+    if (best === null || value > best.value) best = { leadMs: lead, holdMs, value };
+  }
+  return best;
+}
+
+/** Expected value of keeping the last instance `keepMs`: P(G <= w) x coldCost - memRate x E[min(G, w)]. */
+function keepValue(gaps: Float64Array, keepMs: number, coldCost: number, memRate: number): number {
+  const n = gaps.length;
+  if (n === 0) return 0;
+  let value = 0;
+  for (let i = 0; i < n; i++) {
+    const x = gaps[i]!;
+    value += x <= keepMs ? coldCost - (memRate * x) / 1000 : (-memRate * keepMs) / 1000;
+  }
+  return value / n;
 }
 
 function clamp(ms: number): number {

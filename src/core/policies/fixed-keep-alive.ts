@@ -22,8 +22,4 @@ export class FixedKeepAlivePolicy implements ScalingPolicy {
   prewarmPlan(_pool: PoolView, _now: number): PrewarmPlan | null {
     return null;
   }
-
-  missDelayMs(_pool: PoolView, _now: number): number {
-    return 0;
-  }
 }

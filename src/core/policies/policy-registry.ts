@@ -1,6 +1,7 @@
 import type { ScalingPolicy } from '../policy.js';
 import { AdaptivePolicy } from './adaptive-policy.js';
 import { FixedKeepAlivePolicy } from './fixed-keep-alive.js';
+import { HybridHistogramPolicy } from './hybrid-histogram.js';
 
 /** Keep-alive of the plain `fixed` policy when none is given. */
 export const DEFAULT_KEEP_ALIVE_MS = 60_000;
@@ -23,6 +24,10 @@ const FACTORIES: Record<string, { describe: string; create: PolicyFactory }> = {
   },
   'fixed-5m': { describe: "the contest reference scaler's 5-minute keep-alive", create: () => new FixedKeepAlivePolicy(5 * 60_000) },
   'fixed-10m': { describe: 'AWS Lambda / OpenWhisk 10-minute keep-alive', create: () => new FixedKeepAlivePolicy(10 * 60_000) },
+  'hybrid-histogram': {
+    describe: 'Serverless in the Wild (ATC 2020): per-function idle-time histogram, pre-warm and keep-alive windows',
+    create: () => new HybridHistogramPolicy(),
+  },
 };
 
 export class UnknownPolicyError extends Error {

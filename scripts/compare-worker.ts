@@ -1,0 +1,62 @@
+/**
+ * Piscina task of `compare-policies`: replays one dataset under one policy in the virtual engine
+ * and returns a small plain result (structured-clone friendly). Stateless: every task builds a
+ * fresh policy, so tasks can run on any thread in any order.
+ */
+import { createPolicy } from '../src/core/policies/policy-registry.js';
+import { datasetSource, runVirtual } from '../src/sim/virtual-engine.js';
+
+export interface CompareTask {
+  /** Folder with `metas` and `requests`. */
+  readonly dir: string;
+  /** Display name of the dataset. */
+  readonly dataset: string;
+  readonly policy: string;
+}
+
+export interface CompareResult {
+  readonly dataset: string;
+  readonly policy: string;
+  readonly score: number;
+  readonly resourceHalf: number;
+  readonly latencyHalf: number;
+  /** Clairvoyant reference score of the dataset (POLICIES.md). */
+  readonly boundScore: number;
+  /** score / boundScore (0 when the bound is 0). */
+  readonly boundFraction: number;
+  /** Requests that waited for a new instance. */
+  readonly coldStarts: number;
+  readonly slotsCreated: number;
+  /** Slot GB-s not spent executing (slotGBs - execGBs). */
+  readonly idleGBs: number;
+  readonly slotGBs: number;
+  readonly successRate: number;
+  readonly requests: number;
+  readonly failedRequests: number;
+  readonly leakedSlots: number;
+  readonly wallMs: number;
+}
+
+export default function runCompareTask(task: CompareTask): CompareResult {
+  const r = runVirtual({ source: datasetSource(task.dir), policy: createPolicy(task.policy) });
+  const rep = r.report;
+  const boundScore = r.bound?.score ?? 0;
+  return {
+    dataset: task.dataset,
+    policy: task.policy,
+    score: rep.score,
+    resourceHalf: rep.resourceHalf,
+    latencyHalf: rep.latencyHalf,
+    boundScore,
+    boundFraction: boundScore > 0 ? rep.score / boundScore : 0,
+    coldStarts: rep.coldStarts,
+    slotsCreated: rep.slotsCreated,
+    idleGBs: Math.max(0, rep.totalSlotTimeInGBs - rep.invocationExecutionTimeInGBs),
+    slotGBs: rep.totalSlotTimeInGBs,
+    successRate: rep.successRate,
+    requests: r.requests,
+    failedRequests: rep.failedRequestsCount,
+    leakedSlots: r.leakedSlots,
+    wallMs: r.wallMs,
+  };
+}

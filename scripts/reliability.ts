@@ -1,0 +1,199 @@
+/**
+ * Reliability table: each platform fault at its rate (and all at once) on the smoke dataset and
+ * a generated FaaS-mix workload, in virtual time (our core + simulated platform) and live (the
+ * real scaler process + emulated platform + TCP proxy for outages) on the smoke set.
+ *
+ *   node dist/scripts/reliability.js [--rate 0.01] [--quick] [--live each|all|none] [--json]
+ */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { DEFAULT_POLICY } from '../src/config.js';
+import { createPolicy } from '../src/core/policies/policy-registry.js';
+import { loadMetas, streamRequests } from '../src/sim/dataset-loader.js';
+import { DEFAULT_OUTAGE_MS, FAULT_KINDS, FaultPlan, virtualFaults, type FaultKind, type FaultRates } from '../src/sim/fault-plan.js';
+import { runFaultLive } from '../src/sim/fault-live-run.js';
+import { datasetSource, memorySource, runVirtual, type RequestSource } from '../src/sim/virtual-engine.js';
+import { generateDataset, workloadFamily } from '../src/sim/workload-generator.js';
+
+/** First unreachable window this far into every run, so even the 11 s smoke set sees one. */
+export const FIRST_OUTAGE_AT_MS = 3_000;
+/** Live smoke runs cap init durations (a x10 spike of a 15 s init would add minutes). */
+export const DEFAULT_LIVE_MAX_INIT_MS = 2_000;
+/** `--quick`: the generated workload is cut to this many seconds. */
+export const QUICK_DURATION_SEC = 120;
+
+const HELP = `Usage: reliability [options]
+
+  --rate F            rate of each fault (default 0.01); outage = fraction of time unreachable,
+                      in ${DEFAULT_OUTAGE_MS / 1000} s windows, the first at ${FIRST_OUTAGE_AT_MS / 1000} s
+  --faults LIST       comma-separated faults (default: none,each fault,all); known: ${FAULT_KINDS.join(', ')}
+  --quick             generated workload ${QUICK_DURATION_SEC} s instead of 10 min
+  --live MODE         live smoke runs: each (default) | all (only the all-faults row) | none
+  --live-max-init-ms  cap of init durations in live runs (default ${DEFAULT_LIVE_MAX_INIT_MS})
+  --smoke DIR         smoke dataset (default datasets/function_smoke_test)
+  --policy NAME       scaling policy (default ${DEFAULT_POLICY})
+  --seed N            fault seed (default 1)
+  --json              one JSON line per row instead of the table
+`;
+
+interface Row {
+  readonly mode: 'virtual' | 'live';
+  readonly dataset: string;
+  readonly fault: string;
+  readonly rate: string;
+  readonly requests: number;
+  readonly failures: number;
+  readonly leakedSlots: number;
+  readonly injected: number;
+  readonly slots: number;
+}
+
+function ratesFor(fault: string, rate: number): FaultRates {
+  if (fault === 'none') return {};
+  if (fault === 'all') return Object.fromEntries(FAULT_KINDS.map((k) => [k, rate]));
+  return { [fault]: rate };
+}
+
+function sumInjected(inj: Record<string, number>): number {
+  let n = 0;
+  for (const v of Object.values(inj)) n += v;
+  return n;
+}
+
+function rateLabel(fault: string, rate: number): string {
+  if (fault === 'none') return '-';
+  const pct = `${+(rate * 100).toFixed(3)}%`;
+  return fault === 'outage' ? `${pct} of time` : fault === 'all' ? `${pct} each` : pct;
+}
+
+function virtualRow(source: () => RequestSource, fault: string, rate: number, seed: number, policy: string): Row {
+  let plan: FaultPlan | undefined;
+  const src = source();
+  const r = runVirtual({
+    source: src,
+    policy: createPolicy(policy),
+    bound: false,
+    faultsFor: (clock) => {
+      plan = new FaultPlan({ rates: ratesFor(fault, rate), seed, firstOutageAtMs: FIRST_OUTAGE_AT_MS });
+      return virtualFaults(plan, clock);
+    },
+  });
+  let failures = 0;
+  for (const v of Object.values(r.failures)) failures += v;
+  return {
+    mode: 'virtual',
+    dataset: src.name,
+    fault,
+    rate: rateLabel(fault, rate),
+    requests: r.requests,
+    failures,
+    leakedSlots: r.leakedSlots,
+    injected: plan === undefined ? 0 : sumInjected(plan.injected),
+    slots: r.report.slotsCreated,
+  };
+}
+
+async function liveRow(dir: string, fault: string, rate: number, seed: number, maxInitMs: number, policy: string): Promise<Row> {
+  const metas = await loadMetas(dir);
+  const mainJs = fileURLToPath(new URL('../src/main.js', import.meta.url));
+  const r = await runFaultLive({
+    mainJs,
+    metas,
+    requests: streamRequests(dir, metas),
+    plan: { rates: ratesFor(fault, rate), seed, firstOutageAtMs: FIRST_OUTAGE_AT_MS },
+    maxInitMs,
+    scalerArgs: ['--policy', policy],
+  });
+  return {
+    mode: 'live',
+    dataset: dir.replace(/\/+$/, '').split('/').pop() ?? dir,
+    fault,
+    rate: rateLabel(fault, rate),
+    requests: r.requests,
+    failures: r.failures,
+    leakedSlots: r.leakedSlots,
+    injected: sumInjected(r.injected),
+    slots: r.slotsCreated,
+  };
+}
+
+function table(rows: readonly Row[]): string {
+  const head = ['mode', 'dataset', 'fault', 'rate', 'requests', 'failures', 'leaked slots', 'faults injected', 'slots created'];
+  const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
+  for (const r of rows) {
+    lines.push(`| ${[r.mode, r.dataset, r.fault, r.rate, r.requests, r.failures, r.leakedSlots, r.injected, r.slots].join(' | ')} |`);
+  }
+  return lines.join('\n');
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      rate: { type: 'string' },
+      faults: { type: 'string' },
+      quick: { type: 'boolean' },
+      live: { type: 'string' },
+      'live-max-init-ms': { type: 'string' },
+      smoke: { type: 'string' },
+      policy: { type: 'string' },
+      seed: { type: 'string' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean' },
+    },
+    strict: true,
+  });
+  if (values.help === true) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  const rate = values.rate === undefined ? 0.01 : Number(values.rate);
+  if (!(rate >= 0 && rate <= 1)) throw new Error(`--rate must be in [0, 1], got ${values.rate}`);
+  const seed = values.seed === undefined ? 1 : Number(values.seed);
+  const policy = values.policy ?? DEFAULT_POLICY;
+  const live = values.live ?? 'each';
+  if (!['each', 'all', 'none'].includes(live)) throw new Error(`--live must be each, all or none`);
+  const maxInitMs = values['live-max-init-ms'] === undefined ? DEFAULT_LIVE_MAX_INIT_MS : Number(values['live-max-init-ms']);
+  const faults = values.faults?.split(',') ?? ['none', ...FAULT_KINDS, 'all'];
+  for (const f of faults) {
+    if (f !== 'none' && f !== 'all' && !(FAULT_KINDS as readonly string[]).includes(f)) throw new Error(`unknown fault ${f}`);
+  }
+  const smokeDir = values.smoke ?? fileURLToPath(new URL('../../datasets/function_smoke_test', import.meta.url));
+  if (!existsSync(smokeDir)) throw new Error(`smoke dataset not found at ${smokeDir} (use --smoke DIR)`);
+
+  const fam = workloadFamily('faas-mix');
+  const genOpts = values.quick === true ? { ...fam.options, durationSec: QUICK_DURATION_SEC } : fam.options;
+  const gen = generateDataset(genOpts);
+  const genName = `faas-mix-${genOpts.durationSec ?? 600}s`;
+  const sources: Array<() => RequestSource> = [() => datasetSource(smokeDir), () => memorySource(genName, gen.metas, gen.requests)];
+
+  const rows: Row[] = [];
+  const emit = (r: Row): void => {
+    rows.push(r);
+    if (values.json === true) process.stdout.write(JSON.stringify(r) + '\n');
+    else process.stderr.write(`  ${r.mode} ${r.dataset} ${r.fault}: ${r.requests} requests, ${r.failures} failures, ${r.leakedSlots} leaked\n`);
+  };
+  for (const fault of faults) {
+    for (const src of sources) emit(virtualRow(src, fault, rate, seed, policy));
+    if (live === 'each' || (live === 'all' && fault === 'all')) emit(await liveRow(smokeDir, fault, rate, seed, maxInitMs, policy));
+  }
+  if (values.json !== true) {
+    process.stdout.write(table(rows) + '\n');
+    process.stdout.write(
+      `\nrate: per platform call, except outage (fraction of time unreachable in ${DEFAULT_OUTAGE_MS / 1000} s windows, first at ${FIRST_OUTAGE_AT_MS / 1000} s; ` +
+        `live: TCP connections reset/refused, virtual: calls fail). spikes: latency x10. live inits capped at ${maxInitMs} ms.\n`,
+    );
+  }
+  const bad = rows.filter((r) => r.failures > 0 || r.leakedSlots > 0).length;
+  return bad === 0 ? 0 : 1;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`reliability: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(2);
+  },
+);
+
+export type { FaultKind };

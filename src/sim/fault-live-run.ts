@@ -1,0 +1,247 @@
+/**
+ * A live fault run: the emulated platform with a `FaultPlan` (statuses and latency spikes via
+ * its `FaultInjector`, unreachable windows via a `FaultProxy` that cuts the TCP connections),
+ * our scaler as a real child process pointed at the proxy, and the open-loop replayer. At the
+ * end the platform's slot ledger is checked against the slots the scaler still tracks (its
+ * stats endpoint's `/slots`): anything else alive is a leak.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { get } from 'node:http';
+import { createServer } from 'node:net';
+import type { MetaRecord, RequestRecord } from './dataset-types.js';
+import { FaultPlan, liveFaultInjector, type FaultPlanOptions } from './fault-plan.js';
+import { FaultProxy } from './fault-proxy.js';
+import { PlatformServer, monotonicClock } from './platform-server.js';
+import { Replayer } from './replayer.js';
+import { ScoreBook } from './score-book.js';
+
+export const SCALER_READY_TIMEOUT_MS = 20_000;
+/** After the last Idle, the least time destroys get before slots are counted. */
+export const DEFAULT_SETTLE_MS = 2_000;
+/** ... and the most, waiting for in-flight cold starts (a spiked Init) to finish. */
+export const MAX_SETTLE_MS = 60_000;
+const SETTLE_POLL_MS = 100;
+export const SCALER_STOP_GRACE_MS = 8_000;
+
+export interface ScalerProcessOptions {
+  /** Compiled entry point, e.g. `dist/src/main.js`. */
+  readonly mainJs: string;
+  readonly platformAddress: string;
+  readonly shards?: number;
+  readonly extraArgs?: readonly string[];
+  readonly env?: Readonly<Record<string, string>>;
+  /** Receives the child's stderr (JSON logs); default: discarded. */
+  readonly onLog?: (chunk: string) => void;
+}
+
+/** Our scaler as a child process on ephemeral ports. */
+export interface ScalerProcess {
+  readonly child: ChildProcess;
+  readonly address: string;
+  readonly statsPort: number;
+  /** GET a JSON document from the stats endpoint. */
+  getJson<T>(path: string): Promise<T>;
+  /** SIGTERM, then SIGKILL after a grace. */
+  stop(): Promise<number | null>;
+}
+
+export async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const a = s.address();
+  await new Promise<void>((r) => s.close(() => r()));
+  if (a === null || typeof a === 'string') throw new Error('no free port');
+  return a.port;
+}
+
+function httpGetJson<T>(port: number, path: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const req = get({ host: '127.0.0.1', port, path, timeout: 5_000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => {
+        try {
+          resolve(JSON.parse(body) as T);
+        } catch (e) {
+          reject(e instanceof Error ? e : new Error(String(e)));
+        }
+      });
+    });
+    req.on('error', reject);
+    req.on('timeout', () => req.destroy(new Error(`GET ${path} timed out`)));
+  });
+}
+
+/** Starts `node mainJs` on 127.0.0.1:0 and resolves once it logged "scaler listening". */
+export async function startScalerProcess(opts: ScalerProcessOptions): Promise<ScalerProcess> {
+  // The stats port must be fixed on the command line (0 disables it): take a free one.
+  const statsPort = await freePort();
+  const args = [
+    opts.mainJs,
+    '--address',
+    '127.0.0.1:0',
+    '--platform',
+    opts.platformAddress,
+    '--stats-port',
+    String(statsPort),
+    '--shards',
+    String(opts.shards ?? 2),
+    '--log-level',
+    'info',
+    ...(opts.extraArgs ?? []),
+  ];
+  const child = spawn(process.execPath, args, { env: { ...process.env, ...opts.env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  let exitCode: number | null | undefined;
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => {
+      exitCode = code;
+      resolve(code);
+    }),
+  );
+  const port = await new Promise<number>((resolve, reject) => {
+    let buf = '';
+    const timer = setTimeout(() => reject(new Error(`scaler not listening after ${SCALER_READY_TIMEOUT_MS} ms:\n${buf.slice(-2000)}`)), SCALER_READY_TIMEOUT_MS);
+    child.stderr!.setEncoding('utf8');
+    child.stderr!.on('data', (chunk: string) => {
+      opts.onLog?.(chunk);
+      if (timer === undefined) return;
+      buf += chunk;
+      const m = /"port":(\d+),[^\n]*"msg":"scaler listening"/.exec(buf);
+      if (m !== null) {
+        clearTimeout(timer);
+        buf = '';
+        resolve(Number(m[1]));
+      }
+    });
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`scaler exited (${code}) before listening:\n${buf.slice(-2000)}`));
+    });
+  });
+  return {
+    child,
+    address: `127.0.0.1:${port}`,
+    statsPort,
+    getJson: <T>(path: string) => httpGetJson<T>(statsPort, path),
+    async stop() {
+      if (exitCode !== undefined) return exitCode;
+      child.kill('SIGTERM');
+      const t = setTimeout(() => child.kill('SIGKILL'), SCALER_STOP_GRACE_MS);
+      const code = await exited;
+      clearTimeout(t);
+      return code;
+    },
+  };
+}
+
+export interface FaultLiveRunOptions {
+  readonly mainJs: string;
+  readonly metas: ReadonlyMap<string, MetaRecord>;
+  readonly requests: Iterable<RequestRecord> | AsyncIterable<RequestRecord>;
+  readonly plan: FaultPlanOptions;
+  readonly shards?: number;
+  readonly createLatencyMs?: number;
+  /** Caps every function's init duration (keeps CI runs short); default: the dataset's. */
+  readonly maxInitMs?: number;
+  readonly settleMs?: number;
+  readonly scalerArgs?: readonly string[];
+  readonly onLog?: (chunk: string) => void;
+}
+
+export interface FaultLiveRunResult {
+  readonly requests: number;
+  readonly failures: number;
+  readonly failureReasons: Record<string, number>;
+  readonly slotsCreated: number;
+  /** Alive at the end and not in the scaler's journal, or unusable (never initialised, failed init, broken). */
+  readonly leakedSlots: number;
+  /** Why each leaked slot counts as leaked (platform state, journaled or not). */
+  readonly leakedDetail: Array<{ slotId: string; state: string; initFailed: boolean; journaled: boolean; broken: boolean }>;
+  readonly liveSlotsAtEnd: number;
+  readonly injected: Record<string, number>;
+  readonly proxyOutages: number;
+  readonly platformCalls: Record<string, Record<string, number>>;
+}
+
+export async function runFaultLive(opts: FaultLiveRunOptions): Promise<FaultLiveRunResult> {
+  const plan = new FaultPlan(opts.plan);
+  const createLatencyMs = opts.createLatencyMs ?? 100;
+  const initOf = (key: string): number => {
+    const ms = opts.metas.get(key)?.initDurationInMs ?? 0;
+    return opts.maxInitMs === undefined ? ms : Math.min(ms, opts.maxInitMs);
+  };
+  let t0 = NaN;
+  const now = (): number => (Number.isNaN(t0) ? -1 : monotonicClock.now() - t0);
+  const scoreBook = new ScoreBook();
+  const platform = new PlatformServer({
+    address: '127.0.0.1:0',
+    createLatencyMs,
+    metas: opts.metas,
+    initDurationMs: (m) => initOf(m.key),
+    scoreBook,
+    faults: liveFaultInjector(plan, { now, createLatencyMs, initDurationMs: initOf, outageAs: 'none' }),
+  });
+  await platform.start();
+  const proxy = new FaultProxy({ upstream: platform.target });
+  await proxy.start();
+  let scaler: ScalerProcess | undefined;
+  try {
+    scaler = await startScalerProcess({
+      mainJs: opts.mainJs,
+      platformAddress: proxy.target,
+      shards: opts.shards,
+      extraArgs: opts.scalerArgs,
+      onLog: opts.onLog,
+    });
+    const replayer = new Replayer({
+      requests: opts.requests,
+      metas: opts.metas,
+      scalerAddress: scaler.address,
+      platform,
+      scoreBook,
+      tailMs: 0,
+      onStart: () => {
+        t0 = monotonicClock.now();
+        proxy.follow(plan, now);
+      },
+    });
+    const replay = await replayer.run();
+    proxy.stopFollowing();
+    proxy.setDown(false);
+    await new Promise((r) => setTimeout(r, opts.settleMs ?? DEFAULT_SETTLE_MS));
+    // A slot whose Init is still running (e.g. spiked) is tracked, not leaked: let it finish.
+    const settleBy = Date.now() + MAX_SETTLE_MS;
+    while (Date.now() < settleBy) {
+      const st = await scaler.getJson<{ totals: Record<string, number> }>('/stats');
+      if ((st.totals.startingInstances ?? 0) === 0 && (st.totals.liveSlots ?? 0) === platform.liveSlotCount) break;
+      await new Promise((r) => setTimeout(r, SETTLE_POLL_MS));
+    }
+    const tracked = (await scaler.getJson<{ slots: string[] }>('/slots')).slots;
+    const byJournal = platform.leakCheck(tracked);
+    const orphans = platform.leakCheck();
+    // Leaked: not journaled, or journaled but unusable (never initialised, failed init, broken).
+    const leaked = new Set([...byJournal.leakedSlotIds, ...orphans.leakedSlotIds]);
+    return {
+      requests: replay.requests,
+      failures: replay.failedRequests,
+      failureReasons: replay.failures,
+      slotsCreated: platform.createdSlotCount,
+      leakedSlots: leaked.size,
+      leakedDetail: [...leaked].map((id) => {
+        const slot = platform.slots.get(id);
+        const inst = slot?.instanceId === undefined ? undefined : platform.instances.get(slot.instanceId);
+        return { slotId: id, state: slot?.state ?? '?', initFailed: slot?.initFailed ?? false, journaled: tracked.includes(id), broken: inst?.broken ?? false };
+      }),
+      liveSlotsAtEnd: byJournal.liveSlotIds.length,
+      injected: { ...plan.injected, outage: plan.injected.outage + proxy.refused },
+      proxyOutages: proxy.outages,
+      platformCalls: platform.callCounts,
+    };
+  } finally {
+    proxy.stopFollowing();
+    await scaler?.stop();
+    await proxy.close();
+    await platform.close();
+  }
+}

@@ -1,0 +1,159 @@
+/** `parseConfig`: flags beat environment beat defaults; `--help`; bad values are ConfigErrors. */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import {
+  ConfigError,
+  DEFAULT_MAX_INFLIGHT_PER_SHARD,
+  DEFAULT_PLATFORM_ADDRESS,
+  DEFAULT_POLICY,
+  DEFAULT_SCALER_ADDRESS,
+  DEFAULT_STATS_PORT,
+  OPTION_SPECS,
+  helpText,
+  parseConfig,
+  type ScalerConfig,
+} from '../src/config.js';
+
+function parse(argv: string[], env: Record<string, string> = {}): ScalerConfig {
+  const c = parseConfig(argv, env);
+  if (c === null) throw new Error('unexpected --help');
+  return c;
+}
+
+function configError(argv: string[], env: Record<string, string> = {}): ConfigError {
+  try {
+    parseConfig(argv, env);
+  } catch (e) {
+    expect(e).toBeInstanceOf(ConfigError);
+    expect((e as ConfigError).code).toBe('CONFIG_INVALID');
+    return e as ConfigError;
+  }
+  throw new Error(`expected a ConfigError for ${JSON.stringify(argv)} ${JSON.stringify(env)}`);
+}
+
+describe('parseConfig', () => {
+  it('defaults to the contest addresses, CPU-count shards and the default policy', () => {
+    expect(parse([])).toEqual({
+      address: DEFAULT_SCALER_ADDRESS,
+      platformAddress: DEFAULT_PLATFORM_ADDRESS,
+      shards: availableParallelism(),
+      statsPort: DEFAULT_STATS_PORT,
+      statsHost: '127.0.0.1',
+      logLevel: 'info',
+      policy: DEFAULT_POLICY,
+      keepAliveMs: undefined,
+      maxInFlightPerShard: DEFAULT_MAX_INFLIGHT_PER_SHARD,
+    });
+    expect(DEFAULT_SCALER_ADDRESS).toBe('0.0.0.0:9001');
+    expect(DEFAULT_PLATFORM_ADDRESS).toBe('127.0.0.1:50051');
+  });
+
+  it('takes the environment over defaults and flags over the environment', () => {
+    const env = {
+      SCALER_ADDRESS: '127.0.0.1:7001',
+      PLATFORM_ADDRESS: '10.0.0.1:6000',
+      SCALER_SHARDS: '3',
+      SCALER_STATS_PORT: '9100',
+      LOG_LEVEL: 'warn',
+      SCALER_POLICY: 'fixed',
+      SCALER_KEEP_ALIVE_MS: '1000',
+      SCALER_MAX_INFLIGHT: '77',
+    };
+    const fromEnv = parse([], env);
+    expect(fromEnv).toMatchObject({
+      address: '127.0.0.1:7001',
+      platformAddress: '10.0.0.1:6000',
+      shards: 3,
+      statsPort: 9100,
+      logLevel: 'warn',
+      policy: 'fixed',
+      keepAliveMs: 1000,
+      maxInFlightPerShard: 77,
+    });
+    const fromFlags = parse(
+      ['--address', '127.0.0.1:7002', '--platform=10.0.0.2:6001', '--shards', '5', '--stats-port=0', '--log-level', 'error', '--policy', 'fixed-5m', '--keep-alive-ms', '0', '--max-inflight', '8'],
+      env,
+    );
+    expect(fromFlags).toMatchObject({
+      address: '127.0.0.1:7002',
+      platformAddress: '10.0.0.2:6001',
+      shards: 5,
+      statsPort: 0,
+      logLevel: 'error',
+      policy: 'fixed-5m',
+      keepAliveMs: 0,
+      maxInFlightPerShard: 8,
+    });
+  });
+
+  it('ignores empty environment variables', () => {
+    expect(parse([], { SCALER_SHARDS: '', SCALER_ADDRESS: '' }).address).toBe(DEFAULT_SCALER_ADDRESS);
+  });
+
+  it('accepts --port as a shorthand, with --address winning when both are given', () => {
+    expect(parse(['--port', '9101']).address).toBe('0.0.0.0:9101');
+    expect(parse(['--port', '9101', '--address', '127.0.0.1:9102']).address).toBe('127.0.0.1:9102');
+    expect(parse([], { SCALER_PORT: '9103' }).address).toBe('0.0.0.0:9103');
+  });
+
+  it('returns null for --help and -h, whatever else is on the line', () => {
+    expect(parseConfig(['--help'], {})).toBeNull();
+    expect(parseConfig(['--shards', '2', '-h'], {})).toBeNull();
+  });
+
+  it('lists every flag and its environment variable in the help text', () => {
+    const help = helpText();
+    for (const o of OPTION_SPECS) {
+      expect(help).toContain(o.flag);
+      expect(help).toContain(o.env);
+    }
+    expect(help).toContain('--help');
+  });
+
+  it.each([
+    [['--shards', '0'], /--shards must be between 1 and 256, got 0/],
+    [['--shards', 'two'], /--shards must be an integer, got "two"/],
+    [['--shards', '-1'], /--shards must be an integer/],
+    [['--shards', '1.5'], /--shards must be an integer/],
+    [['--port', '70000'], /--port must be between 0 and 65535/],
+    [['--address', 'localhost'], /--address must be HOST:PORT, got "localhost"/],
+    [['--address', 'h:99999'], /--address port must be between 0 and 65535/],
+    [['--platform', ':x'], /--platform must be HOST:PORT/],
+    [['--log-level', 'loud'], /--log-level must be one of .*got "loud"/],
+    [['--keep-alive-ms', '-5'], /--keep-alive-ms must be an integer/],
+    [['--max-inflight', '0'], /--max-inflight must be between 1/],
+    [['--frobnicate'], /unknown option "--frobnicate"/],
+    [['--shards'], /--shards needs a value/],
+  ])('rejects %j', (argv, message) => {
+    expect(configError(argv).message).toMatch(message);
+  });
+
+  it('rejects bad values from the environment too', () => {
+    expect(configError([], { SCALER_SHARDS: 'many' }).message).toMatch(/--shards must be an integer/);
+  });
+
+  it.each([9000, 50051])('rejects stats port %i (the simulator owns it), by flag or environment', (port) => {
+    expect(configError(['--stats-port', String(port)]).message).toMatch(new RegExp(`--stats-port ${port} belongs to the simulator`));
+    expect(configError([], { SCALER_STATS_PORT: String(port) }).message).toMatch(/belongs to the simulator/);
+  });
+});
+
+const MAIN_JS = fileURLToPath(new URL('../dist/src/main.js', import.meta.url));
+
+describe.runIf(existsSync(MAIN_JS))('main.js command line', () => {
+  it('prints the help and exits 0', () => {
+    const r = spawnSync(process.execPath, [MAIN_JS, '--help'], { encoding: 'utf8', timeout: 10_000 });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('--stats-port');
+    expect(r.stdout).toContain('Policies:');
+  });
+
+  it('exits 2 with the ConfigError message on a bad value', () => {
+    const r = spawnSync(process.execPath, [MAIN_JS, '--stats-port', '9000'], { encoding: 'utf8', timeout: 10_000 });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('scaler: --stats-port 9000 belongs to the simulator');
+  });
+});
