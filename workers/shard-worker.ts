@@ -13,6 +13,7 @@ import { GrpcPlatformClient } from '../src/server/grpc-platform-client.js';
 import { ShardOp, type ShardEvent, type ShardRequest, type ShardResponse, type ShardWorkerData } from '../src/shard-messages.js';
 import { serveShard, type ShardContext, type ShardReply, type SharedCounters } from '../src/sharding/index.js';
 import { ScalerErrorCode } from '../src/core/types.js';
+import { readBenchShardWorkUs, spinMicros } from '../src/server/bench-shard-work.js';
 import { TEST_CRASH_EXIT_CODE, TEST_CRASH_INSTANCE_ID, testHooksEnabled } from '../src/server/test-hooks.js';
 import { InstanceState, type Instance } from '../src/core/instance.js';
 
@@ -30,6 +31,8 @@ let syncScheduled = false;
 let refreshTimer: NodeJS.Timeout | undefined;
 /** See src/server/test-hooks.ts; read once, the hot path only tests a boolean. */
 const TEST_HOOKS = testHooksEnabled();
+/** Benchmark-only extra work per request (src/server/bench-shard-work.ts); 0 unless set. */
+const BENCH_WORK_US = readBenchShardWorkUs();
 
 function writeCounters(ctx: Ctx): void {
   syncScheduled = false;
@@ -76,6 +79,7 @@ function markDirty(ctx: Ctx): void {
 }
 
 function handle(msg: ShardRequest, reply: ShardReply<ShardResponse>, ctx: Ctx): void {
+  if (BENCH_WORK_US > 0) spinMicros(BENCH_WORK_US);
   const c = core;
   if (c === undefined) {
     reply.error(ScalerErrorCode.ShuttingDown, 'shard is not ready');
@@ -141,7 +145,15 @@ serveShard<ShardRequest, ShardResponse, ShardEvent, ScalerCounterField, ShardWor
     // Release it here (the core destroys released instances once stopping), or core.shutdown
     // would wait for it until the timeout and its slot would outlive the scaler.
     const stranded: Instance[] = [];
-    for (const inst of c.liveInstances.values()) if (inst.state === InstanceState.Busy) stranded.push(inst);
+    // Instances in Init (up to minutes) would hold the shutdown past its budget and then leak
+    // their slots: destroy those slots now (the platform may abort the Init; the core's own
+    // destroy when the Init ends then finds the slot gone, which it counts as destroyed).
+    const initialising: Instance[] = [];
+    for (const inst of c.liveInstances.values()) {
+      if (inst.state === InstanceState.Busy) stranded.push(inst);
+      else if (inst.state === InstanceState.Starting && inst.slotId !== '') initialising.push(inst);
+    }
+    const p = platform!;
     await new Promise<void>((resolve) => {
       const t = setTimeout(resolve, SHUTDOWN_DESTROY_TIMEOUT_MS);
       t.unref();
@@ -151,6 +163,12 @@ serveShard<ShardRequest, ShardResponse, ShardEvent, ScalerCounterField, ShardWor
       });
       for (const inst of stranded) {
         c.idle({ requestId: inst.busyRequestId, metaKey: inst.pool.key, instanceId: inst.id, needDestroy: false, durationMs: 0 });
+      }
+      for (const inst of initialising) {
+        const slotId = inst.slotId;
+        p.destroySlot(`${slotId}-shutdown`, slotId, 'scaler shutting down during init', (err) => {
+          if (err === null) ctx.emit({ t: 'slot-destroyed', slotId });
+        });
       }
     });
     writeCounters(ctx);

@@ -32,6 +32,12 @@ export const GRPC_SERVER_OPTIONS: grpc.ServerOptions = {
 export const ROUTER_CONTROL_HEADROOM = 4_096;
 /** How long SIGTERM waits for in-flight calls before cancelling them. */
 export const SHUTDOWN_GRACE_MS = 5_000;
+/**
+ * Shard message batching (`--batch-flush`). 'immediate' merges every call read in one event-loop
+ * iteration into one message per shard; 'microtask' fragments towards one call per message
+ * under closed-loop load (see README "Performance", benchmark 2).
+ */
+export const DEFAULT_SCALER_BATCH_FLUSH = 'immediate';
 
 export const WORKER_SCRIPT = new URL('../../workers/shard-worker.js', import.meta.url);
 
@@ -57,6 +63,7 @@ export class ScalerServer {
       // needs room for those plus the Idle/Cancel traffic that frees them.
       maxInFlightPerShard: config.maxInFlightPerShard + ROUTER_CONTROL_HEADROOM,
       name: 'scaler-shard',
+      batchFlush: config.batchFlush ?? DEFAULT_SCALER_BATCH_FLUSH,
       workerData: (shard, generation): ShardWorkerData => ({
         platformAddress: config.platformAddress,
         policy: config.policy,

@@ -14,7 +14,6 @@ import { DEFAULT_PLATFORM_ADDRESS, PlatformServer, monotonicClock } from './plat
 import type { FaultInjector, FunctionResolver, PlatformServer as PlatformServerType } from './platform-server.js';
 import { DEFAULT_SCALER_ADDRESS, LATE_DISPATCH_MS, Replayer } from './replayer.js';
 import { renderTextReport, toJsonLine } from './report-text.js';
-import type { ReplayResult } from './replayer.js';
 import { ScoreBook } from './score-book.js';
 import type { ScoreReport } from './score-book.js';
 import { DEFAULT_STATS_ADDRESS, StatsServer, splitAddress } from './stats-server.js';
@@ -109,7 +108,11 @@ interface ScalerProcess {
   readonly logTail: string[];
 }
 
-function spawnScaler(opts: LiveRunOptions, scalerAddress: string, platformAddress: string): ScalerProcess {
+function spawnScaler(
+  opts: Pick<LiveRunOptions, 'scalerCmd' | 'scalerCwd' | 'scalerEnv' | 'scalerLog'>,
+  scalerAddress: string,
+  platformAddress: string,
+): ScalerProcess {
   const child = spawn('sh', ['-c', opts.scalerCmd as string], {
     cwd: opts.scalerCwd,
     env: { ...process.env, ...opts.scalerEnv, SCALER_ADDRESS: scalerAddress, PLATFORM_ADDRESS: platformAddress },
@@ -239,28 +242,56 @@ export function liveRunJsonLine(r: LiveRunResult): string {
   return JSON.stringify({ ...(JSON.parse(toJsonLine(report)) as object), ...live });
 }
 
+/** Several datasets replayed one after another against ONE scaler process, as the contest does. */
+export interface LiveSeriesOptions extends Omit<LiveRunOptions, 'dataDir' | 'onPlatform'> {
+  readonly dataDirs: readonly string[];
+  readonly onPlatform?: (platform: PlatformServerType) => void;
+  /** Called when a dataset's replay starts, with its (live) score book. */
+  readonly onDataset?: (index: number, dataDir: string, book: ScoreBook) => void;
+  /** Called with each dataset's result as soon as it is known. */
+  readonly onResult?: (result: LiveRunResult, index: number) => void;
+}
+
 export async function runLive(opts: LiveRunOptions): Promise<LiveRunResult> {
+  const { dataDir, ...rest } = opts;
+  const [result] = await runLiveSeries({ ...rest, dataDirs: [dataDir] });
+  return result as LiveRunResult;
+}
+
+/**
+ * Replays each dataset in turn. The platform, the statistics port and the scaler stay up for the
+ * whole series (the contest's entry script stops the scaler when :9000 disappears); each dataset
+ * is scored on its own book, so a slot left over from one dataset is never charged to the next.
+ */
+export async function runLiveSeries(opts: LiveSeriesOptions): Promise<LiveRunResult[]> {
+  if (opts.dataDirs.length === 0) throw new Error('runLiveSeries needs at least one dataset');
   const scalerAddress = opts.scalerAddress ?? DEFAULT_SCALER_ADDRESS;
   const platformAddress = opts.platformAddress ?? DEFAULT_PLATFORM_ADDRESS;
   const statsAddress = opts.statsAddress === undefined ? DEFAULT_STATS_ADDRESS : opts.statsAddress;
   const clock = monotonicClock;
-  const metas = await loadMetas(opts.dataDir);
-  const scoreBook = new ScoreBook();
+  // Keys of different datasets never collide: one platform knows every function of the series.
+  const metasByDir: Map<string, MetaRecord>[] = [];
+  const allMetas = new Map<string, MetaRecord>();
+  for (const dir of opts.dataDirs) {
+    const m = await loadMetas(dir);
+    metasByDir.push(m);
+    for (const [k, v] of m) allMetas.set(k, v);
+  }
+  let book = new ScoreBook();
   const platform = new PlatformServer({
     address: platformAddress,
     createLatencyMs: opts.createLatencyMs,
-    metas,
+    metas: allMetas,
     initDurationMs: opts.initDurationMs,
     resolveFunction: opts.resolveFunction,
-    scoreBook,
+    scoreBook: book,
     faults: opts.faults,
     clock,
   });
   let proc: ScalerProcess | undefined;
   let stats: StatsServer | undefined;
-  let replay: ReplayResult;
-  let liveSlotIds: string[];
-  let leakedSlotIds: string[];
+  const results: LiveRunResult[] = [];
+  const out = opts.output === undefined ? process.stdout : opts.output;
   try {
     await platform.start();
     opts.onPlatform?.(platform);
@@ -269,55 +300,81 @@ export async function runLive(opts: LiveRunOptions): Promise<LiveRunResult> {
     }
     await waitForScaler(proc, scalerAddress, opts.scalerStartTimeoutMs ?? DEFAULT_SCALER_START_TIMEOUT_MS);
     if (statsAddress !== null) {
-      stats = new StatsServer({ address: statsAddress, stats: () => scoreBook.liveStats(clock.now()) });
+      stats = new StatsServer({ address: statsAddress, stats: () => book.liveStats(clock.now()) });
       const port = await stats.start();
       opts.onStats?.(port);
     }
-    const replayer = new Replayer({
-      dataDir: opts.dataDir,
-      metas,
-      metaFor: opts.metaFor,
-      scalerAddress,
-      platform,
-      scoreBook,
-      speed: opts.speed,
-      tailMs: opts.tailMs,
-      assignDeadlineMs: opts.assignDeadlineMs,
-      idleDeadlineMs: opts.idleDeadlineMs,
-      lookAheadMs: opts.lookAheadMs,
-      clock,
-    });
-    replay = await replayer.run();
-    // The book is final: late destroys must not be charged to (or alter) this run.
-    platform.detachScoreBook();
-    ({ liveSlotIds, leakedSlotIds } = platform.leakCheck());
+    for (let i = 0; i < opts.dataDirs.length; i++) {
+      const dataDir = opts.dataDirs[i] as string;
+      if (i > 0) {
+        book = new ScoreBook();
+        platform.attachScoreBook(book);
+      }
+      const before = new Set(platform.slots.keys());
+      opts.onDataset?.(i, dataDir, book);
+      const replayer = new Replayer({
+        dataDir,
+        metas: metasByDir[i],
+        metaFor: opts.metaFor,
+        scalerAddress,
+        platform,
+        scoreBook: book,
+        speed: opts.speed,
+        tailMs: opts.tailMs,
+        assignDeadlineMs: opts.assignDeadlineMs,
+        idleDeadlineMs: opts.idleDeadlineMs,
+        lookAheadMs: opts.lookAheadMs,
+        clock,
+      });
+      const replay = await replayer.run();
+      // The book is final: late destroys must not be charged to (or alter) this run.
+      platform.detachScoreBook();
+      const check = platform.leakCheck();
+      const mine = (id: string): boolean => !before.has(id);
+      const result: LiveRunResult = {
+        dataset: basename(dataDir),
+        report: replay.report,
+        failures: replay.failures,
+        leakedSlots: check.leakedSlotIds.filter(mine).length,
+        liveSlotsAtEnd: check.liveSlotIds.filter(mine).length,
+        liveSlotsAtLastIdle: replay.liveSlotsAtLastIdle,
+        slowIdles: replay.slowIdles,
+        requests: replay.requests,
+        failedRequests: replay.failedRequests,
+        coldStarts: replay.coldStarts,
+        lateDispatches: replay.lateDispatches,
+        maxDispatchLagMs: replay.maxDispatchLagMs,
+        platformCalls: cloneCounts(platform.callCounts),
+        speed: replay.speed,
+        comparable: replay.comparable,
+        scalerExit: proc?.exited,
+      };
+      results.push(result);
+      // The last one is printed once the scaler has stopped, with how it exited.
+      if (i < opts.dataDirs.length - 1) {
+        if (out !== null) out.write(opts.json === true ? liveRunJsonLine(result) + '\n' : formatLiveRun(result));
+        opts.onResult?.(result, i);
+      }
+    }
   } finally {
     // Port going away first: that is how the contest's entry script learns the run is over.
     await stats?.close();
     if (proc !== undefined) await stopScaler(proc, opts.scalerKillGraceMs ?? DEFAULT_SCALER_KILL_GRACE_MS);
     await platform.close();
   }
-  const result: LiveRunResult = {
-    dataset: basename(opts.dataDir),
-    report: replay.report,
-    failures: replay.failures,
-    leakedSlots: leakedSlotIds.length,
-    liveSlotsAtEnd: liveSlotIds.length,
-    liveSlotsAtLastIdle: replay.liveSlotsAtLastIdle,
-    slowIdles: replay.slowIdles,
-    requests: replay.requests,
-    failedRequests: replay.failedRequests,
-    coldStarts: replay.coldStarts,
-    lateDispatches: replay.lateDispatches,
-    maxDispatchLagMs: replay.maxDispatchLagMs,
-    platformCalls: platform.callCounts,
-    speed: replay.speed,
-    comparable: replay.comparable,
-    scalerExit: proc?.exited,
-  };
-  const out = opts.output === undefined ? process.stdout : opts.output;
-  if (out !== null) {
-    out.write(opts.json === true ? liveRunJsonLine(result) + '\n' : formatLiveRun(result));
+  const lastIndex = results.length - 1;
+  const last = results[lastIndex];
+  if (last !== undefined) {
+    const final: LiveRunResult = { ...last, scalerExit: proc?.exited };
+    results[lastIndex] = final;
+    if (out !== null) out.write(opts.json === true ? liveRunJsonLine(final) + '\n' : formatLiveRun(final));
+    opts.onResult?.(final, lastIndex);
   }
-  return result;
+  return results;
+}
+
+function cloneCounts(c: Record<string, Record<string, number>>): Record<string, Record<string, number>> {
+  const outc: Record<string, Record<string, number>> = {};
+  for (const [k, v] of Object.entries(c)) outc[k] = { ...v };
+  return outc;
 }

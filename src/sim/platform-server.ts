@@ -225,6 +225,14 @@ export class PlatformServer {
     this.scoreBook = undefined;
   }
 
+  /**
+   * Records slot costs into `book` from now on (the next dataset of a series). Slots created
+   * before are unknown to it, so their later destroys are not charged to the new dataset.
+   */
+  attachScoreBook(book: SlotCostSink): void {
+    this.scoreBook = book;
+  }
+
   async start(): Promise<number> {
     if (this.server !== undefined) throw new Error('PlatformServer already started');
     const proto = loadProto();

@@ -27,8 +27,6 @@ export const TYPICAL_GAP_CAP_MS = 10_000;
 export const ARRIVAL_GAP_ALPHA = 0.1;
 /** The queue model never plans instances busier than this. */
 export const MAX_QUEUE_UTILISATION = 0.8;
-/** Keep-alive floor, in typical inter-arrival gaps, for functions that arrive faster than they cold-start. */
-export const KEEP_FLOOR_GAPS = 4;
 /** Memory is priced as if the resource half were at least this good (see scorePrices). */
 export const DEFAULT_MIN_RESOURCE_RATIO = 0.3;
 
@@ -41,7 +39,6 @@ class FunctionModel {
   lastArrival = NaN;
   /** EWMA of short (in-burst) inter-arrival gaps, ms. */
   burstGapMs = NaN;
-  burstStart = NaN;
   burstPeak = 0;
   /** Learned peak concurrency of a burst (EWMA over bursts). */
   peakEwma = 0;
@@ -69,34 +66,32 @@ function model(pool: PoolView): FunctionModel {
 const PRIOR_PRICES: ScorePrices = scorePrices({ execGBs: 0, slotGBs: 0, execSecs: 0, scheduleSecs: 0 });
 
 /**
- * The score-priced online policy. For each function it learns the distribution of reuse gaps
- * (how long an idle instance waits for its next request), the cold-start time and the burst
- * concurrency, and prices memory against latency from the score's own running totals:
+ * The score-priced online policy (`adaptive`). Per function, online and generic:
  *
- *  - keep an idle instance for the window that maximises P(reused) x cold-start cost minus the
- *    expected idle memory cost; with no data yet, the ski-rental break-even window;
- *  - or destroy it and pre-warm just before the predicted next request, when the gap is
- *    predictable and long enough that paying create + init beats idling through it;
- *  - pre-create a burst's learned concurrency when a new burst begins;
- *  - on a miss, wait for a busy instance that will free well before a cold start would finish.
+ *  - Prices: the marginal score of a slot GB-second and of a second of scheduling latency,
+ *    from the score's running totals (every shard's, via the shared counters), so 30 GB AI
+ *    instances are kept far more sparingly than 128 MB functions with the same pattern.
+ *  - Keep-alive: a ladder of what-if shadow pools replays the function's real arrivals and
+ *    releases; the window whose shadow cost (cold starts x their price + idle seconds x the
+ *    memory price) is least is used. Before enough evidence: the ski-rental break-even window.
+ *  - Release-then-pre-warm: when the function goes idle and its recent idle gaps are
+ *    predictable (a timer, periodic bursts), destroy now and bring back, create + init before
+ *    the predicted request, as many instances as its bursts need, if that beats keeping.
+ *  - Queue model: on a miss, begin only the cold starts needed for the waiters to be served
+ *    within one cold start by busy, starting and new instances, at utilisation below 1.
  *
- * Every decision is O(histogram bins) at most, independent of trace length and function count.
+ * Per-request work is O(ladder) (11 windows); pre-warm planning, O(16^2), runs only when a
+ * function goes idle. Memory per function is constant but for the burst-concurrency window.
  */
 export interface AdaptivePolicyOptions {
   /** `dynamic` (default): prices from the running score totals; `prior`: fixed prior prices. */
   pricing?: 'dynamic' | 'prior';
   /** Pre-warm idle functions when predictable (default true). */
   prewarm?: boolean;
-  /** Pre-create learned burst capacity when a new burst begins (default false: it did not pay). */
-  burstCapacity?: boolean;
   /** A pre-warm before a predicted burst brings back its learned peak concurrency (default true). */
   burstPrewarm?: boolean;
   /** Hold back cold starts when busy/starting instances will serve waiters sooner (default true). */
   queueModel?: boolean;
-  /** Shadows count a request that could queue behind a busy instance as a wait, not a miss. */
-  shadowQueue?: boolean;
-  /** Keep-alive floor for functions arriving faster than they cold-start (default true). */
-  keepFloor?: boolean;
   /** Queueing behind busy instances is accepted up to this fraction of a cold start. */
   queueFraction?: number;
   /** Floors on the resource and latency ratios the prices are computed at (dynamic pricing). */
@@ -113,11 +108,8 @@ export class AdaptivePolicy implements ScalingPolicy {
     this.opts = {
       pricing: 'dynamic',
       prewarm: true,
-      burstCapacity: false,
       burstPrewarm: true,
       queueModel: true,
-      shadowQueue: false,
-      keepFloor: false,
       queueFraction: 1,
       minResourceRatio: DEFAULT_MIN_RESOURCE_RATIO,
       minLatencyRatio: 0,
@@ -136,9 +128,7 @@ export class AdaptivePolicy implements ScalingPolicy {
 
   onArrival(pool: PoolView, now: number): void {
     const m = model(pool);
-    const st = pool.stats;
-    const queueWait = this.opts.shadowQueue && st.execSamples >= MIN_GAP_SAMPLES ? Math.min(st.coldStartMs, st.execMs / (pool.busyCount + 1)) / 1000 : Infinity;
-    m.shadows.arrive(now, Number.isFinite(queueWait) ? pool.busyCount : 0, Number.isFinite(queueWait) ? queueWait : 0);
+    m.shadows.arrive(now);
     if (pool.busyCount === 0 && pool.waitingCount === 0 && !Number.isNaN(m.lastFullyIdleAt)) {
       m.idleGaps.record(now - m.lastFullyIdleAt);
     }
@@ -150,7 +140,6 @@ export class AdaptivePolicy implements ScalingPolicy {
     if (!(gap <= burstGap) && pool.busyCount === 0 && pool.startingCount === 0) {
       if (m.bursts > 0) m.peakEwma = m.bursts === 1 ? m.burstPeak : m.peakEwma + BURST_PEAK_ALPHA * (m.burstPeak - m.peakEwma);
       m.bursts++;
-      m.burstStart = now;
       m.burstPeak = 0;
     }
     // Concurrency the burst would need with no waiting: arrivals within one execution time.
@@ -189,11 +178,7 @@ export class AdaptivePolicy implements ScalingPolicy {
     if (!(memRate > 0)) return MAX_KEEP_MS;
     // Until the shadows have seen enough, ski rental: keep until idling has cost one cold start.
     const skiRentalMs = (coldCost / memRate) * 1000;
-    let keepMs = m.shadows.weight < MIN_SHADOW_WEIGHT ? skiRentalMs : m.shadows.bestWindowMs(now, coldCost, prices.perLatencySec, memRate);
-    // A function whose requests come faster than it cold-starts must not lose its last instance
-    // between two requests: every arrival during the cold start would queue behind it.
-    const gap = m.burstGapMs;
-    if (this.opts.keepFloor && gap > 0 && pool.stats.coldStartMs > gap) keepMs = Math.max(keepMs, Math.min(KEEP_FLOOR_GAPS * gap, skiRentalMs));
+    const keepMs = m.shadows.weight < MIN_SHADOW_WEIGHT ? skiRentalMs : m.shadows.bestWindowMs(now, coldCost, memRate);
     const alone = pool.busyCount === 0 && pool.idleCount <= 1 && pool.startingCount === 0;
     if (alone && this.opts.prewarm && m.idleGaps.size >= MIN_PREWARM_GAPS) {
       const gaps = m.idleGaps.sorted();
@@ -231,10 +216,6 @@ export class AdaptivePolicy implements ScalingPolicy {
         if (m.plan!.atMs >= now) return m.plan;
         m.plan = null;
       }
-    }
-    if (this.opts.burstCapacity && m.bursts > 1 && m.peakEwma >= 2 && now - m.burstStart < Math.max(MIN_BURST_GAP_MS, pool.stats.coldStartMs)) {
-      const want = Math.ceil(m.peakEwma) - pool.busyCount;
-      if (want > 0) return { atMs: m.burstStart, count: want };
     }
     return null;
   }
