@@ -20,7 +20,7 @@ import { parseArgs } from 'node:util';
 import { PlatformServer } from '../src/sim/platform-server.js';
 import { RawH2Client } from '../src/load/raw-h2-client.js';
 import { LatencyHistogram } from '../src/load/latency-histogram.js';
-import { ProcessSampler } from '../src/load/process-sampler.js';
+import { ProcessSampler, readProcessCpuMs } from '../src/load/process-sampler.js';
 import { grpcStatusName } from '../src/load/load-client.js';
 import { ChildSet, describeMachine, fetchScalerTotals, startScaler } from '../src/load/bench-harness.js';
 
@@ -162,6 +162,7 @@ async function runStorm(): Promise<number> {
 
     const before = await fetchScalerTotals(scaler.statsPort);
     sampler.start();
+    const platformCpu0 = readProcessCpuMs(platform.child.pid!) ?? NaN;
     const t0 = performance.now();
     const done = new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, createMs + initMs + STORM_TIMEOUT_SLACK_MS);
@@ -208,6 +209,7 @@ async function runStorm(): Promise<number> {
     await done;
     const elapsedMs = performance.now() - t0;
     const usage = sampler.stop();
+    const platformCpuMs = (readProcessCpuMs(platform.child.pid!) ?? NaN) - platformCpu0;
     client.close();
     const after = await fetchScalerTotals(scaler.statsPort);
     const check = await checkWithPlatform(platform.child, assignments);
@@ -228,6 +230,7 @@ async function runStorm(): Promise<number> {
       invalidAssignments: check.invalid,
       maxRssMb: usage?.maxRssMb ?? NaN,
       scalerCpuMs: usage?.cpuMs ?? NaN,
+      platformCpuMs,
       sendMs,
       elapsedMs,
       assign: a,
@@ -248,7 +251,9 @@ async function runStorm(): Promise<number> {
       console.log(`  assign latency p50 ${a.p50Ms.toFixed(1)}  p90 ${a.p90Ms.toFixed(1)}  p99 ${a.p99Ms.toFixed(1)}  max ${a.maxMs.toFixed(1)} ms ` +
         `(create + init = ${base} ms: p99 overhead ${result.p99OverheadMs.toFixed(1)} ms)`);
       console.log(`  scaler         max RSS ${result.maxRssMb.toFixed(0)} MiB (limit ${RSS_LIMIT_MB}), CPU ${result.scalerCpuMs.toFixed(0)} ms ` +
-        `(${((result.scalerCpuMs * 1000) / assigns).toFixed(0)} us per Assign+Idle incl. its cold start)`);
+        `(${((result.scalerCpuMs * 1000) / assigns).toFixed(0)} us per Assign+Idle incl. its cold start); ` +
+        `platform stand-in CPU ${platformCpuMs.toFixed(0)} ms`);
+      console.log(`  first reply after ${assignH.percentileMs(0).toFixed(1)} ms; all settled after ${elapsedMs.toFixed(0)} ms`);
       console.log(`\n${ok ? 'PASS' : 'FAIL'}`);
     }
     if (!ok) exitCode = 1;

@@ -88,6 +88,8 @@ function parseAddress(name: string, raw: string): string {
 /** Flags win over environment variables, which win over defaults. `null` means `--help`. */
 export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): ScalerConfig | null {
   const values = new Map<string, string>();
+  /** Options given as flags (they beat any environment variable, even of a sibling option). */
+  const flagged = new Set<string>();
   for (const o of OPTION_SPECS) {
     const v = env[o.env];
     if (v !== undefined && v !== '') values.set(o.flag, v);
@@ -102,11 +104,19 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Sc
     const value = eq > 0 ? a.slice(eq + 1) : argv[++i];
     if (value === undefined) throw new ConfigError(`${flag} needs a value`);
     values.set(flag, value);
+    flagged.add(flag);
   }
+  // --address beats --port; any flag beats SCALER_ADDRESS/SCALER_PORT from the environment.
   let address = DEFAULT_SCALER_ADDRESS;
-  if (values.has('--port')) address = `0.0.0.0:${parseIntStrict('--port', values.get('--port')!, 0, 65535)}`;
-  if (values.has('--address')) address = parseAddress('--address', values.get('--address')!);
+  const addressFrom = (opt: '--address' | '--port'): string =>
+    opt === '--address' ? parseAddress('--address', values.get('--address')!) : `0.0.0.0:${parseIntStrict('--port', values.get('--port')!, 0, 65535)}`;
+  const order: ('--address' | '--port')[] = ['--address', '--port'];
+  const chosen = order.find((o) => flagged.has(o)) ?? order.find((o) => values.has(o));
+  if (chosen !== undefined) address = addressFrom(chosen);
   const statsPort = values.has('--stats-port') ? parseIntStrict('--stats-port', values.get('--stats-port')!, 0, 65535) : DEFAULT_STATS_PORT;
+  if (statsPort !== 0 && statsPort === Number(address.slice(address.lastIndexOf(':') + 1))) {
+    throw new ConfigError(`--stats-port ${statsPort} is the Scaler gRPC port; pick another`);
+  }
   if (RESERVED_PORTS.includes(statsPort)) throw new ConfigError(`--stats-port ${statsPort} belongs to the simulator; pick another`);
   const batchFlush = values.get('--batch-flush') as ScalerBatchFlush | undefined;
   if (batchFlush !== undefined && !BATCH_FLUSH_MODES.includes(batchFlush)) {

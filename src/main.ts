@@ -24,17 +24,22 @@ async function main(): Promise<number> {
     return 2;
   }
   const log = createLogger(config.logLevel);
+  // Listen for signals before starting anything, so a stop during start-up still cleans up.
+  let stopRequested: NodeJS.Signals | null = null;
+  let wake: (() => void) | null = null;
+  const stop = (signal: NodeJS.Signals): void => {
+    if (stopRequested !== null) {
+      log.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    stopRequested = signal;
+    log.info({ signal }, 'stopping');
+    wake?.();
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
   const server = await ScalerServer.start(config, log);
-  await new Promise<void>((resolve) => {
-    const stop = (signal: NodeJS.Signals): void => {
-      log.info({ signal }, 'stopping');
-      process.off('SIGTERM', stop);
-      process.off('SIGINT', stop);
-      resolve();
-    };
-    process.on('SIGTERM', stop);
-    process.on('SIGINT', stop);
-  });
+  if (stopRequested === null) await new Promise<void>((resolve) => (wake = resolve));
   await server.close();
   return 0;
 }
@@ -46,6 +51,6 @@ main().then(
   },
   (err: unknown) => {
     process.stderr.write(`scaler: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exitCode = 1;
+    process.exit(1);
   },
 );

@@ -176,23 +176,26 @@ describe('ScalerCore', () => {
     expect(a.err).toBe(ScalerErrorCode.ColdStartFailed);
   });
 
-  it('destroys every slot on shutdown once busy instances are released', () => {
+  it('destroys every slot on shutdown: idle, busy and initialising ones', () => {
     const { clock, platform, core, assign, idle } = setup();
     const a = assign('r1');
-    assign('r2');
+    const b = assign('r2');
     clock.runUntil(1_100);
-    const [first] = [a.id!];
-    idle('r2', [...core.liveInstances.keys()].find((k) => k !== first)!);
+    idle('r2', b.id!);
+    // A third request for another function is still in Init when shutdown comes.
+    assign('r3', { ...META, key: 'fn-b' });
+    clock.runUntil(1_300);
+    expect(platform.liveSlots).toBe(3);
     let drained = false;
     core.shutdown(() => (drained = true));
-    clock.runUntil(1_200);
-    expect(drained).toBe(false);
-    expect(platform.liveSlots).toBe(1);
-    idle('r1', first);
-    clock.runUntil(1_300);
+    clock.runUntil(1_400);
     expect(drained).toBe(true);
     expect(platform.liveSlots).toBe(0);
     expect(core.metrics.liveSlots).toBe(0);
+    expect(core.metrics.busyInstances).toBe(0);
+    expect(core.metrics.startingInstances).toBe(0);
+    // The busy request's late Idle is answered without effect.
+    expect(idle('r1', a.id!)).toBeNull();
   });
 
   it('cancels a waiting assign without leaking the cold start it began', () => {

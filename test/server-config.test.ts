@@ -143,6 +143,19 @@ describe('parseConfig', () => {
 
 const MAIN_JS = fileURLToPath(new URL('../dist/src/main.js', import.meta.url));
 
+describe('parseConfig precedence and conflicts', () => {
+  it('lets any address flag beat any address environment variable', () => {
+    const c = parseConfig(['--port', '9101'], { SCALER_ADDRESS: '127.0.0.1:7001' });
+    expect(c?.address).toBe('0.0.0.0:9101');
+    const d = parseConfig([], { SCALER_ADDRESS: '127.0.0.1:7001', SCALER_PORT: '9101' });
+    expect(d?.address).toBe('127.0.0.1:7001');
+  });
+
+  it('rejects a stats port equal to the Scaler gRPC port', () => {
+    expect(() => parseConfig(['--port', '9101', '--stats-port', '9101'], {})).toThrow(ConfigError);
+  });
+});
+
 describe.runIf(existsSync(MAIN_JS))('main.js command line', () => {
   it('prints the help and exits 0', () => {
     const r = spawnSync(process.execPath, [MAIN_JS, '--help'], { encoding: 'utf8', timeout: 10_000 });

@@ -15,7 +15,6 @@ import { serveShard, type ShardContext, type ShardReply, type SharedCounters } f
 import { ScalerErrorCode } from '../src/core/types.js';
 import { readBenchShardWorkUs, spinMicros } from '../src/server/bench-shard-work.js';
 import { TEST_CRASH_EXIT_CODE, TEST_CRASH_INSTANCE_ID, testHooksEnabled } from '../src/server/test-hooks.js';
-import { InstanceState, type Instance } from '../src/core/instance.js';
 
 /** Slot time integrates continuously: refresh the shared score sums at least this often. */
 export const COUNTER_REFRESH_MS = 250;
@@ -140,20 +139,8 @@ serveShard<ShardRequest, ShardResponse, ShardEvent, ScalerCounterField, ShardWor
     if (refreshTimer !== undefined) clearInterval(refreshTimer);
     const c = core;
     if (c === undefined) return;
-    // Main closes the router only after its gRPC server stopped, and the router delivers every
-    // forwarded Idle before this hook runs: an instance still busy now will never be released.
-    // Release it here (the core destroys released instances once stopping), or core.shutdown
-    // would wait for it until the timeout and its slot would outlive the scaler.
-    const stranded: Instance[] = [];
-    // Instances in Init (up to minutes) would hold the shutdown past its budget and then leak
-    // their slots: destroy those slots now (the platform may abort the Init; the core's own
-    // destroy when the Init ends then finds the slot gone, which it counts as destroyed).
-    const initialising: Instance[] = [];
-    for (const inst of c.liveInstances.values()) {
-      if (inst.state === InstanceState.Busy) stranded.push(inst);
-      else if (inst.state === InstanceState.Starting && inst.slotId !== '') initialising.push(inst);
-    }
-    const p = platform!;
+    // Main closes the router only after its gRPC server stopped and every forwarded Idle was
+    // delivered: the core destroys busy and initialising instances too (see ScalerCore.shutdown).
     await new Promise<void>((resolve) => {
       const t = setTimeout(resolve, SHUTDOWN_DESTROY_TIMEOUT_MS);
       t.unref();
@@ -161,15 +148,6 @@ serveShard<ShardRequest, ShardResponse, ShardEvent, ScalerCounterField, ShardWor
         clearTimeout(t);
         resolve();
       });
-      for (const inst of stranded) {
-        c.idle({ requestId: inst.busyRequestId, metaKey: inst.pool.key, instanceId: inst.id, needDestroy: false, durationMs: 0 });
-      }
-      for (const inst of initialising) {
-        const slotId = inst.slotId;
-        p.destroySlot(`${slotId}-shutdown`, slotId, 'scaler shutting down during init', (err) => {
-          if (err === null) ctx.emit({ t: 'slot-destroyed', slotId });
-        });
-      }
     });
     writeCounters(ctx);
     clock?.stop();

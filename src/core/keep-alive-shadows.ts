@@ -17,6 +17,59 @@ export const SHADOW_DECAY = 0.995;
 const MAX_SHADOW_IDLE = 256;
 /** Tallies are kept in growing units (no per-event decay of every tally); rescaled past this. */
 const RESCALE_AT = 1e100;
+/** Forgetting of the population tallies, per young-function arrival. */
+export const POPULATION_DECAY = 0.999;
+
+/**
+ * Shadow tallies pooled over many functions (the population of functions too young to have
+ * tallies of their own), so a new function starts from what functions of this workload did
+ * rather than from a fixed rule. Decays per recorded event.
+ */
+export class PopulationTallies {
+  readonly misses = new Float64Array(KEEP_WINDOWS_MS.length);
+  readonly idleSecs = new Float64Array(KEEP_WINDOWS_MS.length);
+  private unit = 1;
+  private weightSum = 0;
+
+  constructor(private readonly decay = POPULATION_DECAY) {}
+
+  get weight(): number {
+    return this.weightSum / this.unit;
+  }
+
+  /** Marks one arrival of a young function (before its per-window outcomes are added). */
+  tick(): void {
+    this.unit /= this.decay;
+    if (this.unit > RESCALE_AT) {
+      const f = 1 / this.unit;
+      for (let i = 0; i < this.misses.length; i++) {
+        this.misses[i]! *= f;
+        this.idleSecs[i]! *= f;
+      }
+      this.weightSum *= f;
+      this.unit = 1;
+    }
+    this.weightSum += this.unit;
+  }
+
+  add(i: number, misses: number, idleSecs: number): void {
+    this.misses[i]! += misses * this.unit;
+    this.idleSecs[i]! += idleSecs * this.unit;
+  }
+
+  bestWindowMs(missCost: number, memRate: number): number {
+    let best = 0;
+    let bestCost = Infinity;
+    for (let i = 0; i < KEEP_WINDOWS_MS.length; i++) {
+      const cost = (this.misses[i]! * missCost + this.idleSecs[i]! * memRate) / this.unit;
+      if (cost < bestCost) {
+        bestCost = cost;
+        best = KEEP_WINDOWS_MS[i]!;
+      }
+    }
+    return best;
+  }
+}
 
 class ShadowPool {
   /** Release times of idle shadow instances, oldest first, from `bottom`. */
@@ -28,23 +81,31 @@ class ShadowPool {
   misses = 0;
   idleSecs = 0;
 
-  constructor(readonly windowMs: number) {}
+  constructor(
+    readonly windowMs: number,
+    private readonly index: number,
+  ) {}
 
-  arrive(now: number, unit: number): void {
+  arrive(now: number, unit: number, mirror: PopulationTallies | null): void {
     const w = this.windowMs;
     const idle = this.idle;
+    let idleMs = 0;
+    let miss = 0;
     while (this.bottom < idle.length && now - idle[this.bottom]! > w) {
-      this.idleSecs += (unit * w) / 1000;
+      idleMs += w;
       this.sumRel -= idle[this.bottom]!;
       this.bottom++;
     }
     if (this.bottom < idle.length) {
       const r = idle.pop()!;
       this.sumRel -= r;
-      this.idleSecs += (unit * (now - r)) / 1000;
+      idleMs += now - r;
     } else {
-      this.misses += unit;
+      miss = 1;
     }
+    this.misses += unit * miss;
+    this.idleSecs += (unit * idleMs) / 1000;
+    mirror?.add(this.index, miss, idleMs / 1000);
     if (this.bottom > 64 && this.bottom * 2 > idle.length) {
       this.idle = idle.slice(this.bottom);
       this.bottom = 0;
@@ -78,7 +139,7 @@ class ShadowPool {
 }
 
 export class KeepAliveShadows {
-  private readonly pools = KEEP_WINDOWS_MS.map((w) => new ShadowPool(w));
+  private readonly pools = KEEP_WINDOWS_MS.map((w, i) => new ShadowPool(w, i));
   /** Weight of the newest event; older tallies weigh 1/unit relative to it. */
   private unit = 1;
   private weightSum = 0;
@@ -88,11 +149,13 @@ export class KeepAliveShadows {
     return this.weightSum / this.unit;
   }
 
-  arrive(now: number): void {
+  /** `mirror`: also add this arrival's per-window outcomes to population tallies. */
+  arrive(now: number, mirror: PopulationTallies | null = null): void {
     this.unit /= SHADOW_DECAY;
     if (this.unit > RESCALE_AT) this.rescale();
     this.weightSum += this.unit;
-    for (const p of this.pools) p.arrive(now, this.unit);
+    mirror?.tick();
+    for (const p of this.pools) p.arrive(now, this.unit, mirror);
   }
 
   release(now: number): void {

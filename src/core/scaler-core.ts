@@ -249,8 +249,9 @@ export class ScalerCore {
   }
 
   /**
-   * Stops accepting work, fails waiting assigns, destroys every slot it can and calls `done`
-   * once the platform answered every destroy (busy instances are destroyed when released).
+   * Stops accepting work, fails waiting assigns, destroys every slot (idle, busy and
+   * initialising ones; a CreateSlot still in flight is destroyed when it answers) and calls
+   * `done` once the platform answered every destroy. Call it after the RPC front has stopped.
    */
   shutdown(done: () => void): void {
     this.stopping = true;
@@ -263,6 +264,19 @@ export class ScalerCore {
       this.retryTimers.delete(pool.key);
       for (const w of pool.drainWaiters()) this.failWaiter(w, ScalerErrorCode.ShuttingDown, 'scaler is shutting down');
       for (const inst of [...pool.idleInstances()]) this.destroyInstance(inst, 'shutdown');
+    }
+    // Callers stop the RPC front first, so a busy instance will never be released and an Init
+    // may take minutes: destroy both now rather than let their slots outlive the scaler.
+    for (const inst of [...this.instances.values()]) {
+      if (inst.state === InstanceState.Busy) {
+        inst.pool.busyCount--;
+        this.metrics.busyInstances--;
+        inst.lastRequestId = inst.busyRequestId;
+        inst.busyRequestId = '';
+        this.destroyInstance(inst, 'shutdown while busy');
+      } else if (inst.state === InstanceState.Starting && inst.slotId !== '') {
+        this.abandonStarting(inst, 'shutdown during init');
+      }
     }
     this.drainCallbacks.push(done);
     this.checkDrained();
@@ -572,9 +586,12 @@ export class ScalerCore {
         this.clock.schedule(at, () => this.destroySlot(slotId, memoryMb, reason, attempt + 1));
         return;
       }
-      if (err !== null) {
+      if (err !== null && err.kind === PlatformErrorKind.Permanent) {
+        // NotFound and the like: the slot is already gone (an earlier attempt got through).
+        this.log.debug({ slotId, reason: err.message }, 'DestroySlot: slot already gone');
+      } else if (err !== null) {
         this.metrics.platformFailures++;
-        this.log.warn({ slotId, reason: err.message }, 'DestroySlot failed');
+        this.log.warn({ slotId, reason: err.message }, 'DestroySlot failed after retries');
       }
       const m = this.metrics;
       m.integrate(this.clock.now());

@@ -122,11 +122,18 @@ export interface ScalerChild extends StartedChild {
   readonly pid: number;
 }
 
+/**
+ * Extra node flags for every scaler child, e.g. `BENCH_SCALER_NODE_ARGS="--cpu-prof
+ * --cpu-prof-dir=/tmp/prof"` to profile the scaler (main thread and shard workers) under a benchmark.
+ */
+export const SCALER_NODE_ARGS_ENV = 'BENCH_SCALER_NODE_ARGS';
+
 /** Start `dist/src/main.js` on free ports and wait until its gRPC port accepts connections. */
 export async function startScaler(set: ChildSet, name: string, o: ScalerChildOptions): Promise<ScalerChild> {
   const port = await freePort();
   const statsPort = await freePort();
   const c = set.start(name, [
+    ...(process.env[SCALER_NODE_ARGS_ENV]?.split(' ').filter((a) => a !== '') ?? []),
     ...(o.nodeArgs ?? []),
     SCALER_MAIN, '--address', `127.0.0.1:${port}`, '--platform', o.platformAddress,
     '--shards', String(o.shards), '--stats-port', String(statsPort), '--log-level', 'warn',

@@ -48,6 +48,19 @@ export function toGrpcError(err: ShardError): Partial<grpc.StatusObject> {
 function noop(): void {}
 
 /**
+ * An Assign answered this close to its deadline is treated as expired: the client's own timer
+ * (same instant, its clock) may already have fired, and an instance whose reply the client
+ * dropped would stay busy forever. Handing it back and failing the call loses nothing.
+ */
+export const ASSIGN_DEADLINE_MARGIN_MS = 20;
+
+function deadlineLeftMs(call: { getDeadline(): grpc.Deadline }): number {
+  const d = call.getDeadline();
+  const at = d instanceof Date ? d.getTime() : d;
+  return at - Date.now();
+}
+
+/**
  * The `Scaler` service on the main thread: validate, route by function key, answer when the
  * shard does. No pool work happens here.
  */
@@ -93,9 +106,11 @@ export function createScalerHandlers(router: ScalerRouter, opts: ScalerHandlerOp
           cb(toGrpcError(err));
           return;
         }
-        if (call.cancelled) {
+        const expired = !call.cancelled && deadlineLeftMs(call) < ASSIGN_DEADLINE_MARGIN_MS;
+        if (call.cancelled || expired) {
           // Nobody will ever Idle this instance: hand it straight back so it is not lost.
           router.requestShard(shard, { op: ShardOp.Idle, rid, key, iid: iid!, nd: false, dur: 0 }, noop);
+          if (expired) cb({ code: grpc.status.DEADLINE_EXCEEDED, details: `assign "${rid}" answered too close to its deadline; instance returned` });
           return;
         }
         cb(null, { status: Status.Ok, assigment: { requestId: rid, metaKey: key, instanceId: iid! } });

@@ -23,7 +23,8 @@ export function startStatsEndpoint(opts: StatsEndpointOptions): Promise<Server> 
       res.end(JSON.stringify({ slots: opts.journal.allSlotIds() }));
       return;
     }
-    if (req.method !== 'GET' || (req.url !== '/' && req.url !== '/stats')) {
+    const path = (req.url ?? '/').split('?', 1)[0];
+    if (req.method !== 'GET' || (path !== '/' && path !== '/stats')) {
       res.writeHead(404, { 'content-type': 'application/json' });
       res.end('{"error":"not found; try GET /stats or /slots"}');
       return;

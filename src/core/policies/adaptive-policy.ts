@@ -1,5 +1,5 @@
 import { RecentGaps } from '../recent-gaps.js';
-import { KeepAliveShadows } from '../keep-alive-shadows.js';
+import { KeepAliveShadows, PopulationTallies } from '../keep-alive-shadows.js';
 import type { InstanceView, PolicyEnv, PoolView, PrewarmPlan, ScalingPolicy } from '../policy.js';
 import { scorePrices, type ScorePrices } from '../score-prices.js';
 
@@ -9,6 +9,8 @@ export const MIN_GAP_SAMPLES = 3;
 export const MIN_PREWARM_GAPS = 2;
 /** Arrivals (decayed) the keep-alive shadows need before they replace the ski-rental rule. */
 export const MIN_SHADOW_WEIGHT = 10;
+/** Young-function arrivals the population prior needs before it replaces the ski-rental rule. */
+export const MIN_POPULATION_WEIGHT = 30;
 /** Bounds on any keep-alive, ms. */
 export const MIN_KEEP_MS = 0;
 export const MAX_KEEP_MS = 30 * 60_000;
@@ -94,6 +96,8 @@ export interface AdaptivePolicyOptions {
   queueModel?: boolean;
   /** Queueing behind busy instances is accepted up to this fraction of a cold start. */
   queueFraction?: number;
+  /** New functions start from the keep-alive young functions of this workload did best with (default true). */
+  populationPrior?: boolean;
   /** Floors on the resource and latency ratios the prices are computed at (dynamic pricing). */
   minResourceRatio?: number;
   minLatencyRatio?: number;
@@ -103,6 +107,8 @@ export class AdaptivePolicy implements ScalingPolicy {
   readonly name = 'adaptive';
   private env: PolicyEnv | undefined;
   private readonly opts: Required<AdaptivePolicyOptions>;
+  /** Shadow tallies of young functions, pooled: the keep-alive prior for new functions. */
+  private readonly population = new PopulationTallies();
 
   constructor(opts: AdaptivePolicyOptions = {}) {
     this.opts = {
@@ -110,6 +116,7 @@ export class AdaptivePolicy implements ScalingPolicy {
       prewarm: true,
       burstPrewarm: true,
       queueModel: true,
+      populationPrior: true,
       queueFraction: 1,
       minResourceRatio: DEFAULT_MIN_RESOURCE_RATIO,
       minLatencyRatio: 0,
@@ -128,7 +135,8 @@ export class AdaptivePolicy implements ScalingPolicy {
 
   onArrival(pool: PoolView, now: number): void {
     const m = model(pool);
-    m.shadows.arrive(now);
+    // A young function's outcomes also teach the population prior for the next new function.
+    m.shadows.arrive(now, this.opts.populationPrior && m.shadows.weight < MIN_SHADOW_WEIGHT ? this.population : null);
     if (pool.busyCount === 0 && pool.waitingCount === 0 && !Number.isNaN(m.lastFullyIdleAt)) {
       m.idleGaps.record(now - m.lastFullyIdleAt);
     }
@@ -178,7 +186,10 @@ export class AdaptivePolicy implements ScalingPolicy {
     if (!(memRate > 0)) return MAX_KEEP_MS;
     // Until the shadows have seen enough, ski rental: keep until idling has cost one cold start.
     const skiRentalMs = (coldCost / memRate) * 1000;
-    const keepMs = m.shadows.weight < MIN_SHADOW_WEIGHT ? skiRentalMs : m.shadows.bestWindowMs(now, coldCost, memRate);
+    let keepMs: number;
+    if (m.shadows.weight >= MIN_SHADOW_WEIGHT) keepMs = m.shadows.bestWindowMs(now, coldCost, memRate);
+    else if (this.opts.populationPrior && this.population.weight >= MIN_POPULATION_WEIGHT) keepMs = this.population.bestWindowMs(coldCost, memRate);
+    else keepMs = skiRentalMs;
     const alone = pool.busyCount === 0 && pool.idleCount <= 1 && pool.startingCount === 0;
     if (alone && this.opts.prewarm && m.idleGaps.size >= MIN_PREWARM_GAPS) {
       const gaps = m.idleGaps.sorted();

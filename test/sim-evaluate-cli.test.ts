@@ -1,0 +1,129 @@
+/**
+ * `dist/scripts/evaluate.js` as users run it (needs `npm test`'s build): virtual JSON output,
+ * argument errors, and one live run of our scaler on the smoke set on non-default ports.
+ */
+import { spawnSync, spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const EVALUATE = fileURLToPath(new URL('../dist/scripts/evaluate.js', import.meta.url));
+const SMOKE_DIR = fileURLToPath(new URL('../datasets/function_smoke_test', import.meta.url));
+
+function evaluateSync(args: string[]): { status: number | null; stdout: string; stderr: string } {
+  // From another cwd: the script must find the dataset and the scaler from its own location.
+  const r = spawnSync(process.execPath, [EVALUATE, ...args], { cwd: '/', encoding: 'utf8', timeout: 60_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function evaluateAsync(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [EVALUATE, ...args], { cwd: '/', stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      const port = typeof a === 'object' && a !== null ? a.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function jsonLines(stdout: string): Record<string, unknown>[] {
+  return stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+describe('evaluate CLI', () => {
+  it('--virtual --json prints one line for the smoke set and a summary', () => {
+    const r = evaluateSync(['--virtual', '--json', '--tail', '5000', '--policy', 'fixed-5m']);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const [line, summary, ...rest] = jsonLines(r.stdout);
+    expect(rest).toEqual([]);
+    expect(line).toMatchObject({
+      dataset: 'function_smoke_test',
+      mode: 'virtual',
+      policy: 'fixed-5m',
+      tailMs: 5000,
+      comparable: false,
+      totalRequestsCount: 980,
+      failedRequestsCount: 0,
+      successRate: 1,
+      leakedSlots: 0,
+      passesGate: true,
+    });
+    const score = line!.score as number;
+    expect(score).toBeGreaterThan(0);
+    expect(score).toBeCloseTo((line!.resourceHalf as number) + (line!.latencyHalf as number), 9);
+    const bound = line!.bound as { score: number };
+    expect(bound.score).toBeGreaterThan(score);
+    expect(line!.boundFraction).toBeCloseTo(score / bound.score, 9);
+    expect(summary).toMatchObject({ summary: true, datasets: 1, pass: true, mode: 'virtual' });
+    expect(summary!.meanScore).toBeCloseTo(score, 9);
+  }, 60_000);
+
+  it('--data twice scores each dataset and reports the mean', () => {
+    const r = evaluateSync(['--virtual', '--json', '--tail', '1000', '--data', SMOKE_DIR, '--data', SMOKE_DIR]);
+    expect(r.status).toBe(0);
+    const lines = jsonLines(r.stdout);
+    expect(lines).toHaveLength(3);
+    const mean = ((lines[0]!.score as number) + (lines[1]!.score as number)) / 2;
+    expect(lines[2]!.meanScore).toBeCloseTo(mean, 9);
+  }, 60_000);
+
+  it.each([
+    [['--bogus'], /Unknown option '--bogus'/],
+    [['--virtual', '--scaler-cmd', 'true'], /cannot be combined with --virtual/],
+    [['--virtual', '--speed', '2'], /live runs only/],
+    [['--tail', 'soon'], /--tail expects a non-negative number/],
+    [['--speed', '0'], /--speed expects a positive number/],
+    [['--policy', 'nope'], /unknown policy "nope"/],
+    [['--platform-address', 'localhost'], /--platform-address expects HOST:PORT/],
+    [['--data', '/nonexistent-dataset'], /not a dataset folder/],
+    [['stray'], /Unexpected argument 'stray'/],
+  ])('rejects %j with exit 2', (args, message) => {
+    const r = evaluateSync(args as string[]);
+    expect(r.status).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(message);
+  });
+
+  it('--help exits 0 with the options', () => {
+    const r = evaluateSync(['--help']);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/--scaler-cmd CMD/);
+    expect(r.stdout).toMatch(/--platform-address/);
+  });
+
+  it('live: our scaler on the smoke set serves every request and leaks no slot', async () => {
+    const [scalerPort, statsPort] = [await freePort(), await freePort()];
+    const r = await evaluateAsync([
+      '--tail',
+      '1000',
+      '--json',
+      '--scaler-address',
+      `127.0.0.1:${scalerPort}`,
+      '--platform-address',
+      '127.0.0.1:0',
+      '--stats-address',
+      `127.0.0.1:${statsPort}`,
+    ]);
+    expect(r.status, r.stderr).toBe(0);
+    const [line, summary] = jsonLines(r.stdout);
+    expect(line).toMatchObject({ dataset: 'function_smoke_test', mode: 'live', totalRequestsCount: 980, successRate: 1, leakedSlots: 0, failures: {} });
+    expect(summary).toMatchObject({ summary: true, pass: true });
+  }, 180_000);
+});
