@@ -2,7 +2,15 @@
 import { ConfigError, helpText, parseConfig } from './config.js';
 import { describePolicies, policyNames } from './core/policies/policy-registry.js';
 import { createLogger } from './logger.js';
-import { ScalerServer } from './server/scaler-server.js';
+import { ScalerServer, SHUTDOWN_GRACE_MS } from './server/scaler-server.js';
+import { DEFAULT_CLOSE_TIMEOUT_MS } from './sharding/index.js';
+
+/**
+ * After SIGTERM/SIGINT the process exits within this long, whatever is still pending: above the
+ * sum of close()'s own budgets (5 s gRPC grace + 5 s router close), so it only fires when one of
+ * those steps hangs.
+ */
+export const SHUTDOWN_HARD_LIMIT_MS = SHUTDOWN_GRACE_MS + DEFAULT_CLOSE_TIMEOUT_MS + 2_000;
 
 async function main(): Promise<number> {
   let config;
@@ -40,7 +48,15 @@ async function main(): Promise<number> {
   process.on('SIGINT', stop);
   const server = await ScalerServer.start(config, log);
   if (stopRequested === null) await new Promise<void>((resolve) => (wake = resolve));
+  // Every step of close() has its own budget (gRPC grace, router drain and worker shutdown);
+  // this is the backstop if one of them does not return (e.g. a handle that never closes).
+  const hard = setTimeout(() => {
+    log.error({ limitMs: SHUTDOWN_HARD_LIMIT_MS }, 'shutdown did not finish in time; exiting');
+    process.exit(1);
+  }, SHUTDOWN_HARD_LIMIT_MS);
+  hard.unref();
   await server.close();
+  clearTimeout(hard);
   return 0;
 }
 

@@ -60,6 +60,9 @@ export interface ShardWorkerData {
   readonly logLevel: string;
   /** Unique per process start, shard and generation: instance ids never collide. */
   readonly instancePrefix: string;
-  /** Slots a crashed predecessor left alive (slot id -> memory MB): the new worker destroys them. */
-  readonly orphanSlots: ReadonlyArray<readonly [slotId: string, memoryMb: number]>;
+  /**
+   * Slots a crashed predecessor left alive (slot id, memory MB, instance id when initialising
+   * began): the new worker destroys them and accepts the pending Idle of their instances.
+   */
+  readonly orphanSlots: ReadonlyArray<readonly [slotId: string, memoryMb: number, instanceId?: string]>;
 }

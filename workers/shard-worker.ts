@@ -130,7 +130,7 @@ serveShard<ShardRequest, ShardResponse, ShardEvent, ScalerCounterField, ShardWor
       },
     });
     // A crashed predecessor's slots: nobody can serve from them, so stop paying for them.
-    for (const [slotId, mem] of wd.orphanSlots) core.destroyOrphanSlot(slotId, mem);
+    for (const [slotId, mem, iid] of wd.orphanSlots) core.destroyOrphanSlot(slotId, mem, iid);
     refreshTimer = setInterval(() => writeCounters(ctx), COUNTER_REFRESH_MS);
     refreshTimer.unref();
     log.info({ policy: core.policyName, orphans: wd.orphanSlots.length }, 'shard ready');

@@ -90,6 +90,8 @@ export class ScalerCore {
   /** Slots whose DestroySlot has not been answered yet. */
   private readonly destroying = new Set<string>();
   private drainCallbacks: (() => void)[] = [];
+  /** Instances of slots a crashed predecessor left (see `destroyOrphanSlot`). */
+  private readonly orphanInstances = new Set<string>();
   /** Request ids waiting for or holding an instance: a duplicate Assign must not get a second. */
   private readonly activeRequests = new Set<string>();
   /** Function key -> when its current run of failed cold starts began. */
@@ -180,6 +182,7 @@ export class ScalerCore {
     const inst = this.instances.get(input.instanceId);
     if (inst === undefined) {
       if (this.released.get(input.instanceId) === input.requestId) return null;
+      if (this.orphanInstances.delete(input.instanceId)) return null;
       return new ScalerError(ScalerErrorCode.NotFound, `unknown instance "${input.instanceId}"`);
     }
     const pool = inst.pool;
@@ -239,8 +242,13 @@ export class ScalerCore {
     return true;
   }
 
-  /** Destroys a slot this core never owned (left by a crashed predecessor), with retries. */
-  destroyOrphanSlot(slotId: string, memoryMb: number): void {
+  /**
+   * Destroys a slot this core never owned (left by a crashed predecessor), with retries. With
+   * its instance id, the one `Idle` of a request that was running on it is accepted: the
+   * request did run, only the shard that handed the instance out is gone.
+   */
+  destroyOrphanSlot(slotId: string, memoryMb: number, instanceId?: string): void {
+    if (instanceId !== undefined && instanceId !== '') this.orphanInstances.add(instanceId);
     const m = this.metrics;
     m.integrate(this.clock.now());
     m.liveSlots++;

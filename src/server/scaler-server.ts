@@ -50,6 +50,7 @@ export class ScalerServer {
     private readonly stats: HttpServer | null,
     readonly port: number,
     private readonly log: Logger,
+    private readonly state: { closing: boolean },
   ) {}
 
   static async start(config: ScalerConfig, log: Logger): Promise<ScalerServer> {
@@ -74,7 +75,12 @@ export class ScalerServer {
       }),
     });
     router.on('event', (shard, ev) => journal.apply(shard, ev));
-    router.on('shard-exit', (shard, code) => log.warn({ shard, code }, 'shard worker exited'));
+    // Exits during close() are the plan; any other exit is a crash the supervisor restarts.
+    const state = { closing: false };
+    router.on('shard-exit', (shard, code) => {
+      if (state.closing) log.debug({ shard, code }, 'shard worker stopped');
+      else log.warn({ shard, code }, 'shard worker exited');
+    });
     router.on('shard-restart', (shard, generation) => log.warn({ shard, generation }, 'shard worker restarted'));
     router.on('shard-error', (shard, error) => log.error({ shard, err: error.message }, 'shard worker error'));
 
@@ -107,11 +113,12 @@ export class ScalerServer {
       { address: config.address, port, statsPort, shards: config.shards, platform: config.platformAddress, policy: config.policy },
       'scaler listening',
     );
-    return new ScalerServer(config, router, journal, grpcServer, stats, port, log);
+    return new ScalerServer(config, router, journal, grpcServer, stats, port, log, state);
   }
 
   /** Stop accepting, let in-flight calls finish (or cancel them after a grace), destroy slots. */
   async close(): Promise<void> {
+    this.state.closing = true;
     await new Promise<void>((resolve) => {
       const t = setTimeout(() => {
         this.grpcServer.forceShutdown();

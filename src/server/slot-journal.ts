@@ -5,21 +5,25 @@ import type { ShardEvent } from '../shard-messages.js';
  * crashes, its replacement is handed the slots it left so they are destroyed, not leaked.
  */
 export class SlotJournal {
-  private readonly perShard: Map<string, number>[];
+  /** Per shard: slot id -> [memory MB, instance id]. */
+  private readonly perShard: Map<string, readonly [number, string]>[];
 
   constructor(shards: number) {
-    this.perShard = Array.from({ length: shards }, () => new Map<string, number>());
+    this.perShard = Array.from({ length: shards }, () => new Map<string, readonly [number, string]>());
   }
 
   apply(shard: number, ev: ShardEvent): void {
     const m = this.perShard[shard];
     if (m === undefined) return;
-    if (ev.t === 'slot-created') m.set(ev.slotId, ev.mem);
+    if (ev.t === 'slot-created') m.set(ev.slotId, [ev.mem, ev.iid]);
     else m.delete(ev.slotId);
   }
 
-  liveSlots(shard: number): Array<[string, number]> {
-    return [...(this.perShard[shard] ?? [])];
+  /** [slot id, memory MB, instance id] of every live slot of `shard`. */
+  liveSlots(shard: number): Array<[string, number, string]> {
+    const out: Array<[string, number, string]> = [];
+    for (const [id, [mem, iid]] of this.perShard[shard] ?? []) out.push([id, mem, iid]);
+    return out;
   }
 
   /** Every journaled slot id, all shards (the `/slots` endpoint, leak checks). */
