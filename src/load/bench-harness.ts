@@ -16,8 +16,12 @@ export const BENCH_READY_TIMEOUT_MS = 20_000;
 export const CHILD_STOP_GRACE_MS = 8_000;
 const READY_POLL_MS = 50;
 
-/** `dist/` of the compiled tree (this file is `dist/src/load/bench-harness.js`). */
-export const DIST_DIR = fileURLToPath(new URL('../../', import.meta.url));
+/**
+ * `dist/` of the compiled tree: two levels up when this runs as `dist/src/load/bench-harness.js`,
+ * `<repo>/dist/` when a test imports the TypeScript source.
+ */
+const UP_TWO = fileURLToPath(new URL('../../', import.meta.url));
+export const DIST_DIR = /[\\/]dist[\\/]$/.test(UP_TWO) ? UP_TWO : `${UP_TWO}dist/`;
 export const SCALER_MAIN = `${DIST_DIR}src/main.js`;
 
 export function freePort(): Promise<number> {
