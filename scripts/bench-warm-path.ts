@@ -9,7 +9,6 @@
  *   node dist/scripts/bench-warm-path.js [--duration 10] [--concurrency 64] [--shards 2] [--json]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -18,9 +17,10 @@ import { createLoadClient, LOAD_CLIENT_KINDS, type LoadClientKind } from '../src
 import { KeyPopulation } from '../src/load/key-population.js';
 import { runLoad, type LoadMode, type LoadRunResult } from '../src/load/load-runner.js';
 import { formatLoadResult } from '../src/load/load-report.js';
+import { freePort } from '../src/free-port.js';
+import { waitForPort } from '../src/load/bench-harness.js';
 
 export const BENCH_WARMUP_S = 2;
-export const BENCH_READY_TIMEOUT_MS = 15_000;
 /** How long a child may take to shut down gracefully before it is killed. */
 export const CHILD_STOP_GRACE_MS = 5_000;
 /** The issue's targets: the scaler reaches this share of the no-op ceiling ... */
@@ -75,34 +75,7 @@ if (!(durationMs > 0) || !(concurrency >= 1) || !(keys >= 1) || !(shards >= 1) |
 const distDir = fileURLToPath(new URL('..', import.meta.url)); // dist/
 const children: ChildProcess[] = [];
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
-async function waitForPort(port: number, child: ChildProcess, name: string): Promise<void> {
-  const deadline = Date.now() + BENCH_READY_TIMEOUT_MS;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`${name} exited with code ${child.exitCode}`);
-    const ok = await new Promise<boolean>((resolve) => {
-      const sock = net.connect(port, '127.0.0.1');
-      sock.once('connect', () => {
-        sock.destroy();
-        resolve(true);
-      });
-      sock.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${name} did not listen on ${port} within ${BENCH_READY_TIMEOUT_MS} ms`);
-}
 
 function startChild(name: string, args: string[]): ChildProcess {
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });

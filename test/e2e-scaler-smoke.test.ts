@@ -10,7 +10,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { get } from 'node:http';
-import { createServer, type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -20,6 +19,7 @@ import { loadMetas } from '../src/sim/dataset-loader.js';
 import { PlatformServer, monotonicClock } from '../src/sim/platform-server.js';
 import { Replayer } from '../src/sim/replayer.js';
 import { ScoreBook } from '../src/sim/score-book.js';
+import { freePort } from '../src/free-port.js';
 
 const MAIN_JS = fileURLToPath(new URL('../dist/src/main.js', import.meta.url));
 const SMOKE_DIR = fileURLToPath(new URL('../datasets/function_smoke_test', import.meta.url));
@@ -48,16 +48,6 @@ afterEach(async () => {
   platforms = [];
 });
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** Starts the scaler on an ephemeral gRPC port, read back from its "scaler listening" log line. */
 function spawnScaler(platformTarget: string, extra: string[] = []): Promise<Spawned> {

@@ -3,9 +3,9 @@
  * argument errors, and one live run of our scaler on the smoke set on non-default ports.
  */
 import { spawnSync, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { freePort } from '../src/free-port.js';
 
 const EVALUATE = fileURLToPath(new URL('../dist/scripts/evaluate.js', import.meta.url));
 const SMOKE_DIR = fileURLToPath(new URL('../datasets/function_smoke_test', import.meta.url));
@@ -27,17 +27,6 @@ function evaluateAsync(args: string[]): Promise<{ status: number | null; stdout:
   });
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a !== null ? a.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function jsonLines(stdout: string): Record<string, unknown>[] {
   return stdout

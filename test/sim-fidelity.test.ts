@@ -8,7 +8,6 @@
  * The test reports both scores so a failure says which side moved.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,6 +16,7 @@ import { createPolicy } from '../src/core/policies/policy-registry.js';
 import { runLive } from '../src/sim/live-run.js';
 import { datasetSource, runVirtual } from '../src/sim/virtual-engine.js';
 import { generateDataset, writeDataset, type GenerateOptions } from '../src/sim/workload-generator.js';
+import { freePort } from '../src/free-port.js';
 
 const FIDELITY_POINTS = 1.5;
 const POLICY = 'adaptive';
@@ -30,17 +30,6 @@ const MAIN_JS = fileURLToPath(new URL('../dist/src/main.js', import.meta.url));
  */
 const GENERATED: GenerateOptions = { pattern: ['poisson', 'periodic', 'bursty', 'correlated', 'sparse'], functions: 30, durationSec: 60, seed: 5, rate: 2 };
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a !== null ? a.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 async function liveScore(dir: string): Promise<{ score: number; successRate: number; leaked: number; assignP50: number; idleP50: number }> {
   const port = await freePort();

@@ -4,7 +4,6 @@
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -13,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROTO_PATH } from '../src/proto.js';
 import { LiveRunError, runLive } from '../src/sim/live-run.js';
 import type { ContestStats } from '../src/sim/score-book.js';
+import { freePort } from '../src/free-port.js';
 
 const require = createRequire(import.meta.url);
 const SMOKE_DIR = fileURLToPath(new URL('../datasets/function_smoke_test', import.meta.url));
@@ -58,14 +58,6 @@ setTimeout(() => process.exit(9), 60000).unref();
 let dir: string;
 let scalerScript: string;
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const a = s.address();
-  await new Promise<void>((r) => s.close(() => r()));
-  if (a === null || typeof a === 'string') throw new Error('no port');
-  return a.port;
-}
 
 function alive(pid: number): boolean {
   try {

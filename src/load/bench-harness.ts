@@ -10,6 +10,8 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { readProcessCpuMs } from './process-sampler.js';
+import { freePort } from '../free-port.js';
+export { freePort };
 
 export const BENCH_READY_TIMEOUT_MS = 20_000;
 /** How long a child may take to shut down gracefully before it is killed. */
@@ -24,16 +26,6 @@ const UP_TWO = fileURLToPath(new URL('../../', import.meta.url));
 export const DIST_DIR = /[\\/]dist[\\/]$/.test(UP_TWO) ? UP_TWO : `${UP_TWO}dist/`;
 export const SCALER_MAIN = `${DIST_DIR}src/main.js`;
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 export async function waitForPort(port: number, child: ChildProcess, name: string): Promise<void> {
   const deadline = Date.now() + BENCH_READY_TIMEOUT_MS;

@@ -7,13 +7,14 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { get } from 'node:http';
-import { createServer } from 'node:net';
 import type { MetaRecord, RequestRecord } from './dataset-types.js';
 import { FaultPlan, liveFaultInjector, type FaultPlanOptions } from './fault-plan.js';
 import { FaultProxy } from './fault-proxy.js';
 import { PlatformServer, monotonicClock } from './platform-server.js';
 import { Replayer } from './replayer.js';
 import { ScoreBook } from './score-book.js';
+import { freePort } from '../free-port.js';
+export { freePort };
 
 export const SCALER_READY_TIMEOUT_MS = 20_000;
 /** After the last Idle, the least time destroys get before slots are counted. */
@@ -45,14 +46,6 @@ export interface ScalerProcess {
   stop(): Promise<number | null>;
 }
 
-export async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const a = s.address();
-  await new Promise<void>((r) => s.close(() => r()));
-  if (a === null || typeof a === 'string') throw new Error('no free port');
-  return a.port;
-}
 
 function httpGetJson<T>(port: number, path: string): Promise<T> {
   return new Promise((resolve, reject) => {

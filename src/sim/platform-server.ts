@@ -73,6 +73,20 @@ export interface FunctionSpec {
  */
 export type FunctionResolver = (meta: MetaMsg) => FunctionSpec | undefined;
 
+/**
+ * Every change of the ledger, in the order it happens, for a mirror in another thread
+ * (`ThreadedPlatform`). Called right after the change; `initReady` is called before the `Init`
+ * reply is handed to gRPC, so a mirror fed synchronously from here never lags the scaler's view.
+ */
+export interface LedgerListener {
+  slotCreated(slot: SlotEntry): void;
+  initStarted(instance: InstanceEntry): void;
+  initReady(instance: InstanceEntry): void;
+  /** An `Init` answered non-Ok while its instance was initialising (see `init`). */
+  initFailed(slotId: string): void;
+  slotDestroyed(slot: SlotEntry): void;
+}
+
 export interface PlatformServerOptions {
   /** `host:port`; port 0 binds an ephemeral port (read `port` after `start()`). */
   readonly address?: string;
@@ -89,6 +103,7 @@ export interface PlatformServerOptions {
   readonly scoreBook?: SlotCostSink;
   readonly faults?: FaultInjector;
   readonly clock?: WallClock;
+  readonly ledgerListener?: LedgerListener;
 }
 
 export type SlotState = 'created' | 'initialising' | 'ready' | 'destroyed';
@@ -185,6 +200,7 @@ export class PlatformServer {
   private readonly faults: FaultInjector | undefined;
   private readonly clock: WallClock;
   private scoreBook: SlotCostSink | undefined;
+  private readonly ledger: LedgerListener | undefined;
   private server: grpc.Server | undefined;
   private boundPort = 0;
   private nextSlot = 1;
@@ -199,6 +215,19 @@ export class PlatformServer {
     this.faults = opts.faults;
     this.clock = opts.clock ?? monotonicClock;
     this.scoreBook = opts.scoreBook;
+    this.ledger = opts.ledgerListener;
+  }
+
+  /**
+   * `InstanceLedger` (replayer.ts): this ledger is mutated in the replayer's own thread, so it is
+   * always current and validations run at once.
+   */
+  mark(): number {
+    return 0;
+  }
+
+  at(_mark: number, fn: () => void): void {
+    fn();
   }
 
   /** Bound port (after `start()`). */
@@ -356,8 +385,10 @@ export class PlatformServer {
     }
     const now = this.clock.now();
     const slotId = `slot-${this.nextSlot++}`;
-    this.slots.set(slotId, { slotId, memoryMb, createdAtMs: now, state: 'created', initFailed: false });
+    const created: SlotEntry = { slotId, memoryMb, createdAtMs: now, state: 'created', initFailed: false };
+    this.slots.set(slotId, created);
     this.liveSlots++;
+    this.ledger?.slotCreated(created);
     this.scoreBook?.onSlotCreated(slotId, memoryMb, now);
     this.count('CreateSlot', Status.Ok);
     return {
@@ -409,6 +440,7 @@ export class PlatformServer {
     this.instances.set(instance.instanceId, instance);
     slot.state = 'initialising';
     slot.instanceId = instance.instanceId;
+    this.ledger?.initStarted(instance);
     const startedAt = this.clock.now();
     return new Promise<InitReply>((resolve) => {
       const answer = (reply: InitReply): void => {
@@ -416,6 +448,7 @@ export class PlatformServer {
         if (reply.status !== Status.Ok && instance.state === 'initialising') {
           instance.state = slot.state === 'destroyed' ? 'destroyed' : instance.state;
           if (slot.state !== 'destroyed') slot.initFailed = true;
+          this.ledger?.initFailed(slot.slotId);
         }
         resolve(reply);
       };
@@ -428,6 +461,7 @@ export class PlatformServer {
         instance.state = 'ready';
         instance.readyAtMs = now;
         slot.state = 'ready';
+        this.ledger?.initReady(instance);
         this.scoreBook?.onSlotBound?.(slot.slotId, instance.metaKey);
         this.count('Init', Status.Ok);
         answer({ status: Status.Ok, createTime: Math.floor(now), initDurationInMs: Math.round(now - startedAt) });
@@ -451,6 +485,7 @@ export class PlatformServer {
     this.liveSlots--;
     const inst = slot.instanceId === undefined ? undefined : this.instances.get(slot.instanceId);
     if (inst !== undefined) inst.state = 'destroyed';
+    this.ledger?.slotDestroyed(slot);
     this.scoreBook?.onSlotDestroyed(slot.slotId, now);
     const pending = this.pendingInits.get(slot.slotId);
     if (pending !== undefined) {
