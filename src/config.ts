@@ -12,6 +12,11 @@ export const DEFAULT_MAX_INFLIGHT_PER_SHARD = 50_000;
 export type ScalerBatchFlush = 'microtask' | 'immediate';
 const BATCH_FLUSH_MODES: readonly ScalerBatchFlush[] = ['microtask', 'immediate'];
 
+/** How shard workers talk to the Platform service: grpc-js, or the lean raw HTTP/2 client. */
+export type PlatformClientKind = 'grpc-js' | 'raw';
+export const PLATFORM_CLIENT_KINDS: readonly PlatformClientKind[] = ['grpc-js', 'raw'];
+export const DEFAULT_PLATFORM_CLIENT: PlatformClientKind = 'raw';
+
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
 const LOG_LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
@@ -33,6 +38,8 @@ export interface ScalerConfig {
   maxInFlightPerShard: number;
   /** Batch flush mode of the shard router; undefined means the server's default. */
   batchFlush: ScalerBatchFlush | undefined;
+  /** Platform client of the shard workers; undefined means {@link DEFAULT_PLATFORM_CLIENT}. */
+  platformClient: PlatformClientKind | undefined;
 }
 
 export class ConfigError extends Error {
@@ -61,6 +68,7 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   { flag: '--policy', env: 'SCALER_POLICY', arg: 'NAME', help: `Scaling policy (default ${DEFAULT_POLICY})` },
   { flag: '--keep-alive-ms', env: 'SCALER_KEEP_ALIVE_MS', arg: 'MS', help: 'Keep-alive of the fixed keep-alive policy' },
   { flag: '--batch-flush', env: 'SCALER_BATCH_FLUSH', arg: 'MODE', help: 'Shard message batching: immediate|microtask (default immediate)' },
+  { flag: '--platform-client', env: 'SCALER_PLATFORM_CLIENT', arg: 'KIND', help: `Platform client: ${PLATFORM_CLIENT_KINDS.join('|')} (default ${DEFAULT_PLATFORM_CLIENT})` },
   { flag: '--max-inflight', env: 'SCALER_MAX_INFLIGHT', arg: 'N', help: `Assigns in flight per shard before RESOURCE_EXHAUSTED (default ${DEFAULT_MAX_INFLIGHT_PER_SHARD})` },
 ];
 
@@ -122,6 +130,10 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Sc
   if (batchFlush !== undefined && !BATCH_FLUSH_MODES.includes(batchFlush)) {
     throw new ConfigError(`--batch-flush must be one of ${BATCH_FLUSH_MODES.join(', ')}, got "${batchFlush}"`);
   }
+  const platformClient = values.get('--platform-client') as PlatformClientKind | undefined;
+  if (platformClient !== undefined && !PLATFORM_CLIENT_KINDS.includes(platformClient)) {
+    throw new ConfigError(`--platform-client must be one of ${PLATFORM_CLIENT_KINDS.join(', ')}, got "${platformClient}"`);
+  }
   const logLevel = (values.get('--log-level') ?? 'info') as LogLevel;
   if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
   return {
@@ -137,5 +149,6 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Sc
       ? parseIntStrict('--max-inflight', values.get('--max-inflight')!, 1, 10_000_000)
       : DEFAULT_MAX_INFLIGHT_PER_SHARD,
     batchFlush,
+    platformClient,
   };
 }

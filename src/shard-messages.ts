@@ -2,6 +2,8 @@
  * The scaler's messages between the main thread and its shard workers, all in one place.
  * Short field names: each crosses a MessagePort (structured clone) once per call.
  */
+import type { PlatformClientKind } from './config.js';
+
 export const ShardOp = { Assign: 0, Idle: 1, Cancel: 2 } as const;
 
 export interface AssignMessage {
@@ -55,6 +57,8 @@ export type ShardEvent = SlotCreatedEvent | SlotDestroyedEvent;
 /** What a shard worker is started with (`ShardRouter` `workerData`). */
 export interface ShardWorkerData {
   readonly platformAddress: string;
+  /** `--platform-client`; absent means `DEFAULT_PLATFORM_CLIENT` (src/config.ts). */
+  readonly platformClient?: PlatformClientKind;
   readonly policy: string;
   readonly keepAliveMs: number | undefined;
   readonly logLevel: string;

@@ -7,9 +7,10 @@ import { ScalerCore } from '../src/core/scaler-core.js';
 import { createPolicy } from '../src/core/policies/policy-registry.js';
 import type { ScoreTotals } from '../src/core/score-prices.js';
 import { SCALER_COUNTER_LAYOUT, type ScalerCounterField } from '../src/counters-layout.js';
-import type { LogLevel } from '../src/config.js';
+import { DEFAULT_PLATFORM_CLIENT, type LogLevel } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
 import { GrpcPlatformClient } from '../src/server/grpc-platform-client.js';
+import { RawH2PlatformClient } from '../src/server/raw-h2-platform-client.js';
 import { ShardOp, type ShardEvent, type ShardRequest, type ShardResponse, type ShardWorkerData } from '../src/shard-messages.js';
 import { serveShard, type ShardContext, type ShardReply, type SharedCounters } from '../src/sharding/index.js';
 import { ScalerErrorCode } from '../src/core/types.js';
@@ -25,7 +26,7 @@ type Ctx = ShardContext<ShardEvent, ScalerCounterField, ShardWorkerData>;
 
 let core: ScalerCore | undefined;
 let clock: RealClock | undefined;
-let platform: GrpcPlatformClient | undefined;
+let platform: GrpcPlatformClient | RawH2PlatformClient | undefined;
 let syncScheduled = false;
 let refreshTimer: NodeJS.Timeout | undefined;
 /** See src/server/test-hooks.ts; read once, the hot path only tests a boolean. */
@@ -116,7 +117,10 @@ serveShard<ShardRequest, ShardResponse, ShardEvent, ScalerCounterField, ShardWor
     const wd = ctx.workerData;
     const log = createLogger(wd.logLevel as LogLevel, { shard: ctx.shard, generation: ctx.generation });
     clock = new RealClock();
-    platform = new GrpcPlatformClient({ address: wd.platformAddress });
+    const platformClient = wd.platformClient ?? DEFAULT_PLATFORM_CLIENT;
+    platform = platformClient === 'raw'
+      ? new RawH2PlatformClient({ address: wd.platformAddress })
+      : new GrpcPlatformClient({ address: wd.platformAddress });
     core = new ScalerCore({
       clock,
       platform,
@@ -133,7 +137,7 @@ serveShard<ShardRequest, ShardResponse, ShardEvent, ScalerCounterField, ShardWor
     for (const [slotId, mem, iid] of wd.orphanSlots) core.destroyOrphanSlot(slotId, mem, iid);
     refreshTimer = setInterval(() => writeCounters(ctx), COUNTER_REFRESH_MS);
     refreshTimer.unref();
-    log.info({ policy: core.policyName, orphans: wd.orphanSlots.length }, 'shard ready');
+    log.info({ policy: core.policyName, platformClient, orphans: wd.orphanSlots.length }, 'shard ready');
   },
   async onShutdown(ctx) {
     if (refreshTimer !== undefined) clearInterval(refreshTimer);

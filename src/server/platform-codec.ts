@@ -281,10 +281,8 @@ function statusAndError(status: number, errorTag: number, errorMessage: string |
 
 function slotBodySize(s: SlotFields): number {
   const idLen = Buffer.byteLength(s.id, 'utf8');
-  const rc = s.resourceConfig === undefined ? 0 : (() => {
-    const l = uintSize(u64(s.resourceConfig.memoryInMegabytes));
-    return 1 + varintSize(l) + l;
-  })();
+  const rcLen = s.resourceConfig === undefined ? -1 : uintSize(u64(s.resourceConfig.memoryInMegabytes));
+  const rc = rcLen < 0 ? 0 : 1 + varintSize(rcLen) + rcLen;
   return stringSize(idLen) + rc + uintSize(u64(s.createTime)) + uintSize(u64(s.createDurationInMs));
 }
 
@@ -361,12 +359,18 @@ function readString(buf: Buffer, end: number): string {
 }
 
 /**
- * Enum values are int32 on the wire; negative ones arrive sign-extended to 64 bits. Any value
- * outside int32 (or negative) is not a `Status`: report -1, which callers treat as unknown.
+ * Enum values are int32 on the wire (negative ones sign-extended to 10 bytes): keep the low 32
+ * bits of the varint as a signed integer, exactly as protobufjs' `int32()` does.
  */
 function readEnum(buf: Uint8Array, end: number): number {
-  const v = readVarint(buf, end);
-  return v > 0x7fffffff ? -1 : v;
+  let lo = 0;
+  for (let i = 0; i < 10; i++) {
+    if (cursor >= end) throw new PlatformCodecError('truncated varint');
+    const b = buf[cursor++]!;
+    if (i < 5) lo |= (b & 127) << (7 * i);
+    if (b < 128) return lo | 0;
+  }
+  throw new PlatformCodecError('varint longer than 10 bytes');
 }
 
 function skipField(buf: Uint8Array, fieldTag: number, end: number, depth = 0): void {
@@ -377,9 +381,12 @@ function skipField(buf: Uint8Array, fieldTag: number, end: number, depth = 0): v
     case WIRE_FIXED64:
       cursor += 8;
       break;
-    case WIRE_LEN:
-      cursor += readLength(buf, end);
+    case WIRE_LEN: {
+      // Not `cursor += readLength(...)`: that adds to the cursor as it was before the length.
+      const len = readLength(buf, end);
+      cursor += len;
       return;
+    }
     case WIRE_START_GROUP: {
       if (depth >= MAX_GROUP_DEPTH) throw new PlatformCodecError('groups nested too deeply');
       const field = fieldTag >>> 3;
@@ -432,7 +439,8 @@ function decodeSlotInto(target: SlotFields, buf: Buffer, end: number): void {
     const t = readTag(buf, end);
     if (t === T_SLOT_ID) target.id = readString(buf, end);
     else if (t === T_SLOT_RESOURCE_CONFIG) {
-      const subEnd = readLength(buf, end) + cursor;
+      const len = readLength(buf, end);
+      const subEnd = cursor + len;
       target.resourceConfig ??= { memoryInMegabytes: 0 };
       decodeResourceConfigInto(target.resourceConfig, buf, subEnd);
     } else if (t === T_SLOT_CREATE_TIME) target.createTime = readVarint(buf, end);
@@ -449,7 +457,8 @@ export function decodeCreateSlotReply(buf: Buffer, start = 0, end = buf.length):
     const t = readTag(buf, end);
     if (t === T_STATUS) m.status = readEnum(buf, end);
     else if (t === T_CREATE_SLOT) {
-      const subEnd = readLength(buf, end) + cursor;
+      const len = readLength(buf, end);
+      const subEnd = cursor + len;
       m.slot ??= { id: '', resourceConfig: undefined, createTime: 0, createDurationInMs: 0 };
       decodeSlotInto(m.slot, buf, subEnd);
     } else if (t === T_CREATE_ERROR) m.errorMessage = readString(buf, end);
@@ -491,7 +500,8 @@ export function decodeCreateSlotRequest(buf: Buffer, start = 0, end = buf.length
     const t = readTag(buf, end);
     if (t === T_CREATE_REQUEST_ID) m.requestId = readString(buf, end);
     else if (t === T_CREATE_RESOURCE_CONFIG) {
-      const subEnd = readLength(buf, end) + cursor;
+      const len = readLength(buf, end);
+      const subEnd = cursor + len;
       m.resourceConfig ??= { memoryInMegabytes: 0 };
       decodeResourceConfigInto(m.resourceConfig, buf, subEnd);
     } else skipField(buf, t, end);
@@ -508,7 +518,8 @@ export function decodeInitRequest(buf: Buffer, start = 0, end = buf.length): Ini
     else if (t === T_INIT_SLOT_ID) m.slotId = readString(buf, end);
     else if (t === T_INIT_INSTANCE_ID) m.instanceId = readString(buf, end);
     else if (t === T_INIT_META) {
-      const subEnd = readLength(buf, end) + cursor;
+      const len = readLength(buf, end);
+      const subEnd = cursor + len;
       m.metaData ??= { key: '', runtime: '', timeoutInSecs: 0, memoryInMb: 0 };
       decodeMetaInto(m.metaData, buf, subEnd);
     } else skipField(buf, t, end);

@@ -67,6 +67,7 @@ export class ScalerServer {
       batchFlush: config.batchFlush ?? DEFAULT_SCALER_BATCH_FLUSH,
       workerData: (shard, generation): ShardWorkerData => ({
         platformAddress: config.platformAddress,
+        platformClient: config.platformClient,
         policy: config.policy,
         keepAliveMs: config.keepAliveMs,
         logLevel: config.logLevel,

@@ -11,7 +11,10 @@ import type { Writable } from 'node:stream';
 import { loadMetas } from './dataset-loader.js';
 import type { MetaRecord } from './dataset-types.js';
 import { DEFAULT_PLATFORM_ADDRESS, PlatformServer, monotonicClock } from './platform-server.js';
-import type { FaultInjector, FunctionResolver, PlatformServer as PlatformServerType } from './platform-server.js';
+import type { FaultInjector, FunctionResolver } from './platform-server.js';
+import { FaultPlan, liveFaultInjector } from './fault-plan.js';
+import type { WorkerFaultPlan } from './platform-worker-protocol.js';
+import { ThreadedPlatform, platformWorkerAvailable } from './threaded-platform.js';
 import { DEFAULT_SCALER_ADDRESS, LATE_DISPATCH_MS, Replayer } from './replayer.js';
 import { renderTextReport, toJsonLine } from './report-text.js';
 import { ScoreBook } from './score-book.js';
@@ -24,6 +27,9 @@ export const DEFAULT_SCALER_START_TIMEOUT_MS = 30_000;
 /** SIGTERM → SIGKILL grace for the spawned scaler. */
 export const DEFAULT_SCALER_KILL_GRACE_MS = 5_000;
 export const SCALER_PROBE_INTERVAL_MS = 100;
+/** The platform of a live run: in the replayer's thread, or in a worker thread with a mirror. */
+export type LivePlatform = PlatformServer | ThreadedPlatform;
+
 /** Lines of the scaler's output kept for error messages. */
 const SCALER_LOG_TAIL_LINES = 20;
 
@@ -58,7 +64,18 @@ export interface LiveRunOptions {
   readonly assignDeadlineMs?: number;
   readonly idleDeadlineMs?: number;
   readonly lookAheadMs?: number;
+  /** In-process fault hook (functions: forces the in-process platform). */
   readonly faults?: FaultInjector;
+  /** A seeded fault plan, serialisable: runs inside the platform worker too. Ignored with `faults`. */
+  readonly faultPlan?: WorkerFaultPlan;
+  /**
+   * Run the platform in its own worker thread (default: yes, unless an option only the
+   * in-process platform can honour is given: `faults`, `initDurationMs`, `resolveFunction`,
+   * or the compiled worker is missing). Keeps platform gRPC work off the replayer's event loop.
+   */
+  readonly threadedPlatform?: boolean;
+  /** Every init lasts this long (serialisable form of `initDurationMs`; works threaded). */
+  readonly fixedInitDurationMs?: number;
   /** Pluggable init durations / function resolution for keys absent from metas (load tests). */
   readonly initDurationMs?: (meta: MetaMsg) => number;
   readonly resolveFunction?: FunctionResolver;
@@ -68,7 +85,7 @@ export interface LiveRunOptions {
   /** Where the summary is printed (default stdout); null prints nothing. */
   readonly output?: Writable | null;
   /** Called once the platform is up (e.g. to inspect its ledger in tests). */
-  readonly onPlatform?: (platform: PlatformServerType) => void;
+  readonly onPlatform?: (platform: LivePlatform) => void;
   /** Called once the statistics server listens, with its bound port. */
   readonly onStats?: (port: number) => void;
 }
@@ -92,6 +109,10 @@ export interface LiveRunResult {
   readonly maxDispatchLagMs: number;
   /** Platform calls answered, by method and status name. */
   readonly platformCalls: Record<string, Record<string, number>>;
+  /** Faults injected by `faultPlan`, by kind (cumulative over a series). */
+  readonly faultsInjected?: Record<string, number>;
+  /** The platform ran in a worker thread. */
+  readonly threadedPlatform: boolean;
   readonly speed: number;
   /** False when time was compressed (speed ≠ 1): the score is then not comparable to official runs. */
   readonly comparable: boolean;
@@ -245,7 +266,7 @@ export function liveRunJsonLine(r: LiveRunResult): string {
 /** Several datasets replayed one after another against ONE scaler process, as the contest does. */
 export interface LiveSeriesOptions extends Omit<LiveRunOptions, 'dataDir' | 'onPlatform'> {
   readonly dataDirs: readonly string[];
-  readonly onPlatform?: (platform: PlatformServerType) => void;
+  readonly onPlatform?: (platform: LivePlatform) => void;
   /** Called when a dataset's replay starts, with its (live) score book. */
   readonly onDataset?: (index: number, dataDir: string, book: ScoreBook) => void;
   /** Called with each dataset's result as soon as it is known. */
@@ -278,16 +299,51 @@ export async function runLiveSeries(opts: LiveSeriesOptions): Promise<LiveRunRes
     for (const [k, v] of m) allMetas.set(k, v);
   }
   let book = new ScoreBook();
-  const platform = new PlatformServer({
-    address: platformAddress,
-    createLatencyMs: opts.createLatencyMs,
-    metas: allMetas,
-    initDurationMs: opts.initDurationMs,
-    resolveFunction: opts.resolveFunction,
-    scoreBook: book,
-    faults: opts.faults,
-    clock,
-  });
+  const threaded = useThreadedPlatform(opts);
+  let localPlan: FaultPlan | undefined;
+  let localFaultT0 = NaN;
+  let faults = opts.faults;
+  if (faults === undefined && opts.faultPlan !== undefined && !threaded) {
+    const fp = opts.faultPlan;
+    const plan = (localPlan = new FaultPlan(fp.plan));
+    const initOf = (key: string): number => {
+      const ms = opts.fixedInitDurationMs ?? allMetas.get(key)?.initDurationInMs ?? 0;
+      return fp.maxInitMs === undefined ? ms : Math.min(ms, fp.maxInitMs);
+    };
+    faults = liveFaultInjector(plan, {
+      now: () => (Number.isNaN(localFaultT0) ? -1 : clock.now() - localFaultT0),
+      createLatencyMs: opts.createLatencyMs ?? 100,
+      initDurationMs: initOf,
+      outageAs: fp.outageAs ?? 'status',
+    });
+  }
+  const fixedInit = opts.fixedInitDurationMs;
+  const platform: LivePlatform = threaded
+    ? new ThreadedPlatform({
+        address: platformAddress,
+        createLatencyMs: opts.createLatencyMs,
+        metas: allMetas.values(),
+        fixedInitDurationMs: fixedInit,
+        faultPlan: opts.faultPlan,
+        scoreBook: book,
+      })
+    : new PlatformServer({
+        address: platformAddress,
+        createLatencyMs: opts.createLatencyMs,
+        metas: allMetas,
+        initDurationMs: opts.initDurationMs ?? (fixedInit === undefined ? undefined : () => fixedInit),
+        resolveFunction: opts.resolveFunction,
+        scoreBook: book,
+        faults,
+        clock,
+      });
+  let faultClockStarted = false;
+  const startFaultClock = (): void => {
+    if (faultClockStarted) return;
+    faultClockStarted = true;
+    if (platform instanceof ThreadedPlatform) platform.startFaultClock();
+    else localFaultT0 = clock.now();
+  };
   let proc: ScalerProcess | undefined;
   let stats: StatsServer | undefined;
   const results: LiveRunResult[] = [];
@@ -325,10 +381,12 @@ export async function runLiveSeries(opts: LiveSeriesOptions): Promise<LiveRunRes
         idleDeadlineMs: opts.idleDeadlineMs,
         lookAheadMs: opts.lookAheadMs,
         clock,
+        onStart: opts.faultPlan === undefined ? undefined : startFaultClock,
       });
       const replay = await replayer.run();
       // The book is final: late destroys must not be charged to (or alter) this run.
       platform.detachScoreBook();
+      const calls = platform instanceof ThreadedPlatform ? await platform.sync() : { callCounts: platform.callCounts, injected: localPlan?.injected };
       const check = platform.leakCheck();
       const mine = (id: string): boolean => !before.has(id);
       const result: LiveRunResult = {
@@ -344,7 +402,9 @@ export async function runLiveSeries(opts: LiveSeriesOptions): Promise<LiveRunRes
         coldStarts: replay.coldStarts,
         lateDispatches: replay.lateDispatches,
         maxDispatchLagMs: replay.maxDispatchLagMs,
-        platformCalls: cloneCounts(platform.callCounts),
+        platformCalls: cloneCounts(calls.callCounts),
+        faultsInjected: calls.injected === undefined ? undefined : { ...calls.injected },
+        threadedPlatform: threaded,
         speed: replay.speed,
         comparable: replay.comparable,
         scalerExit: proc?.exited,
@@ -371,6 +431,13 @@ export async function runLiveSeries(opts: LiveSeriesOptions): Promise<LiveRunRes
     opts.onResult?.(final, lastIndex);
   }
   return results;
+}
+
+/** See `LiveRunOptions.threadedPlatform`. */
+export function useThreadedPlatform(opts: Pick<LiveRunOptions, 'threadedPlatform' | 'faults' | 'initDurationMs' | 'resolveFunction'>): boolean {
+  const inProcessOnly = opts.faults !== undefined || opts.initDurationMs !== undefined || opts.resolveFunction !== undefined;
+  if (opts.threadedPlatform === false || inProcessOnly) return false;
+  return platformWorkerAvailable();
 }
 
 function cloneCounts(c: Record<string, Record<string, number>>): Record<string, Record<string, number>> {

@@ -17,7 +17,7 @@ import type { IdleReply__Output } from '../generated/serverless/simulator/IdleRe
 import { loadMetas, streamRequests } from './dataset-loader.js';
 import type { MetaRecord, RequestRecord } from './dataset-types.js';
 import { monotonicClock } from './platform-server.js';
-import type { InstanceEntry, PlatformServer, WallClock } from './platform-server.js';
+import type { InstanceEntry, WallClock } from './platform-server.js';
 import type { ScoreBook, ScoreReport } from './score-book.js';
 
 export const DEFAULT_SCALER_ADDRESS = '127.0.0.1:9001';
@@ -52,6 +52,23 @@ export const FailureReason = {
   IdleStatus: 'idle-status', // suffixed with the status name
 } as const;
 
+/**
+ * The platform's instance ledger as the replayer reads and annotates it (busy, broken).
+ * `PlatformServer` (same thread: always current) and `ThreadedPlatform` (a mirror of a platform
+ * in a worker thread) implement it.
+ */
+export interface InstanceLedger {
+  readonly instances: ReadonlyMap<string, InstanceEntry>;
+  readonly liveSlotCount: number;
+  /** A mark covering every ledger change made so far (by any thread). */
+  mark(): number;
+  /**
+   * Runs `fn` when the ledger reflects the changes up to `mark` and none after (synchronously
+   * when it already does). Callbacks run in call order.
+   */
+  at(mark: number, fn: () => void): void;
+}
+
 export interface ReplayerOptions {
   /** Dataset folder (`metas` + `requests`). Either this or `requests` + `metas`. */
   readonly dataDir?: string;
@@ -61,7 +78,7 @@ export interface ReplayerOptions {
   readonly metaFor?: (key: string) => MetaRecord | undefined;
   readonly scalerAddress?: string;
   /** The platform whose ledger validates assignments (and records slot costs). */
-  readonly platform: PlatformServer;
+  readonly platform: InstanceLedger;
   readonly scoreBook: ScoreBook;
   /** Time compression; anything but 1 makes the score not comparable to official runs. */
   readonly speed?: number;
@@ -109,6 +126,8 @@ interface CallOutcome<T> {
   readonly err: grpc.ServiceError | null;
   readonly reply: T | undefined;
   readonly latencyMs: number;
+  /** performance.now() when the reply arrived. */
+  readonly endPerf: number;
 }
 
 function statusName(s: number): string {
@@ -118,6 +137,19 @@ function statusName(s: number): string {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
+}
+
+/** Runs `fn` on the ledger as of now (see `InstanceLedger.at`); resolves after it ran. */
+function atLedgerNow(ledger: InstanceLedger, fn: () => void): Promise<void> | undefined {
+  let ran = false;
+  let wake: (() => void) | undefined;
+  ledger.at(ledger.mark(), () => {
+    fn();
+    ran = true;
+    wake?.();
+  });
+  // Usual case: no promise, no extra turn.
+  return ran ? undefined : new Promise<void>((resolve) => (wake = resolve));
 }
 
 export class Replayer {
@@ -215,13 +247,25 @@ export class Replayer {
     } finally {
       if (this.dispatchTimer !== undefined) clearTimeout(this.dispatchTimer);
     }
+    const ledger = this.opts.platform;
+    const lastMark = ledger.mark();
     const lastIdleAtMs = this.clock.now();
-    const liveSlotsAtLastIdle = this.opts.platform.liveSlotCount;
+    let liveSlotsAtLastIdle = 0;
+    await new Promise<void>((resolve) =>
+      ledger.at(lastMark, () => {
+        liveSlotsAtLastIdle = ledger.liveSlotCount;
+        resolve();
+      }),
+    );
     this.client.close();
     if (pumpError !== undefined) throw pumpError;
     // Slots left alive keep being charged through the tail, as in the official runs.
     await sleep(this.tailMs / this.speed);
+    // Mark before the clock: every change up to the mark happened before endedAtMs, so a
+    // mirrored ledger charges exactly the slot lifetimes an in-thread one would.
+    const endMark = ledger.mark();
     const endedAtMs = this.clock.now();
+    await new Promise<void>((resolve) => ledger.at(endMark, resolve));
     const report = this.opts.scoreBook.finish(endedAtMs);
     return {
       report,
@@ -323,7 +367,8 @@ export class Replayer {
     const start = performance.now();
     return new Promise((resolve) => {
       const cb = (err: grpc.ServiceError | null, reply?: Rep): void => {
-        resolve({ err, reply, latencyMs: performance.now() - start });
+        const endPerf = performance.now();
+        resolve({ err, reply, latencyMs: endPerf - start, endPerf });
       };
       const options: grpc.CallOptions = { deadline: Date.now() + deadlineMs };
       if (method === 'Assign') {
@@ -385,19 +430,34 @@ export class Replayer {
       return;
     }
 
-    const inst = this.opts.platform.instances.get(assignment.instanceId);
-    failure = this.validate(inst, rec);
-    const holding = failure === undefined && inst !== undefined;
-    if (holding) inst.busyRequestId = requestId;
-    const coldStart = inst?.readyAtMs !== undefined && inst.readyAtMs >= sentAtMs;
-    const execAtMs = this.clock.now();
+    // Validated on the ledger as of the reply's arrival (a mirrored ledger may need to catch up
+    // with changes the scaler saw before replying: see InstanceLedger.at).
+    const ledger = this.opts.platform;
+    const instanceId = assignment.instanceId;
+    let inst: InstanceEntry | undefined;
+    let holding = false;
+    let coldStart = false;
+    const execAtMs = this.clock.now() - (performance.now() - assign.endPerf);
+    const validated = atLedgerNow(ledger, () => {
+      inst = ledger.instances.get(instanceId);
+      failure = this.validate(inst, rec);
+      holding = failure === undefined && inst !== undefined;
+      if (holding && inst !== undefined) inst.busyRequestId = requestId;
+      coldStart = inst?.readyAtMs !== undefined && inst.readyAtMs >= sentAtMs;
+    });
+    if (validated !== undefined) await validated;
 
-    await sleep(rec.durationsInMs / this.speed);
+    // The execution started when the reply arrived, whatever the wait for the ledger.
+    await sleep(rec.durationsInMs / this.speed - (performance.now() - assign.endPerf));
 
+    let released: Promise<void> | undefined;
     if (holding) {
-      if (inst.busyRequestId === requestId) inst.busyRequestId = undefined;
-      if (inst.state === 'destroyed') failure = FailureReason.DestroyedWhileBusy;
-      else if (rec.statusCode !== 200) inst.broken = true;
+      const held = inst as InstanceEntry;
+      released = atLedgerNow(ledger, () => {
+        if (held.busyRequestId === requestId) held.busyRequestId = undefined;
+        if (held.state === 'destroyed') failure = FailureReason.DestroyedWhileBusy;
+        else if (rec.statusCode !== 200) held.broken = true;
+      });
     }
     // The instance goes back to the scaler even after a failed validation, so that a buggy
     // scaler's bookkeeping does not snowball into more failures than the one bug.
@@ -411,13 +471,14 @@ export class Replayer {
       this.idleDeadlineMs,
     );
     if (idle.latencyMs > this.slowIdleMs) this.slowIdleCount++;
+    if (released !== undefined) await released;
     if (failure === undefined) {
       if (idle.err !== null) failure = `${FailureReason.IdleRpcError}-${grpc.status[idle.err.code] ?? idle.err.code}`;
       else if (idle.reply === undefined || idle.reply.status !== Status.Ok) {
         failure = `${FailureReason.IdleStatus}-${statusName(idle.reply?.status ?? -1)}`;
       }
     }
-    this.record(rec, meta, assign.latencyMs, idle.latencyMs, failure, coldStart, holding, execAtMs, inst?.slotId);
+    this.record(rec, meta, assign.latencyMs, idle.latencyMs, failure, coldStart, holding, execAtMs, (inst as InstanceEntry | undefined)?.slotId);
   }
 
   /** `executed`: the request ran on an instance it validly held (its work counts as useful). */
