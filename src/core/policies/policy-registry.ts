@@ -15,7 +15,7 @@ type PolicyFactory = (opts: PolicyOptions) => ScalingPolicy;
 
 const FACTORIES: Record<string, { describe: string; create: PolicyFactory }> = {
   adaptive: {
-    describe: 'score-priced: learned reuse gaps, keep vs release-and-pre-warm, burst capacity (default)',
+    describe: 'score-priced: what-if keep-alive shadows, release-and-pre-warm, queue model (default)',
     create: () => new AdaptivePolicy(),
   },
   fixed: {
