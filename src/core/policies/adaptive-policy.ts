@@ -4,7 +4,7 @@ import type { InstanceView, PolicyEnv, PoolView, PrewarmPlan, ScalingPolicy } fr
 import { scorePrices, type ScorePrices } from '../score-prices.js';
 
 /** Execution samples before the queue model trusts the mean execution time. */
-export const MIN_GAP_SAMPLES = 3;
+export const MIN_EXEC_SAMPLES = 3;
 /** Idle gaps seen before pre-warming is considered. */
 export const MIN_PREWARM_GAPS = 2;
 /** Arrivals (decayed) the keep-alive shadows need before they replace the ski-rental rule. */
@@ -133,6 +133,14 @@ export class AdaptivePolicy implements ScalingPolicy {
     return this.env.prices(this.opts.minResourceRatio, this.opts.minLatencyRatio);
   }
 
+  /** Score lost per second an instance of `pool` idles, and per cold start (its wait plus its slot time). */
+  private costs(pool: PoolView): { memRate: number; coldCost: number } {
+    const prices = this.prices();
+    const memRate = prices.perGBs * (pool.memoryMb / 1024);
+    const coldSec = pool.stats.coldStartMs / 1000;
+    return { memRate, coldCost: prices.perLatencySec * coldSec + memRate * coldSec };
+  }
+
   onArrival(pool: PoolView, now: number): void {
     const m = model(pool);
     // A young function's outcomes also teach the population prior for the next new function.
@@ -177,14 +185,10 @@ export class AdaptivePolicy implements ScalingPolicy {
   keepAliveMs(pool: PoolView, inst: InstanceView, now: number): number {
     const m = model(pool);
     if (inst.prewarmed && inst.uses === 0 && m.planHoldMs > 0) return m.planHoldMs;
-    const prices = this.prices();
-    const memRate = prices.perGBs * (pool.memoryMb / 1024); // score per second kept
-    const coldSec = pool.stats.coldStartMs / 1000;
-    // A miss delays not only its own request: arrivals during the cold start queue behind it.
-    const coldCost = prices.perLatencySec * coldSec + memRate * coldSec;
-
+    const { memRate, coldCost } = this.costs(pool);
     if (!(memRate > 0)) return MAX_KEEP_MS;
-    // Until the shadows have seen enough, ski rental: keep until idling has cost one cold start.
+    // The function's own shadows once they have seen enough; before that, what young functions
+    // of this workload did best with; before that, ski rental: keep until idling cost a cold start.
     const skiRentalMs = (coldCost / memRate) * 1000;
     let keepMs: number;
     if (m.shadows.weight >= MIN_SHADOW_WEIGHT) keepMs = m.shadows.bestWindowMs(now, coldCost, memRate);
@@ -218,10 +222,8 @@ export class AdaptivePolicy implements ScalingPolicy {
     if (empty && this.opts.prewarm && m.planFor !== m.lastFullyIdleAt && m.idleGaps.size >= MIN_PREWARM_GAPS) {
       // The last instance just expired (a burst's capacity, say): plan its return once per idle period.
       m.planFor = m.lastFullyIdleAt;
-      const prices = this.prices();
-      const memRate = prices.perGBs * (pool.memoryMb / 1024);
-      const coldSec = pool.stats.coldStartMs / 1000;
-      const pw = bestPrewarm(m.idleGaps.sorted(), pool.stats.coldStartMs, prices.perLatencySec * coldSec + memRate * coldSec, memRate);
+      const { memRate, coldCost } = this.costs(pool);
+      const pw = bestPrewarm(m.idleGaps.sorted(), pool.stats.coldStartMs, coldCost, memRate);
       if (pw !== null && pw.value > 0) {
         this.adoptPlan(pool, m, m.lastFullyIdleAt, pw);
         if (m.plan!.atMs >= now) return m.plan;
@@ -239,7 +241,7 @@ export class AdaptivePolicy implements ScalingPolicy {
   coldStartsOnMiss(pool: PoolView, now: number, deficit: number): number {
     const st = pool.stats;
     const exec = st.execMs;
-    if (!this.opts.queueModel || st.execSamples < MIN_GAP_SAMPLES || !(exec > 0)) return deficit;
+    if (!this.opts.queueModel || st.execSamples < MIN_EXEC_SAMPLES || !(exec > 0)) return deficit;
     const cold = st.coldStartMs;
     const m = model(pool);
     const capacity = pool.busyCount + pool.startingCount;
