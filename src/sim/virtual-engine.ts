@@ -5,6 +5,7 @@ import { ScalerCore } from '../core/scaler-core.js';
 import type { AssignCallback, FunctionMeta } from '../core/types.js';
 import { VirtualClock } from '../core/virtual-clock.js';
 import { ClairvoyantBound, type ClairvoyantFunction, type ClairvoyantResult } from './clairvoyant-bound.js';
+import { ParallelBound } from './parallel-bound.js';
 import { forEachRequestFieldsSync, forEachRequestSync, loadMetasSync } from './dataset-loader.js';
 import type { MetaRecord, RequestRecord } from './dataset-types.js';
 import { ScoreBook, type ScoreBookFunction, type ScoreReport } from './score-book.js';
@@ -23,6 +24,8 @@ export type RequestFieldsFn = (startTime: number, meta: MetaRecord, durationsInM
 export interface RequestSource {
   readonly name: string;
   readonly metas: Map<string, MetaRecord>;
+  /** The dataset directory read, if any: lets the bound read the same trace in parallel. */
+  readonly dir?: string;
   forEach(fn: (req: RequestRecord, meta: MetaRecord) => void): void;
   /** Same visit without a record per request; the engine prefers it when present. */
   forEachFields?(fn: RequestFieldsFn): void;
@@ -34,6 +37,7 @@ export function datasetSource(dir: string): RequestSource {
   return {
     name,
     metas,
+    dir,
     forEach: (fn) => void forEachRequestSync(dir, metas, (r, m) => fn(r, m)),
     forEachFields: (fn) => void forEachRequestFieldsSync(dir, metas, fn),
   };
@@ -99,10 +103,16 @@ interface FnCtx {
 
 /**
  * One request in flight. Pooled: the engine allocates one per concurrent request, not one per
- * request, and its two callbacks are created with it.
+ * request, and its two callbacks and its request id are created with it.
  */
 class Req {
-  rid = '';
+  /**
+   * Unique among the requests in flight, which is what the core's duplicate-Assign guard
+   * needs; reused by later requests (a fresh string per request, hashed anew in the core's
+   * sets, cost ~7% of a replay). Safe because the engine never repeats an Idle, the only call
+   * whose answer could depend on an id seen before (the core's release tombstones).
+   */
+  readonly rid: string;
   ctx: FnCtx | undefined = undefined;
   arrivedAt = 0;
   dur = 0;
@@ -116,7 +126,8 @@ class Req {
   readonly onAssigned: AssignCallback;
   readonly onDone: () => void;
 
-  constructor(run: VirtualRun) {
+  constructor(run: VirtualRun, index: number) {
+    this.rid = `r${index}`;
     this.onAssigned = (err, iid) => run.assigned(this, err, iid);
     this.onDone = () => run.done(this);
   }
@@ -140,7 +151,10 @@ const READY = 2;
 class VirtualRun {
   readonly clock = new VirtualClock(0);
   readonly book = new ScoreBook({ originMs: 0 });
+  /** The bound computed in process, as the requests pass (memory sources, small traces). */
   readonly bound: ClairvoyantBound | undefined;
+  /** ...or by a worker thread reading the dataset itself. */
+  readonly parallelBound: ParallelBound | undefined;
   readonly platform: VirtualPlatform;
   readonly core: ScalerCore;
   readonly failures: Record<string, number> = {};
@@ -150,6 +164,8 @@ class VirtualRun {
   private readonly rpc: number;
   private readonly ctxs = new Map<MetaRecord, FnCtx>();
   private readonly free: Req[] = [];
+  /** `Req`s created (the peak of concurrent requests). */
+  private reqs = 0;
   private readonly assignIn: MutableAssignInput = { requestId: '', meta: { key: '', runtime: '', timeoutInSecs: 0, memoryMb: 0 } };
   private readonly idleIn: MutableIdleInput = { requestId: '', metaKey: '', instanceId: '', needDestroy: false, durationMs: 0 };
   private origin = NaN;
@@ -160,7 +176,9 @@ class VirtualRun {
   ) {
     this.rpc = opts.scalerRpcMs ?? DEFAULT_SCALER_RPC_MS;
     const createMs = opts.createLatencyMs ?? DEFAULT_CREATE_LATENCY_MS;
-    this.bound = opts.bound === false ? undefined : new ClairvoyantBound({ createMs, rpcOverheadMs: this.rpc });
+    const boundOpts = { createMs, rpcOverheadMs: this.rpc };
+    this.parallelBound = opts.bound === false || source.dir === undefined ? undefined : ParallelBound.start(source.dir, boundOpts);
+    this.bound = opts.bound === false || this.parallelBound !== undefined ? undefined : new ClairvoyantBound(boundOpts);
     this.platform = new VirtualPlatform({
       clock: this.clock,
       initDurationMs: (key) => source.metas.get(key)?.initDurationInMs ?? 0,
@@ -193,8 +211,7 @@ class VirtualRun {
       if (ctx === undefined) throw new Error(`request for unknown metaKey "${meta.key}"`);
     }
     if (ctx.bound !== undefined) (this.bound as ClairvoyantBound).addFields(ctx.bound, startTime, durationsInMs, statusCode);
-    const r = this.free.pop() ?? new Req(this);
-    r.rid = `r${this.count}`;
+    const r = this.free.pop() ?? new Req(this, this.reqs++);
     r.ctx = ctx;
     r.arrivedAt = t;
     r.dur = durationsInMs;
@@ -307,8 +324,13 @@ export function runVirtual(opts: VirtualRunOptions): VirtualRunResult {
   const run = new VirtualRun(opts, source);
   const arrive = (startTime: number, meta: MetaRecord, durationsInMs: number, statusCode: number): void =>
     run.arrive(startTime, meta, durationsInMs, statusCode);
-  if (source.forEachFields !== undefined) source.forEachFields(arrive);
-  else source.forEach((req, meta) => arrive(req.startTime, meta, req.durationsInMs, req.statusCode));
+  try {
+    if (source.forEachFields !== undefined) source.forEachFields(arrive);
+    else source.forEach((req, meta) => arrive(req.startTime, meta, req.durationsInMs, req.statusCode));
+  } catch (e) {
+    run.parallelBound?.stop();
+    throw e;
+  }
   const { clock, platform, core, book } = run;
   while (run.outstanding > 0 && clock.step()) {
     /* run until every request has returned its instance */
@@ -319,12 +341,14 @@ export function runVirtual(opts: VirtualRunOptions): VirtualRunResult {
   // Every live slot must be one the scaler still tracks (starting, idle or busy).
   let tracked = 0;
   for (const inst of core.liveInstances.values()) if (inst.slotId !== '' && platform.slots.has(inst.slotId)) tracked++;
+  // Collected before the clock stops: waiting for the worker is part of the run's time.
+  const bound = run.parallelBound !== undefined ? run.parallelBound.result() : run.bound?.finish();
   const wallMs = performance.now() - started;
   return {
     dataset: source.name,
     policy: opts.policy.name,
     report,
-    bound: run.bound?.finish(),
+    bound,
     failures: run.failures,
     requests: run.count,
     wallMs,
