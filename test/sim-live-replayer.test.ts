@@ -122,8 +122,10 @@ describe('Replayer', () => {
     const { result, scaler: s } = await replay('naive', trace, { speed: 4 });
     expect(result.speed).toBe(4);
     expect(result.comparable).toBe(false);
+    // 400 ms of trace at speed 4 is 100 ms of wall time: far from 400 (uncompressed) and from 0.
+    // A late first dispatch on a loaded machine shortens the gap, so the lower bound has slack.
     const gap = (s.arrivals.get('r1') as number) - (s.arrivals.get('r0') as number);
-    expect(gap).toBeGreaterThanOrEqual(95);
+    expect(gap).toBeGreaterThanOrEqual(60);
     expect(gap).toBeLessThan(250);
   });
 

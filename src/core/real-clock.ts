@@ -7,6 +7,13 @@ import { TimerHeap, type HeapTimer } from './timer-heap.js';
  * timer armed for the earliest of them, so a shard with 100k idle instances holds one
  * `setTimeout`, not 100k.
  */
+/**
+ * Callbacks due within this much of "now" run when the runtime timer fires: Node's timers have
+ * 1 ms granularity and can wake a fraction of a millisecond before `performance.now()` reaches
+ * the due time, which would otherwise re-arm a zero-delay timer (sometimes more than once).
+ */
+export const FIRE_SLACK_MS = 1;
+
 export class RealClock implements Clock {
   private readonly heap = new TimerHeap();
   private armed: NodeJS.Timeout | undefined;
@@ -51,7 +58,7 @@ export class RealClock implements Clock {
   private readonly fire = (): void => {
     this.armed = undefined;
     this.armedAt = Infinity;
-    const now = performance.now();
+    const now = performance.now() + FIRE_SLACK_MS;
     let t: HeapTimer | undefined;
     // Callbacks may schedule more; anything already due runs in this turn.
     while ((t = this.heap.popDue(now)) !== undefined) {
