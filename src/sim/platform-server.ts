@@ -144,6 +144,32 @@ export interface LeakCheck {
   readonly leakedSlotIds: string[];
 }
 
+/**
+ * Live slots and the leaked ones: not in `trackedSlotIds` when the scaler says what it tracks,
+ * else never initialised, failed its Init, or holding a broken instance (nobody can serve from it).
+ */
+export function leakCheckOf(
+  slots: ReadonlyMap<string, SlotEntry>,
+  instances: ReadonlyMap<string, InstanceEntry>,
+  trackedSlotIds?: Iterable<string>,
+): LeakCheck {
+  const tracked = trackedSlotIds === undefined ? undefined : new Set(trackedSlotIds);
+  const liveSlotIds: string[] = [];
+  const leakedSlotIds: string[] = [];
+  for (const s of slots.values()) {
+    if (s.state === 'destroyed') continue;
+    liveSlotIds.push(s.slotId);
+    let leaked: boolean;
+    if (tracked !== undefined) leaked = !tracked.has(s.slotId);
+    else {
+      const inst = s.instanceId === undefined ? undefined : instances.get(s.instanceId);
+      leaked = s.state === 'created' || s.initFailed || inst === undefined || inst.broken;
+    }
+    if (leaked) leakedSlotIds.push(s.slotId);
+  }
+  return { liveSlotIds, leakedSlotIds };
+}
+
 interface PendingInit {
   readonly timer: NodeJS.Timeout;
   readonly answer: (reply: InitReply) => void;
@@ -323,21 +349,7 @@ export class PlatformServer {
 
   /** Live slots, and those the scaler has visibly lost (see `LeakCheck`). */
   leakCheck(trackedSlotIds?: Iterable<string>): LeakCheck {
-    const tracked = trackedSlotIds === undefined ? undefined : new Set(trackedSlotIds);
-    const liveSlotIds: string[] = [];
-    const leakedSlotIds: string[] = [];
-    for (const s of this.slots.values()) {
-      if (s.state === 'destroyed') continue;
-      liveSlotIds.push(s.slotId);
-      let leaked: boolean;
-      if (tracked !== undefined) leaked = !tracked.has(s.slotId);
-      else {
-        const inst = s.instanceId === undefined ? undefined : this.instances.get(s.instanceId);
-        leaked = s.state === 'created' || s.initFailed || inst === undefined || inst.broken;
-      }
-      if (leaked) leakedSlotIds.push(s.slotId);
-    }
-    return { liveSlotIds, leakedSlotIds };
+    return leakCheckOf(this.slots, this.instances, trackedSlotIds);
   }
 
   // ------------------------------------------------------------------------------------------

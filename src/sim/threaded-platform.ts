@@ -22,7 +22,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { MetaRecord } from './dataset-types.js';
-import { DEFAULT_PLATFORM_ADDRESS, PLATFORM_SHUTDOWN_GRACE_MS } from './platform-server.js';
+import { DEFAULT_PLATFORM_ADDRESS, leakCheckOf, PLATFORM_SHUTDOWN_GRACE_MS } from './platform-server.js';
 import type { InstanceEntry, LeakCheck, SlotCostSink, SlotEntry } from './platform-server.js';
 import { COUNTER_BYTES, LEDGER_OP_ARITY, LedgerOp, PLATFORM_WORKER_KIND, PUBLISHED_SEQ_INDEX } from './platform-worker-protocol.js';
 import type {
@@ -245,21 +245,7 @@ export class ThreadedPlatform {
 
   /** Same rules as `PlatformServer.leakCheck`, on the mirror (which holds the broken flags). */
   leakCheck(trackedSlotIds?: Iterable<string>): LeakCheck {
-    const tracked = trackedSlotIds === undefined ? undefined : new Set(trackedSlotIds);
-    const liveSlotIds: string[] = [];
-    const leakedSlotIds: string[] = [];
-    for (const s of this.slots.values()) {
-      if (s.state === 'destroyed') continue;
-      liveSlotIds.push(s.slotId);
-      let leaked: boolean;
-      if (tracked !== undefined) leaked = !tracked.has(s.slotId);
-      else {
-        const inst = s.instanceId === undefined ? undefined : this.instances.get(s.instanceId);
-        leaked = s.state === 'created' || s.initFailed || inst === undefined || inst.broken;
-      }
-      if (leaked) leakedSlotIds.push(s.slotId);
-    }
-    return { liveSlotIds, leakedSlotIds };
+    return leakCheckOf(this.slots, this.instances, trackedSlotIds);
   }
 
   async close(): Promise<void> {
