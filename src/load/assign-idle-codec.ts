@@ -7,15 +7,24 @@
  * omitted as canonical encoders do. uint64 values are JS numbers (exact up to 2^53).
  */
 
-/** gRPC length-prefixed message header: 1 byte compressed flag + 4 bytes big-endian length. */
-export const GRPC_FRAME_HEADER_BYTES = 5;
+import {
+  GRPC_FRAME_HEADER_BYTES,
+  ProtobufWireError,
+  WIRE_LEN,
+  WIRE_VARINT,
+  cursor,
+  grpcMessageEnd as wireMessageEnd,
+  readVarint,
+  skipField,
+  stringFieldSize,
+  tag,
+  varintSize,
+  writeFrameHeader,
+  writeStringField,
+  writeVarint,
+} from '../protobuf-wire.js';
 
-const WIRE_VARINT = 0;
-const WIRE_LEN = 2;
-
-function tag(field: number, wire: number): number {
-  return (field << 3) | wire;
-}
+export { GRPC_FRAME_HEADER_BYTES, varintSize, writeVarint };
 
 const TAG_ASSIGN_REQUEST_ID = tag(1, WIRE_LEN);
 const TAG_ASSIGN_TIMESTAMP = tag(2, WIRE_VARINT);
@@ -44,27 +53,12 @@ export class CodecError extends Error {
   }
 }
 
+/** Shared wire errors surface as this codec's own error type. */
+function asCodecError(e: unknown): unknown {
+  return e instanceof ProtobufWireError ? new CodecError(e.message) : e;
+}
+
 // --- encoding -------------------------------------------------------------------------------
-
-/** Bytes a varint of the non-negative integer `v` takes. */
-export function varintSize(v: number): number {
-  let n = 1;
-  while (v >= 128) {
-    v = Math.floor(v / 128);
-    n++;
-  }
-  return n;
-}
-
-/** Writes `v` (non-negative integer up to 2^53) as a varint; returns the offset after it. */
-export function writeVarint(buf: Uint8Array, off: number, v: number): number {
-  while (v >= 128) {
-    buf[off++] = (v % 128) | 128;
-    v = Math.floor(v / 128);
-  }
-  buf[off++] = v;
-  return off;
-}
 
 /** int32 fields encode negative values as 10-byte two's complement varints. */
 function int32Varint(v: number): number[] {
@@ -143,22 +137,6 @@ export function encodeResultField(result: ResultFields): Buffer {
   return Buffer.from(new ByteList().message(TAG_IDLE_RESULT, body).bytes);
 }
 
-function stringFieldSize(byteLen: number): number {
-  return byteLen === 0 ? 0 : 1 + varintSize(byteLen) + byteLen;
-}
-
-function writeStringField(buf: Buffer, off: number, fieldTag: number, s: string, byteLen: number): number {
-  if (byteLen === 0) return off;
-  buf[off++] = fieldTag;
-  off = writeVarint(buf, off, byteLen);
-  return off + buf.write(s, off, byteLen, 'utf8');
-}
-
-function writeFrameHeader(buf: Buffer, messageLen: number): void {
-  buf[0] = 0;
-  buf.writeUInt32BE(messageLen, 1);
-}
-
 /**
  * A complete gRPC frame for `AssignRequest{request_id, timestamp, meta_data}`, where `metaField`
  * comes from {@link encodeMetaField}. One allocation.
@@ -232,46 +210,6 @@ export function encodeIdleRequest(f: IdleRequestFields): Buffer {
 
 // --- decoding (just enough for replies) -----------------------------------------------------
 
-// Module-level cursor: decoding is synchronous and non-reentrant, so one shared slot avoids
-// returning {value, offset} pairs.
-let cursor = 0;
-
-function readVarint(buf: Uint8Array, end: number): number {
-  let result = 0;
-  let mul = 1;
-  for (let i = 0; i < 10; i++) {
-    if (cursor >= end) throw new CodecError('truncated varint');
-    const b = buf[cursor++]!;
-    result += (b & 127) * mul;
-    if (b < 128) return result;
-    mul *= 128;
-  }
-  throw new CodecError('varint too long');
-}
-
-function skipField(buf: Uint8Array, wire: number, end: number): void {
-  switch (wire) {
-    case WIRE_VARINT:
-      readVarint(buf, end);
-      return;
-    case 1:
-      cursor += 8;
-      break;
-    case WIRE_LEN: {
-      // Not `cursor += readVarint(...)`: that would add to the cursor read before the call.
-      const len = readVarint(buf, end);
-      cursor += len;
-      break;
-    }
-    case 5:
-      cursor += 4;
-      break;
-    default:
-      throw new CodecError(`unsupported wire type ${wire}`);
-  }
-  if (cursor > end) throw new CodecError('truncated field');
-}
-
 /** Negative enum values (sign-extended 64-bit varints) are never valid statuses: report -1. */
 function enumValue(v: number): number {
   return v > 0x7fffffff ? -1 : v;
@@ -286,31 +224,35 @@ export interface DecodedAssignReply {
 export function decodeAssignReply(buf: Buffer, start = 0, end = buf.length): DecodedAssignReply {
   let status = 0;
   let instanceId = '';
-  cursor = start;
-  while (cursor < end) {
-    const t = readVarint(buf, end);
-    const field = t >>> 3;
-    const wire = t & 7;
-    if (field === 1 && wire === WIRE_VARINT) {
-      status = enumValue(readVarint(buf, end));
-    } else if (field === 2 && wire === WIRE_LEN) {
-      const len = readVarint(buf, end);
-      const subEnd = cursor + len;
-      if (subEnd > end) throw new CodecError('truncated assigment');
-      while (cursor < subEnd) {
-        const st = readVarint(buf, subEnd);
-        if (st >>> 3 === 3 && (st & 7) === WIRE_LEN) {
-          const slen = readVarint(buf, subEnd);
-          if (cursor + slen > subEnd) throw new CodecError('truncated instance_id');
-          instanceId = buf.toString('utf8', cursor, cursor + slen);
-          cursor += slen;
-        } else {
-          skipField(buf, st & 7, subEnd);
+  cursor.pos = start;
+  try {
+    while (cursor.pos < end) {
+      const t = readVarint(buf, end);
+      const field = t >>> 3;
+      const wire = t & 7;
+      if (field === 1 && wire === WIRE_VARINT) {
+        status = enumValue(readVarint(buf, end));
+      } else if (field === 2 && wire === WIRE_LEN) {
+        const len = readVarint(buf, end);
+        const subEnd = cursor.pos + len;
+        if (subEnd > end) throw new CodecError('truncated assigment');
+        while (cursor.pos < subEnd) {
+          const st = readVarint(buf, subEnd);
+          if (st >>> 3 === 3 && (st & 7) === WIRE_LEN) {
+            const slen = readVarint(buf, subEnd);
+            if (cursor.pos + slen > subEnd) throw new CodecError('truncated instance_id');
+            instanceId = buf.toString('utf8', cursor.pos, cursor.pos + slen);
+            cursor.pos += slen;
+          } else {
+            skipField(buf, st, subEnd);
+          }
         }
+      } else {
+        skipField(buf, t, end);
       }
-    } else {
-      skipField(buf, wire, end);
     }
+  } catch (e) {
+    throw asCodecError(e);
   }
   return { status, instanceId };
 }
@@ -318,11 +260,15 @@ export function decodeAssignReply(buf: Buffer, start = 0, end = buf.length): Dec
 /** Status of an unframed `IdleReply` in `buf[start, end)`. */
 export function decodeIdleReplyStatus(buf: Buffer, start = 0, end = buf.length): number {
   let status = 0;
-  cursor = start;
-  while (cursor < end) {
-    const t = readVarint(buf, end);
-    if (t >>> 3 === 1 && (t & 7) === WIRE_VARINT) status = enumValue(readVarint(buf, end));
-    else skipField(buf, t & 7, end);
+  cursor.pos = start;
+  try {
+    while (cursor.pos < end) {
+      const t = readVarint(buf, end);
+      if (t >>> 3 === 1 && (t & 7) === WIRE_VARINT) status = enumValue(readVarint(buf, end));
+      else skipField(buf, t, end);
+    }
+  } catch (e) {
+    throw asCodecError(e);
   }
   return status;
 }
@@ -333,9 +279,9 @@ export function decodeIdleReplyStatus(buf: Buffer, start = 0, end = buf.length):
  * generator never advertises an encoding, so a server must not use one.
  */
 export function grpcMessageEnd(body: Buffer): number {
-  if (body.length < GRPC_FRAME_HEADER_BYTES) throw new CodecError('short gRPC frame');
-  if (body[0] !== 0) throw new CodecError('compressed gRPC message');
-  const end = GRPC_FRAME_HEADER_BYTES + body.readUInt32BE(1);
-  if (end > body.length) throw new CodecError('truncated gRPC message');
-  return end;
+  try {
+    return wireMessageEnd(body);
+  } catch (e) {
+    throw asCodecError(e);
+  }
 }

@@ -12,19 +12,28 @@
  * 64-bit integers are JS numbers (exact up to 2^53), as in the project's proto-loader options.
  */
 
-/** gRPC length-prefixed message header: 1 byte compressed flag + 4 bytes big-endian length. */
-export const GRPC_FRAME_HEADER_BYTES = 5;
+import {
+  GRPC_FRAME_HEADER_BYTES,
+  ProtobufWireError,
+  WIRE_LEN,
+  WIRE_VARINT,
+  cursor,
+  grpcSoleMessageEnd,
+  readInt32,
+  readLength,
+  readString,
+  readTag,
+  readVarint,
+  skipField,
+  stringFieldSize as stringSize,
+  tag,
+  varintSize,
+  writeFrameHeader,
+  writeStringField as writeString,
+  writeVarint,
+} from '../protobuf-wire.js';
 
-const WIRE_VARINT = 0;
-const WIRE_FIXED64 = 1;
-const WIRE_LEN = 2;
-const WIRE_START_GROUP = 3;
-const WIRE_END_GROUP = 4;
-const WIRE_FIXED32 = 5;
-/** Nesting bound for unknown groups, so hostile input cannot exhaust the stack. */
-const MAX_GROUP_DEPTH = 32;
-
-const tag = (field: number, wire: number): number => (field << 3) | wire;
+export { GRPC_FRAME_HEADER_BYTES, varintSize };
 
 // Request tags (all below 128: one byte each).
 const T_CREATE_REQUEST_ID = tag(1, WIRE_LEN);
@@ -60,6 +69,11 @@ export class PlatformCodecError extends Error {
     super(message);
     this.name = 'PlatformCodecError';
   }
+}
+
+/** Shared wire errors surface as this codec's own error type. */
+function asCodecError(e: unknown): unknown {
+  return e instanceof ProtobufWireError ? new PlatformCodecError(e.message) : e;
 }
 
 // ---- message shapes ------------------------------------------------------------------------
@@ -131,38 +145,8 @@ function u32(v: number): number {
   return v >>> 0;
 }
 
-export function varintSize(v: number): number {
-  let n = 1;
-  while (v >= 128) {
-    v = Math.floor(v / 128);
-    n++;
-  }
-  return n;
-}
-
-function writeVarint(buf: Buffer, off: number, v: number): number {
-  while (v >= 128) {
-    buf[off++] = (v % 128) | 128;
-    v = Math.floor(v / 128);
-  }
-  buf[off++] = v;
-  return off;
-}
-
-/** Size of a proto3 string field holding `byteLen` bytes, 0 when omitted (empty). */
-function stringSize(byteLen: number): number {
-  return byteLen === 0 ? 0 : 1 + varintSize(byteLen) + byteLen;
-}
-
 function uintSize(v: number): number {
   return v === 0 ? 0 : 1 + varintSize(v);
-}
-
-function writeString(buf: Buffer, off: number, fieldTag: number, s: string, byteLen: number): number {
-  if (byteLen === 0) return off;
-  buf[off++] = fieldTag;
-  off = writeVarint(buf, off, byteLen);
-  return off + buf.write(s, off, byteLen, 'utf8');
 }
 
 /** An `optional string`: written whenever present, even when empty. */
@@ -180,8 +164,7 @@ function writeUint(buf: Buffer, off: number, fieldTag: number, v: number): numbe
 
 function frame(msgLen: number): Buffer {
   const buf = Buffer.allocUnsafe(GRPC_FRAME_HEADER_BYTES + msgLen);
-  buf[0] = 0;
-  buf.writeUInt32BE(msgLen, 1);
+  writeFrameHeader(buf, msgLen);
   return buf;
 }
 
@@ -328,94 +311,8 @@ export function grpcFrame(message: Uint8Array): Buffer {
 
 // ---- decoding ------------------------------------------------------------------------------
 
-// Module-level cursor: decoding is synchronous and never re-entered, so one shared position
-// avoids returning {value, offset} pairs.
-let cursor = 0;
-
-function readVarint(buf: Uint8Array, end: number): number {
-  let result = 0;
-  let mul = 1;
-  for (let i = 0; i < 10; i++) {
-    if (cursor >= end) throw new PlatformCodecError('truncated varint');
-    const b = buf[cursor++]!;
-    result += (b & 127) * mul;
-    if (b < 128) return result;
-    mul *= 128;
-  }
-  throw new PlatformCodecError('varint longer than 10 bytes');
-}
-
-function readLength(buf: Uint8Array, end: number): number {
-  const len = readVarint(buf, end);
-  if (len > end - cursor) throw new PlatformCodecError('truncated length-delimited field');
-  return len;
-}
-
-function readString(buf: Buffer, end: number): string {
-  const len = readLength(buf, end);
-  const s = buf.toString('utf8', cursor, cursor + len);
-  cursor += len;
-  return s;
-}
-
-/**
- * Enum values are int32 on the wire (negative ones sign-extended to 10 bytes): keep the low 32
- * bits of the varint as a signed integer, exactly as protobufjs' `int32()` does.
- */
-function readEnum(buf: Uint8Array, end: number): number {
-  let lo = 0;
-  for (let i = 0; i < 10; i++) {
-    if (cursor >= end) throw new PlatformCodecError('truncated varint');
-    const b = buf[cursor++]!;
-    if (i < 5) lo |= (b & 127) << (7 * i);
-    if (b < 128) return lo | 0;
-  }
-  throw new PlatformCodecError('varint longer than 10 bytes');
-}
-
-function skipField(buf: Uint8Array, fieldTag: number, end: number, depth = 0): void {
-  switch (fieldTag & 7) {
-    case WIRE_VARINT:
-      readVarint(buf, end);
-      return;
-    case WIRE_FIXED64:
-      cursor += 8;
-      break;
-    case WIRE_LEN: {
-      // Not `cursor += readLength(...)`: that adds to the cursor as it was before the length.
-      const len = readLength(buf, end);
-      cursor += len;
-      return;
-    }
-    case WIRE_START_GROUP: {
-      if (depth >= MAX_GROUP_DEPTH) throw new PlatformCodecError('groups nested too deeply');
-      const field = fieldTag >>> 3;
-      for (;;) {
-        const t = readVarint(buf, end);
-        if ((t & 7) === WIRE_END_GROUP) {
-          if (t >>> 3 !== field) throw new PlatformCodecError('mismatched end group');
-          return;
-        }
-        skipField(buf, t, end, depth + 1);
-      }
-    }
-    case WIRE_FIXED32:
-      cursor += 4;
-      break;
-    default:
-      throw new PlatformCodecError(`invalid wire type ${fieldTag & 7}`);
-  }
-  if (cursor > end) throw new PlatformCodecError('truncated fixed-width field');
-}
-
-function readTag(buf: Uint8Array, end: number): number {
-  const t = readVarint(buf, end);
-  if (t >>> 3 === 0) throw new PlatformCodecError('field number 0');
-  return t;
-}
-
 function decodeResourceConfigInto(target: ResourceConfigFields, buf: Buffer, end: number): void {
-  while (cursor < end) {
+  while (cursor.pos < end) {
     const t = readTag(buf, end);
     if (t === T_RESOURCE_MEMORY) target.memoryInMegabytes = readVarint(buf, end);
     else skipField(buf, t, end);
@@ -423,7 +320,7 @@ function decodeResourceConfigInto(target: ResourceConfigFields, buf: Buffer, end
 }
 
 function decodeMetaInto(target: MetaFields, buf: Buffer, end: number): void {
-  while (cursor < end) {
+  while (cursor.pos < end) {
     const t = readTag(buf, end);
     if (t === T_META_KEY) target.key = readString(buf, end);
     else if (t === T_META_RUNTIME) target.runtime = readString(buf, end);
@@ -435,12 +332,12 @@ function decodeMetaInto(target: MetaFields, buf: Buffer, end: number): void {
 }
 
 function decodeSlotInto(target: SlotFields, buf: Buffer, end: number): void {
-  while (cursor < end) {
+  while (cursor.pos < end) {
     const t = readTag(buf, end);
     if (t === T_SLOT_ID) target.id = readString(buf, end);
     else if (t === T_SLOT_RESOURCE_CONFIG) {
       const len = readLength(buf, end);
-      const subEnd = cursor + len;
+      const subEnd = cursor.pos + len;
       target.resourceConfig ??= { memoryInMegabytes: 0 };
       decodeResourceConfigInto(target.resourceConfig, buf, subEnd);
     } else if (t === T_SLOT_CREATE_TIME) target.createTime = readVarint(buf, end);
@@ -452,90 +349,114 @@ function decodeSlotInto(target: SlotFields, buf: Buffer, end: number): void {
 /** `CreateSlotReply` in `buf[start, end)`. Throws {@link PlatformCodecError} on malformed input. */
 export function decodeCreateSlotReply(buf: Buffer, start = 0, end = buf.length): CreateSlotReplyFields {
   const m: CreateSlotReplyFields = { status: 0, slot: undefined, errorMessage: undefined };
-  cursor = start;
-  while (cursor < end) {
-    const t = readTag(buf, end);
-    if (t === T_STATUS) m.status = readEnum(buf, end);
-    else if (t === T_CREATE_SLOT) {
-      const len = readLength(buf, end);
-      const subEnd = cursor + len;
-      m.slot ??= { id: '', resourceConfig: undefined, createTime: 0, createDurationInMs: 0 };
-      decodeSlotInto(m.slot, buf, subEnd);
-    } else if (t === T_CREATE_ERROR) m.errorMessage = readString(buf, end);
-    else skipField(buf, t, end);
+  cursor.pos = start;
+  try {
+    while (cursor.pos < end) {
+      const t = readTag(buf, end);
+      if (t === T_STATUS) m.status = readInt32(buf, end);
+      else if (t === T_CREATE_SLOT) {
+        const len = readLength(buf, end);
+        const subEnd = cursor.pos + len;
+        m.slot ??= { id: '', resourceConfig: undefined, createTime: 0, createDurationInMs: 0 };
+        decodeSlotInto(m.slot, buf, subEnd);
+      } else if (t === T_CREATE_ERROR) m.errorMessage = readString(buf, end);
+      else skipField(buf, t, end);
+    }
+  } catch (e) {
+    throw asCodecError(e);
   }
   return m;
 }
 
 export function decodeInitReply(buf: Buffer, start = 0, end = buf.length): InitReplyFields {
   const m: InitReplyFields = { status: 0, createTime: 0, initDurationInMs: 0, errorMessage: undefined };
-  cursor = start;
-  while (cursor < end) {
-    const t = readTag(buf, end);
-    if (t === T_STATUS) m.status = readEnum(buf, end);
-    else if (t === T_INIT_CREATE_TIME) m.createTime = readVarint(buf, end);
-    else if (t === T_INIT_DURATION) m.initDurationInMs = readVarint(buf, end);
-    else if (t === T_INIT_ERROR) m.errorMessage = readString(buf, end);
-    else skipField(buf, t, end);
+  cursor.pos = start;
+  try {
+    while (cursor.pos < end) {
+      const t = readTag(buf, end);
+      if (t === T_STATUS) m.status = readInt32(buf, end);
+      else if (t === T_INIT_CREATE_TIME) m.createTime = readVarint(buf, end);
+      else if (t === T_INIT_DURATION) m.initDurationInMs = readVarint(buf, end);
+      else if (t === T_INIT_ERROR) m.errorMessage = readString(buf, end);
+      else skipField(buf, t, end);
+    }
+  } catch (e) {
+    throw asCodecError(e);
   }
   return m;
 }
 
 export function decodeDestroySlotReply(buf: Buffer, start = 0, end = buf.length): DestroySlotReplyFields {
   const m: DestroySlotReplyFields = { status: 0, errorMessage: undefined };
-  cursor = start;
-  while (cursor < end) {
-    const t = readTag(buf, end);
-    if (t === T_STATUS) m.status = readEnum(buf, end);
-    else if (t === T_DESTROY_ERROR) m.errorMessage = readString(buf, end);
-    else skipField(buf, t, end);
+  cursor.pos = start;
+  try {
+    while (cursor.pos < end) {
+      const t = readTag(buf, end);
+      if (t === T_STATUS) m.status = readInt32(buf, end);
+      else if (t === T_DESTROY_ERROR) m.errorMessage = readString(buf, end);
+      else skipField(buf, t, end);
+    }
+  } catch (e) {
+    throw asCodecError(e);
   }
   return m;
 }
 
 export function decodeCreateSlotRequest(buf: Buffer, start = 0, end = buf.length): CreateSlotRequestFields {
   const m: CreateSlotRequestFields = { requestId: '', resourceConfig: undefined };
-  cursor = start;
-  while (cursor < end) {
-    const t = readTag(buf, end);
-    if (t === T_CREATE_REQUEST_ID) m.requestId = readString(buf, end);
-    else if (t === T_CREATE_RESOURCE_CONFIG) {
-      const len = readLength(buf, end);
-      const subEnd = cursor + len;
-      m.resourceConfig ??= { memoryInMegabytes: 0 };
-      decodeResourceConfigInto(m.resourceConfig, buf, subEnd);
-    } else skipField(buf, t, end);
+  cursor.pos = start;
+  try {
+    while (cursor.pos < end) {
+      const t = readTag(buf, end);
+      if (t === T_CREATE_REQUEST_ID) m.requestId = readString(buf, end);
+      else if (t === T_CREATE_RESOURCE_CONFIG) {
+        const len = readLength(buf, end);
+        const subEnd = cursor.pos + len;
+        m.resourceConfig ??= { memoryInMegabytes: 0 };
+        decodeResourceConfigInto(m.resourceConfig, buf, subEnd);
+      } else skipField(buf, t, end);
+    }
+  } catch (e) {
+    throw asCodecError(e);
   }
   return m;
 }
 
 export function decodeInitRequest(buf: Buffer, start = 0, end = buf.length): InitRequestFields {
   const m: InitRequestFields = { requestId: '', slotId: '', instanceId: '', metaData: undefined };
-  cursor = start;
-  while (cursor < end) {
-    const t = readTag(buf, end);
-    if (t === T_INIT_REQUEST_ID) m.requestId = readString(buf, end);
-    else if (t === T_INIT_SLOT_ID) m.slotId = readString(buf, end);
-    else if (t === T_INIT_INSTANCE_ID) m.instanceId = readString(buf, end);
-    else if (t === T_INIT_META) {
-      const len = readLength(buf, end);
-      const subEnd = cursor + len;
-      m.metaData ??= { key: '', runtime: '', timeoutInSecs: 0, memoryInMb: 0 };
-      decodeMetaInto(m.metaData, buf, subEnd);
-    } else skipField(buf, t, end);
+  cursor.pos = start;
+  try {
+    while (cursor.pos < end) {
+      const t = readTag(buf, end);
+      if (t === T_INIT_REQUEST_ID) m.requestId = readString(buf, end);
+      else if (t === T_INIT_SLOT_ID) m.slotId = readString(buf, end);
+      else if (t === T_INIT_INSTANCE_ID) m.instanceId = readString(buf, end);
+      else if (t === T_INIT_META) {
+        const len = readLength(buf, end);
+        const subEnd = cursor.pos + len;
+        m.metaData ??= { key: '', runtime: '', timeoutInSecs: 0, memoryInMb: 0 };
+        decodeMetaInto(m.metaData, buf, subEnd);
+      } else skipField(buf, t, end);
+    }
+  } catch (e) {
+    throw asCodecError(e);
   }
   return m;
 }
 
 export function decodeDestroySlotRequest(buf: Buffer, start = 0, end = buf.length): DestroySlotRequestFields {
   const m: DestroySlotRequestFields = { requestId: '', id: '', reason: undefined };
-  cursor = start;
-  while (cursor < end) {
-    const t = readTag(buf, end);
-    if (t === T_DESTROY_REQUEST_ID) m.requestId = readString(buf, end);
-    else if (t === T_DESTROY_ID) m.id = readString(buf, end);
-    else if (t === T_DESTROY_REASON) m.reason = readString(buf, end);
-    else skipField(buf, t, end);
+  cursor.pos = start;
+  try {
+    while (cursor.pos < end) {
+      const t = readTag(buf, end);
+      if (t === T_DESTROY_REQUEST_ID) m.requestId = readString(buf, end);
+      else if (t === T_DESTROY_ID) m.id = readString(buf, end);
+      else if (t === T_DESTROY_REASON) m.reason = readString(buf, end);
+      else skipField(buf, t, end);
+    }
+  } catch (e) {
+    throw asCodecError(e);
   }
   return m;
 }
@@ -546,10 +467,9 @@ export function decodeDestroySlotRequest(buf: Buffer, start = 0, end = buf.lengt
  * advertises an encoding, so a server must not use one.
  */
 export function grpcMessageEnd(body: Buffer): number {
-  if (body.length < GRPC_FRAME_HEADER_BYTES) throw new PlatformCodecError('short gRPC frame');
-  if (body[0] !== 0) throw new PlatformCodecError('compressed gRPC message');
-  const end = GRPC_FRAME_HEADER_BYTES + body.readUInt32BE(1);
-  if (end > body.length) throw new PlatformCodecError('truncated gRPC message');
-  if (end < body.length) throw new PlatformCodecError('more than one message in a unary reply');
-  return end;
+  try {
+    return grpcSoleMessageEnd(body);
+  } catch (e) {
+    throw asCodecError(e);
+  }
 }
