@@ -9,6 +9,7 @@ import {
   type SlotInfo,
 } from '../core/platform.js';
 import { loadProto, Status, type PlatformClient } from '../proto.js';
+import { fromPlatformStatus, isTransientGrpcCode } from './platform-errors.js';
 
 /** Deadline of `CreateSlot`/`DestroySlot` (the platform answers CreateSlot in ~100 ms). */
 export const PLATFORM_CALL_DEADLINE_MS = 30_000;
@@ -22,22 +23,9 @@ export interface GrpcPlatformOptions {
   initDeadlineMs?: number;
 }
 
-function fromStatus(status: number, message: string | undefined, what: string): PlatformError {
-  const text = `${what}: ${message ?? `status ${status}`}`;
-  if (status === Status.Throttle) return { kind: PlatformErrorKind.Throttle, message: text };
-  if (status === Status.InternalError) return { kind: PlatformErrorKind.Transient, message: text };
-  return { kind: PlatformErrorKind.Permanent, message: text };
-}
-
 function fromGrpcError(err: grpc.ServiceError, what: string): PlatformError {
-  const transient =
-    err.code === grpc.status.UNAVAILABLE ||
-    err.code === grpc.status.DEADLINE_EXCEEDED ||
-    err.code === grpc.status.RESOURCE_EXHAUSTED ||
-    err.code === grpc.status.INTERNAL ||
-    err.code === grpc.status.UNKNOWN ||
-    err.code === grpc.status.ABORTED;
-  return { kind: transient ? PlatformErrorKind.Transient : PlatformErrorKind.Permanent, message: `${what}: ${err.details || err.message}` };
+  const kind = isTransientGrpcCode(err.code) ? PlatformErrorKind.Transient : PlatformErrorKind.Permanent;
+  return { kind, message: `${what}: ${err.details || err.message}` };
 }
 
 /** The contest `Platform` service as the core's callback `Platform`. One HTTP/2 channel per shard. */
@@ -66,7 +54,7 @@ export class GrpcPlatformClient implements Platform {
       (err, reply) => {
         if (err) return cb(fromGrpcError(err, 'CreateSlot'));
         if (reply === undefined) return cb({ kind: PlatformErrorKind.Transient, message: 'CreateSlot: empty reply' });
-        if (reply.status !== Status.Ok) return cb(fromStatus(reply.status, reply.errorMessage, 'CreateSlot'));
+        if (reply.status !== Status.Ok) return cb(fromPlatformStatus(reply.status, reply.errorMessage, 'CreateSlot'));
         const slot = reply.slot;
         if (!slot || !slot.id) return cb({ kind: PlatformErrorKind.Transient, message: 'CreateSlot: reply without slot' });
         cb(null, { slotId: slot.id, memoryMb, createTime: slot.createTime });
@@ -86,7 +74,7 @@ export class GrpcPlatformClient implements Platform {
       (err, reply) => {
         if (err) return cb(fromGrpcError(err, 'Init'));
         if (reply === undefined) return cb({ kind: PlatformErrorKind.Transient, message: 'Init: empty reply' });
-        if (reply.status !== Status.Ok) return cb(fromStatus(reply.status, reply.errorMessage, 'Init'));
+        if (reply.status !== Status.Ok) return cb(fromPlatformStatus(reply.status, reply.errorMessage, 'Init'));
         cb(null, { initDurationMs: reply.initDurationInMs });
       },
     );
@@ -95,7 +83,7 @@ export class GrpcPlatformClient implements Platform {
   destroySlot(requestId: string, slotId: string, reason: string, cb: PlatformCallback<void>): void {
     this.client.DestroySlot({ requestId, id: slotId, reason }, { deadline: Date.now() + this.callDeadlineMs }, (err, reply) => {
       if (err) return cb(fromGrpcError(err, 'DestroySlot'));
-      if (reply !== undefined && reply.status !== Status.Ok) return cb(fromStatus(reply.status, reply.errorMessage, 'DestroySlot'));
+      if (reply !== undefined && reply.status !== Status.Ok) return cb(fromPlatformStatus(reply.status, reply.errorMessage, 'DestroySlot'));
       cb(null);
     });
   }

@@ -35,6 +35,7 @@ import {
   grpcMessageEnd,
 } from './platform-codec.js';
 import { PLATFORM_CALL_DEADLINE_MS, PLATFORM_INIT_DEADLINE_MS } from './grpc-platform-client.js';
+import { fromPlatformStatus, isTransientGrpcCode } from './platform-errors.js';
 
 /** HTTP/2 connections per client; calls are spread over them round-robin. */
 export const RAW_PLATFORM_DEFAULT_SESSIONS = 1;
@@ -80,18 +81,6 @@ const GRPC = {
   PERMISSION_DENIED: 7,
 } as const;
 
-/** The grpc-js client's rule: these codes may succeed if retried; every other one will not. */
-function isTransientGrpcCode(code: number): boolean {
-  return (
-    code === GRPC.UNAVAILABLE ||
-    code === GRPC.DEADLINE_EXCEEDED ||
-    code === GRPC.RESOURCE_EXHAUSTED ||
-    code === GRPC.INTERNAL ||
-    code === GRPC.UNKNOWN ||
-    code === GRPC.ABORTED
-  );
-}
-
 /** HTTP status of a response without `grpc-status`, as gRPC's HTTP-to-gRPC mapping says. */
 function grpcCodeOfHttpStatus(httpStatus: number): number {
   switch (httpStatus) {
@@ -111,13 +100,6 @@ function grpcCodeOfHttpStatus(httpStatus: number): number {
     default:
       return GRPC.UNKNOWN;
   }
-}
-
-function fromStatus(status: number, message: string | undefined, what: string): PlatformError {
-  const text = `${what}: ${message ?? `status ${status}`}`;
-  if (status === Status.Throttle) return { kind: PlatformErrorKind.Throttle, message: text };
-  if (status === Status.InternalError) return { kind: PlatformErrorKind.Transient, message: text };
-  return { kind: PlatformErrorKind.Permanent, message: text };
 }
 
 const METHOD_CREATE = 0;
@@ -211,7 +193,7 @@ function settle(call: RawCall): void {
         return;
       }
       const cb = call.cb as PlatformCallback<SlotInfo>;
-      if (reply.status !== Status.Ok) return cb(fromStatus(reply.status, reply.errorMessage, what));
+      if (reply.status !== Status.Ok) return cb(fromPlatformStatus(reply.status, reply.errorMessage, what));
       const slot = reply.slot;
       if (slot === undefined || slot.id === '') return cb({ kind: PlatformErrorKind.Transient, message: 'CreateSlot: reply without slot' });
       return cb(null, { slotId: slot.id, memoryMb: call.memoryMb, createTime: slot.createTime });
@@ -225,7 +207,7 @@ function settle(call: RawCall): void {
         return;
       }
       const cb = call.cb as PlatformCallback<InitResult>;
-      if (reply.status !== Status.Ok) return cb(fromStatus(reply.status, reply.errorMessage, what));
+      if (reply.status !== Status.Ok) return cb(fromPlatformStatus(reply.status, reply.errorMessage, what));
       return cb(null, { initDurationMs: reply.initDurationInMs });
     }
     default: {
@@ -237,7 +219,7 @@ function settle(call: RawCall): void {
         return;
       }
       const cb = call.cb as PlatformCallback<void>;
-      if (reply.status !== Status.Ok) return cb(fromStatus(reply.status, reply.errorMessage, what));
+      if (reply.status !== Status.Ok) return cb(fromPlatformStatus(reply.status, reply.errorMessage, what));
       return cb(null);
     }
   }
