@@ -7,14 +7,24 @@ export interface HeapTimer extends TimerHandle {
   fn: (() => void) | null;
 }
 
+/** Initial capacity of the heap's arrays (they double as needed). */
+export const TIMER_HEAP_INITIAL_CAPACITY = 1024;
+
 /**
  * A binary min-heap of timers ordered by (at, seq), with lazy cancellation: a cancelled timer
  * stays in the heap with `fn = null` and is skipped when it surfaces. One heap drives all the
  * timers of a shard (or of the whole virtual simulation), so thousands of functions cost one
  * runtime timer.
+ *
+ * The sort keys live in typed arrays next to the handles (struct of arrays): sifting compares
+ * contiguous doubles instead of loading fields of handles scattered over the heap, which made
+ * the heap a tenth of a virtual replay's time.
  */
 export class TimerHeap {
+  private at = new Float64Array(TIMER_HEAP_INITIAL_CAPACITY);
+  private sq = new Float64Array(TIMER_HEAP_INITIAL_CAPACITY);
   private items: HeapTimer[] = [];
+  private n = 0;
   private seq = 0;
   private live = 0;
 
@@ -23,17 +33,25 @@ export class TimerHeap {
   }
 
   push(at: number, fn: () => void): HeapTimer {
-    const t: HeapTimer = { at, seq: this.seq++, fn };
+    const seq = this.seq++;
+    const t: HeapTimer = { at, seq, fn };
+    if (this.n === this.at.length) this.grow();
+    const keys = this.at;
+    const seqs = this.sq;
     const items = this.items;
-    let i = items.length;
-    items.push(t);
+    let i = this.n++;
+    if (i === items.length) items.push(t);
     while (i > 0) {
       const parent = (i - 1) >> 1;
-      const p = items[parent]!;
-      if (p.at < at || (p.at === at && p.seq < t.seq)) break;
-      items[i] = p;
+      const pa = keys[parent]!;
+      if (pa < at || (pa === at && seqs[parent]! < seq)) break;
+      keys[i] = pa;
+      seqs[i] = seqs[parent]!;
+      items[i] = items[parent]!;
       i = parent;
     }
+    keys[i] = at;
+    seqs[i] = seq;
     items[i] = t;
     this.live++;
     return t;
@@ -49,29 +67,44 @@ export class TimerHeap {
   /** Earliest pending time, or `Infinity` when nothing is scheduled. */
   peekAt(): number {
     this.dropCancelled();
-    const top = this.items[0];
-    return top === undefined ? Infinity : top.at;
+    return this.n === 0 ? Infinity : this.at[0]!;
   }
 
   /** Removes and returns the earliest live timer due at or before `now`, if any. */
   popDue(now: number): HeapTimer | undefined {
     this.dropCancelled();
-    const top = this.items[0];
-    if (top === undefined || top.at > now) return undefined;
+    if (this.n === 0 || this.at[0]! > now) return undefined;
+    const top = this.items[0]!;
     this.popTop();
     this.live--;
     return top;
   }
 
+  private grow(): void {
+    const cap = this.at.length * 2;
+    const at = new Float64Array(cap);
+    at.set(this.at);
+    const sq = new Float64Array(cap);
+    sq.set(this.sq);
+    this.at = at;
+    this.sq = sq;
+  }
+
   private dropCancelled(): void {
     const items = this.items;
-    while (items.length > 0 && items[0]!.fn === null) this.popTop();
+    while (this.n > 0 && items[0]!.fn === null) this.popTop();
   }
 
   private popTop(): void {
+    const keys = this.at;
+    const seqs = this.sq;
     const items = this.items;
-    const last = items.pop()!;
-    const n = items.length;
+    const n = --this.n;
+    const lastAt = keys[n]!;
+    const lastSeq = seqs[n]!;
+    const last = items[n]!;
+    // items[n] keeps a stale handle (its `fn` is null once run or cancelled) rather than
+    // shrinking the array on every pop; the array never exceeds the heap's peak size.
     if (n === 0) return;
     let i = 0;
     for (;;) {
@@ -79,18 +112,24 @@ export class TimerHeap {
       if (l >= n) break;
       const r = l + 1;
       let c = l;
-      let cv = items[l]!;
+      let ca = keys[l]!;
+      let cs = seqs[l]!;
       if (r < n) {
-        const rv = items[r]!;
-        if (rv.at < cv.at || (rv.at === cv.at && rv.seq < cv.seq)) {
+        const ra = keys[r]!;
+        if (ra < ca || (ra === ca && seqs[r]! < cs)) {
           c = r;
-          cv = rv;
+          ca = ra;
+          cs = seqs[r]!;
         }
       }
-      if (last.at < cv.at || (last.at === cv.at && last.seq < cv.seq)) break;
-      items[i] = cv;
+      if (lastAt < ca || (lastAt === ca && lastSeq < cs)) break;
+      keys[i] = ca;
+      seqs[i] = cs;
+      items[i] = items[c]!;
       i = c;
     }
+    keys[i] = lastAt;
+    seqs[i] = lastSeq;
     items[i] = last;
   }
 }
