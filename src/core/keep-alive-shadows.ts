@@ -71,75 +71,31 @@ export class PopulationTallies {
   }
 }
 
-class ShadowPool {
-  /** Release times of idle shadow instances, oldest first, from `bottom`. */
-  private idle: number[] = [];
-  private bottom = 0;
-  /** Sum of the release times in `idle[bottom..]`, for O(1) open idle time. */
-  private sumRel = 0;
-  /** Weighted tallies, in the units of `KeepAliveShadows.unit`. */
-  misses = 0;
-  idleSecs = 0;
+/** Initial capacity of the shared release list (it doubles as needed). */
+const INITIAL_RELEASES = 64;
+/** The shared list is compacted once this many entries below every window's cursor are dead. */
+const COMPACT_AT = 64;
 
-  constructor(
-    readonly windowMs: number,
-    private readonly index: number,
-  ) {}
-
-  arrive(now: number, unit: number, mirror: PopulationTallies | null): void {
-    const w = this.windowMs;
-    const idle = this.idle;
-    let idleMs = 0;
-    let miss = 0;
-    while (this.bottom < idle.length && now - idle[this.bottom]! > w) {
-      idleMs += w;
-      this.sumRel -= idle[this.bottom]!;
-      this.bottom++;
-    }
-    if (this.bottom < idle.length) {
-      const r = idle.pop()!;
-      this.sumRel -= r;
-      idleMs += now - r;
-    } else {
-      miss = 1;
-    }
-    this.misses += unit * miss;
-    this.idleSecs += (unit * idleMs) / 1000;
-    mirror?.add(this.index, miss, idleMs / 1000);
-    if (this.bottom > 64 && this.bottom * 2 > idle.length) {
-      this.idle = idle.slice(this.bottom);
-      this.bottom = 0;
-    }
-  }
-
-  release(now: number, unit: number): void {
-    if (this.windowMs <= 0) return;
-    this.idle.push(now);
-    this.sumRel += now;
-    if (this.idle.length - this.bottom > MAX_SHADOW_IDLE) {
-      this.idleSecs += (unit * this.windowMs) / 1000;
-      this.sumRel -= this.idle[this.bottom]!;
-      this.bottom++;
-    }
-  }
-
-  /** Idle seconds accrued by instances still idle in the shadow (not yet tallied), approximately. */
-  openIdleSecs(now: number): number {
-    const n = this.idle.length - this.bottom;
-    if (n === 0) return 0;
-    const open = n * now - this.sumRel;
-    const cap = n * this.windowMs;
-    return (open < cap ? open : cap) / 1000;
-  }
-
-  rescale(f: number): void {
-    this.misses *= f;
-    this.idleSecs *= f;
-  }
-}
-
+/**
+ * The shadow pools of all windows share one list of release times. A shadow keeps, most
+ * recently used first, the releases of the last `w` ms that no arrival consumed; a longer
+ * window's idle set is always a superset of a shorter one's (same releases, same MRU
+ * consumption, older items expire first), so each window's set is the suffix of the shared
+ * list from its own cursor `bottom[i]`, and an arrival consumes the list's newest entry for
+ * every window that has one. Per event that is one loop over typed arrays instead of one
+ * object and array per window; the arithmetic of each window is unchanged, operation for
+ * operation. Window 0 never holds an idle instance.
+ */
 export class KeepAliveShadows {
-  private readonly pools = KEEP_WINDOWS_MS.map((w, i) => new ShadowPool(w, i));
+  private readonly windows = Float64Array.from(KEEP_WINDOWS_MS);
+  private rel = new Float64Array(INITIAL_RELEASES);
+  private len = 0;
+  private readonly bottom = new Float64Array(KEEP_WINDOWS_MS.length);
+  /** Sum of the release times in each window's set, for O(1) open idle time. */
+  private readonly sumRel = new Float64Array(KEEP_WINDOWS_MS.length);
+  /** Weighted tallies, in the units of `unit`. */
+  private readonly misses = new Float64Array(KEEP_WINDOWS_MS.length);
+  private readonly idleSecs = new Float64Array(KEEP_WINDOWS_MS.length);
   /** Weight of the newest event; older tallies weigh 1/unit relative to it. */
   private unit = 1;
   private weightSum = 0;
@@ -155,11 +111,62 @@ export class KeepAliveShadows {
     if (this.unit > RESCALE_AT) this.rescale();
     this.weightSum += this.unit;
     mirror?.tick();
-    for (const p of this.pools) p.arrive(now, this.unit, mirror);
+    const unit = this.unit;
+    const { windows, bottom, sumRel, misses, idleSecs, rel } = this;
+    const len = this.len;
+    // Window 0 keeps nothing: always a miss with no idle time.
+    misses[0]! += unit;
+    idleSecs[0]! += (unit * 0) / 1000;
+    mirror?.add(0, 1, 0);
+    let consumed = false;
+    for (let i = 1; i < windows.length; i++) {
+      const w = windows[i]!;
+      let b = bottom[i]!;
+      let sr = sumRel[i]!;
+      let idleMs = 0;
+      while (b < len && now - rel[b]! > w) {
+        idleMs += w;
+        sr -= rel[b]!;
+        b++;
+      }
+      let miss = 0;
+      if (b < len) {
+        const r = rel[len - 1]!;
+        sr -= r;
+        idleMs += now - r;
+        consumed = true;
+      } else {
+        miss = 1;
+        misses[i]! += unit;
+      }
+      bottom[i] = b;
+      sumRel[i] = sr;
+      idleSecs[i]! += (unit * idleMs) / 1000;
+      mirror?.add(i, miss, idleMs / 1000);
+    }
+    if (consumed) {
+      const top = --this.len;
+      for (let i = 1; i < windows.length; i++) if (bottom[i]! > top) bottom[i] = top;
+    }
+    // The longest window's cursor is the lowest: everything below it is dead for all windows.
+    const dead = bottom[windows.length - 1]!;
+    if (dead > COMPACT_AT && dead * 2 > this.len) this.compact(dead);
   }
 
   release(now: number): void {
-    for (const p of this.pools) p.release(now, this.unit);
+    if (this.len === this.rel.length) this.grow();
+    this.rel[this.len++] = now;
+    const unit = this.unit;
+    const { windows, bottom, sumRel, idleSecs, rel } = this;
+    const len = this.len;
+    for (let i = 1; i < windows.length; i++) {
+      sumRel[i]! += now;
+      if (len - bottom[i]! > MAX_SHADOW_IDLE) {
+        idleSecs[i]! += (unit * windows[i]!) / 1000;
+        sumRel[i]! -= rel[bottom[i]!]!;
+        bottom[i]!++;
+      }
+    }
   }
 
   /** The window whose shadow cost `misses x missCost + idleSecs x memRate` is least. */
@@ -167,19 +174,45 @@ export class KeepAliveShadows {
     let best = 0;
     let bestCost = Infinity;
     const u = this.unit;
-    for (const p of this.pools) {
-      const cost = (p.misses / u) * missCost + (p.idleSecs / u + p.openIdleSecs(now)) * memRate;
+    const { windows, bottom, sumRel, misses, idleSecs } = this;
+    for (let i = 0; i < windows.length; i++) {
+      const cost = (misses[i]! / u) * missCost + (idleSecs[i]! / u + this.openIdleSecs(i, now, windows[i]!, bottom[i]!, sumRel[i]!)) * memRate;
       if (cost < bestCost) {
         bestCost = cost;
-        best = p.windowMs;
+        best = windows[i]!;
       }
     }
     return best;
   }
 
+  /** Idle seconds accrued by instances still idle in window i's shadow (not yet tallied), approximately. */
+  private openIdleSecs(i: number, now: number, w: number, bottom: number, sumRel: number): number {
+    const n = i === 0 ? 0 : this.len - bottom;
+    if (n === 0) return 0;
+    const open = n * now - sumRel;
+    const cap = n * w;
+    return (open < cap ? open : cap) / 1000;
+  }
+
+  private grow(): void {
+    const bigger = new Float64Array(this.rel.length * 2);
+    bigger.set(this.rel);
+    this.rel = bigger;
+  }
+
+  private compact(dead: number): void {
+    this.rel.copyWithin(0, dead, this.len);
+    this.len -= dead;
+    const bottom = this.bottom;
+    for (let i = 1; i < bottom.length; i++) bottom[i]! -= dead;
+  }
+
   private rescale(): void {
     const f = 1 / this.unit;
-    for (const p of this.pools) p.rescale(f);
+    for (let i = 0; i < this.misses.length; i++) {
+      this.misses[i]! *= f;
+      this.idleSecs[i]! *= f;
+    }
     this.weightSum *= f;
     this.unit = 1;
   }

@@ -11,7 +11,7 @@ export interface HeapTimer extends TimerHandle {
 export const TIMER_HEAP_INITIAL_CAPACITY = 1024;
 
 /**
- * A binary min-heap of timers ordered by (at, seq), with lazy cancellation: a cancelled timer
+ * A 4-ary min-heap of timers (half the depth of a binary one for the same compares) ordered by (at, seq), with lazy cancellation: a cancelled timer
  * stays in the heap with `fn = null` and is skipped when it surfaces. One heap drives all the
  * timers of a shard (or of the whole virtual simulation), so thousands of functions cost one
  * runtime timer.
@@ -42,7 +42,7 @@ export class TimerHeap {
     let i = this.n++;
     if (i === items.length) items.push(t);
     while (i > 0) {
-      const parent = (i - 1) >> 1;
+      const parent = (i - 1) >> 2;
       const pa = keys[parent]!;
       if (pa < at || (pa === at && seqs[parent]! < seq)) break;
       keys[i] = pa;
@@ -108,18 +108,18 @@ export class TimerHeap {
     if (n === 0) return;
     let i = 0;
     for (;;) {
-      const l = 2 * i + 1;
-      if (l >= n) break;
-      const r = l + 1;
-      let c = l;
-      let ca = keys[l]!;
-      let cs = seqs[l]!;
-      if (r < n) {
-        const ra = keys[r]!;
-        if (ra < ca || (ra === ca && seqs[r]! < cs)) {
-          c = r;
-          ca = ra;
-          cs = seqs[r]!;
+      const first = 4 * i + 1;
+      if (first >= n) break;
+      const end = first + 4 < n ? first + 4 : n;
+      let c = first;
+      let ca = keys[first]!;
+      let cs = seqs[first]!;
+      for (let k = first + 1; k < end; k++) {
+        const ka = keys[k]!;
+        if (ka < ca || (ka === ca && seqs[k]! < cs)) {
+          c = k;
+          ca = ka;
+          cs = seqs[k]!;
         }
       }
       if (lastAt < ca || (lastAt === ca && lastSeq < cs)) break;
