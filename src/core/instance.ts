@@ -29,6 +29,8 @@ export class Instance implements InstanceView {
 
   constructor(
     readonly id: string,
+    /** The core's serial number of the instance (its id is the core's prefix + this in base 36). */
+    readonly number: number,
     readonly pool: FunctionPool,
     readonly prewarmed: boolean,
   ) {}

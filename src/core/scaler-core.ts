@@ -16,7 +16,7 @@ export const DEFAULT_MAX_COLD_START_FAILURES = 4;
  * once the function's cold starts have been failing for this long: a short outage just delays.
  */
 export const DEFAULT_COLD_START_GIVE_UP_MS = 30_000;
-/** Released instance ids remembered so a duplicate `Idle` stays idempotent after a destroy. */
+/** Released instances remembered so a duplicate `Idle` stays idempotent after a destroy (a power of two). */
 export const RELEASED_TOMBSTONES = 16_384;
 /** Per Assign+Idle pair, what the caller's RPCs add to scheduling time beyond our own wait. */
 export const DEFAULT_RPC_OVERHEAD_MS = 1;
@@ -72,10 +72,13 @@ export class ScalerCore {
   private readonly policy: ScalingPolicy;
   private readonly pools = new Map<string, FunctionPool>();
   private readonly instances = new Map<string, Instance>();
-  private readonly released = new Map<string, string>();
-  /** Ids in `released`, in insertion order from `releasedHead` (a ring once full). */
-  private readonly releasedOrder: string[] = [];
-  private releasedHead = 0;
+  /**
+   * Tombstones of released instances, by instance number modulo the table size: the number
+   * (or -1) and the request it last served. A newer instance with the same residue replaces an
+   * older one, so the table remembers about the last RELEASED_TOMBSTONES instances created.
+   */
+  private readonly tombNumbers = new Float64Array(RELEASED_TOMBSTONES).fill(-1);
+  private readonly tombRequests: string[] = new Array<string>(RELEASED_TOMBSTONES).fill('');
   private readonly prefix: string;
   private readonly retry: RetryOptions;
   private readonly destroyRetry: RetryOptions;
@@ -181,7 +184,7 @@ export class ScalerCore {
   idle(input: IdleInput): IdleOutcome {
     const inst = this.instances.get(input.instanceId);
     if (inst === undefined) {
-      if (this.released.get(input.instanceId) === input.requestId) return null;
+      if (this.releasedRequest(input.instanceId) === input.requestId) return null;
       if (this.orphanInstances.delete(input.instanceId)) return null;
       return new ScalerError(ScalerErrorCode.NotFound, `unknown instance "${input.instanceId}"`);
     }
@@ -402,7 +405,8 @@ export class ScalerCore {
   }
 
   private startColdStart(pool: FunctionPool, prewarm: boolean): void {
-    const inst = new Instance(this.prefix + (this.seq++).toString(36), pool, prewarm);
+    const n = this.seq++;
+    const inst = new Instance(this.prefix + n.toString(36), n, pool, prewarm);
     this.instances.set(inst.id, inst);
     pool.startingCount++;
     pool.stats.coldStarts++;
@@ -545,33 +549,28 @@ export class ScalerCore {
     }
     inst.state = InstanceState.Destroyed;
     this.instances.delete(inst.id);
-    this.remember(inst.id, inst.lastRequestId);
+    this.remember(inst);
     this.destroySlot(inst.slotId, pool.memoryMb, reason, 0);
     this.checkDrained();
   }
 
-  /**
-   * Tombstone of a released instance, oldest evicted first. A ring of ids tracks the insertion
-   * order: evicting through `released.keys().next()` rescans the Map's deleted entries on every
-   * call (V8 compacts them lazily), which made each destroy O(tombstones).
-   */
-  private remember(instanceId: string, lastRequestId: string): void {
-    const released = this.released;
-    if (released.has(instanceId)) {
-      released.set(instanceId, lastRequestId);
-      return;
-    }
-    released.set(instanceId, lastRequestId);
-    const ring = this.releasedOrder;
-    if (ring.length < RELEASED_TOMBSTONES) {
-      ring.push(instanceId);
-      return;
-    }
-    // Full: the slot at the head holds the oldest id; replace it with the newest.
-    const oldest = ring[this.releasedHead]!;
-    ring[this.releasedHead] = instanceId;
-    this.releasedHead = (this.releasedHead + 1) % RELEASED_TOMBSTONES;
-    released.delete(oldest);
+  /** Tombstone of a released instance (a table write: destroys are frequent, lookups rare). */
+  private remember(inst: Instance): void {
+    const i = inst.number & (RELEASED_TOMBSTONES - 1);
+    this.tombNumbers[i] = inst.number;
+    this.tombRequests[i] = inst.lastRequestId;
+  }
+
+  /** The request a released instance last served, if its tombstone is still kept. */
+  private releasedRequest(instanceId: string): string | undefined {
+    const prefix = this.prefix;
+    if (!instanceId.startsWith(prefix) || instanceId.length === prefix.length) return undefined;
+    const digits = instanceId.slice(prefix.length);
+    const n = parseInt(digits, 36);
+    // Round trip: only ids this core could have minted ("v0a" is not instance 10).
+    if (!(n >= 0) || n.toString(36) !== digits) return undefined;
+    const i = n & (RELEASED_TOMBSTONES - 1);
+    return this.tombNumbers[i] === n ? this.tombRequests[i] : undefined;
   }
 
   private slotCreated(inst: Instance, now: number): void {
