@@ -6,7 +6,8 @@ import type { AssignCallback, FunctionMeta } from '../core/types.js';
 import { VirtualClock } from '../core/virtual-clock.js';
 import { ClairvoyantBound, type ClairvoyantFunction, type ClairvoyantResult } from './clairvoyant-bound.js';
 import { ParallelBound } from './parallel-bound.js';
-import { forEachRequestFieldsSync, forEachRequestSync, loadMetasSync } from './dataset-loader.js';
+import { forEachRequestSync, loadMetasSync } from './dataset-loader.js';
+import { forEachRequestFieldsParallel } from './parallel-request-source.js';
 import type { MetaRecord, RequestRecord } from './dataset-types.js';
 import { ScoreBook, type ScoreBookFunction, type ScoreReport } from './score-book.js';
 import { DEFAULT_CREATE_LATENCY_MS, DEFAULT_PLATFORM_RPC_MS, VirtualPlatform, type VirtualFaults, type VirtualSlot } from './virtual-platform.js';
@@ -39,7 +40,8 @@ export function datasetSource(dir: string): RequestSource {
     metas,
     dir,
     forEach: (fn) => void forEachRequestSync(dir, metas, (r, m) => fn(r, m)),
-    forEachFields: (fn) => void forEachRequestFieldsSync(dir, metas, fn),
+    // Large traces are parsed by a worker thread while this one replays them.
+    forEachFields: (fn) => void forEachRequestFieldsParallel(dir, metas, fn),
   };
 }
 

@@ -1,0 +1,179 @@
+/**
+ * `forEachRequestFieldsSync` with the decoding moved to a worker thread: the worker parses the
+ * `requests` file into a fixed ring of shared chunks (layout in `request-parse-protocol.ts`) and
+ * the calling thread only copies numbers out of it, so a synchronous consumer (the virtual
+ * engine) keeps its core for itself while the second core parses.
+ *
+ * The calling thread blocks with `Atomics.wait` when the next chunk is not ready, the worker
+ * when the ring is full; memory is the ring's whatever the trace size. Order, values, line
+ * numbers, the count returned, the meta objects passed and the errors thrown (rebuilt from
+ * their fields, after every record before the bad line) are those of the synchronous loader.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { MessageChannel, receiveMessageOnPort, Worker } from 'node:worker_threads';
+import { DatasetError, forEachRequestFieldsSync, REQUESTS_FILE, type RequestFieldsVisitor } from './dataset-loader.js';
+import type { MetaRecord } from './dataset-types.js';
+import {
+  CHUNK_MORE,
+  CHUNK_RECORDS,
+  CONTROL_CANCEL,
+  CONTROL_CONSUMED,
+  CONTROL_PRODUCED,
+  END_ERROR,
+  PRODUCED_DEAD,
+  REQUEST_PARSE_BOOTSTRAP,
+  REQUEST_PARSE_WORKER_KIND,
+  RING_CHUNKS,
+  ringBytes,
+  ringViews,
+  type RequestParseFailure,
+  type RequestParseMeta,
+  type RequestParseWorkerData,
+} from './request-parse-protocol.js';
+
+/**
+ * Below this trace size a worker's start-up (tens of ms) costs more than the parsing it takes
+ * off the calling thread (about 0.35 s per million requests, ~120 bytes each).
+ */
+export const PARALLEL_PARSE_MIN_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Compiled worker script: next to this file when it runs from `dist/src/sim/`, else (a test
+ * importing the TypeScript source) under `<repo>/dist/`.
+ */
+export const REQUEST_PARSE_WORKER_SCRIPT = ((): string => {
+  const here = fileURLToPath(new URL('./', import.meta.url));
+  return /[\\/]dist[\\/]src[\\/]sim[\\/]$/.test(here)
+    ? `${here}request-parse-worker.js`
+    : fileURLToPath(new URL('../../dist/src/sim/request-parse-worker.js', import.meta.url));
+})();
+
+export interface ParallelParseOptions {
+  /** Only files at least this large get a worker (default `PARALLEL_PARSE_MIN_BYTES`). */
+  readonly minBytes?: number;
+  /** Module exporting `runRequestParseWorker` (default `REQUEST_PARSE_WORKER_SCRIPT`). */
+  readonly workerScript?: string;
+  /** Ring geometry (defaults `RING_CHUNKS` x `CHUNK_RECORDS`); small values are for tests. */
+  readonly chunks?: number;
+  readonly chunkRecords?: number;
+}
+
+/** The worker could not start, or stopped without saying why. */
+export class RequestParseWorkerError extends Error {
+  readonly code = 'REQUEST_PARSE_WORKER_FAILED';
+  override readonly name = 'RequestParseWorkerError';
+}
+
+function positiveInt(name: string, v: number): number {
+  if (!Number.isInteger(v) || v <= 0) throw new RangeError(`${name} must be a positive integer (got ${v})`);
+  return v;
+}
+
+function plainMeta(m: MetaRecord): RequestParseMeta {
+  return { key: m.key, runtime: m.runtime, memoryInMb: m.memoryInMb, timeoutInSecs: m.timeoutInSecs, initDurationInMs: m.initDurationInMs };
+}
+
+function rebuildError(f: RequestParseFailure | undefined): Error {
+  if (f === undefined) return new RequestParseWorkerError('request parse worker failed without details');
+  if (f.kind === 'load') {
+    return new RequestParseWorkerError(`request parse worker could not start: ${f.code === undefined ? '' : `${f.code}: `}${f.message}`);
+  }
+  if (f.kind === 'dataset') return new DatasetError(f.code, f.file, f.line, f.reason);
+  const e = new Error(f.message) as Error & { code?: string; errno?: number; syscall?: string; path?: string };
+  e.name = f.name;
+  if (f.code !== undefined) e.code = f.code;
+  if (f.errno !== undefined) e.errno = f.errno;
+  if (f.syscall !== undefined) e.syscall = f.syscall;
+  if (f.path !== undefined) e.path = f.path;
+  return e;
+}
+
+/**
+ * Visits every request of `dir` like `forEachRequestFieldsSync(dir, metas, fn)` and returns the
+ * number visited, parsing in a worker when the file is at least `minBytes` long. If `fn` throws,
+ * the worker is stopped and the error rethrown.
+ */
+export function forEachRequestFieldsParallel(
+  dir: string,
+  metas: Map<string, MetaRecord>,
+  fn: RequestFieldsVisitor,
+  opts: ParallelParseOptions = {},
+): number {
+  const script = opts.workerScript ?? REQUEST_PARSE_WORKER_SCRIPT;
+  const chunks = positiveInt('chunks', opts.chunks ?? RING_CHUNKS);
+  const chunkRecords = positiveInt('chunkRecords', opts.chunkRecords ?? CHUNK_RECORDS);
+  let size: number;
+  try {
+    size = statSync(join(dir, REQUESTS_FILE)).size;
+  } catch {
+    size = -1; // the loader reports the missing file with its own error
+  }
+  if (size < 0 || size < (opts.minBytes ?? PARALLEL_PARSE_MIN_BYTES) || !existsSync(script)) {
+    return forEachRequestFieldsSync(dir, metas, fn);
+  }
+
+  const list = [...metas.values()];
+  const ring = new SharedArrayBuffer(ringBytes(chunks, chunkRecords));
+  const { startTime, durationsInMs, statusCode, line, metaIndex, count: chunkCount, end, control } = ringViews(ring, chunks, chunkRecords);
+  const { port1, port2 } = new MessageChannel();
+  const data: RequestParseWorkerData = {
+    kind: REQUEST_PARSE_WORKER_KIND,
+    script: pathToFileURL(script).href,
+    dir,
+    metas: [...metas].map(([k, m]) => [k, plainMeta(m)] as const),
+    ring,
+    chunks,
+    chunkRecords,
+    port: port2,
+  };
+  const worker = new Worker(REQUEST_PARSE_BOOTSTRAP, { eval: true, workerData: data, transferList: [port2] });
+  // Everything is read synchronously; nothing here may keep the process alive.
+  worker.unref();
+  port1.unref();
+  // The worker reports its own failures through the ring; an 'error' event without a listener
+  // would crash this thread instead.
+  worker.on('error', () => {});
+
+  let seq = 0;
+  let total = 0;
+  let finished = false;
+  try {
+    for (;;) {
+      let produced: number;
+      while ((produced = Atomics.load(control, CONTROL_PRODUCED)) === seq) Atomics.wait(control, CONTROL_PRODUCED, seq);
+      if (produced === PRODUCED_DEAD) {
+        finished = true;
+        throw rebuildError(receiveMessageOnPort(port1)?.message as RequestParseFailure | undefined);
+      }
+      const slot = seq % chunks;
+      const n = chunkCount[slot]!;
+      const flag = end[slot]!;
+      const from = slot * chunkRecords;
+      const to = from + n;
+      for (let i = from; i < to; i++) {
+        fn(startTime[i]!, list[metaIndex[i]!]!, durationsInMs[i]!, statusCode[i]!, line[i]!);
+      }
+      total += n;
+      seq++;
+      if (flag !== CHUNK_MORE) {
+        finished = true;
+        if (flag === END_ERROR) throw rebuildError(receiveMessageOnPort(port1)?.message as RequestParseFailure | undefined);
+        return total;
+      }
+      Atomics.store(control, CONTROL_CONSUMED, seq);
+      Atomics.notify(control, CONTROL_CONSUMED);
+    }
+  } finally {
+    if (!finished) {
+      // Stopped early (the visitor threw): raise the flag, then move the word the worker may be
+      // waiting on so it cannot go back to sleep, and end the thread.
+      Atomics.store(control, CONTROL_CANCEL, 1);
+      Atomics.add(control, CONTROL_CONSUMED, 1);
+      Atomics.notify(control, CONTROL_CONSUMED);
+    }
+    port1.close();
+    void worker.terminate();
+  }
+}
