@@ -30,6 +30,8 @@ export class FunctionPool implements PoolView {
   prewarmTimer: TimerHandle | null = null;
   prewarmPlanned: PrewarmPlan | null = null;
   missTimer: TimerHandle | null = null;
+  /** The core's miss re-check callback for this pool, made once. */
+  onMissRecheck: (() => void) | null = null;
   private mru: Instance | null = null;
   private lru: Instance | null = null;
   private waiters: Waiter[] = [];

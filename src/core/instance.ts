@@ -22,6 +22,8 @@ export class Instance implements InstanceView {
   /** When the current idle period should end; the pending timer may be earlier (see core). */
   expireAt = Infinity;
   timer: TimerHandle | null = null;
+  /** The core's expiry callback for this instance, made once. */
+  onExpiry: (() => void) | null = null;
   busyRequestId = '';
   lastRequestId = '';
   prev: Instance | null = null;

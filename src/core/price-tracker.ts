@@ -17,6 +17,10 @@ export class PriceTracker {
   private cachedAt = -Infinity;
   private readonly ring: { at: number; t: ScoreTotals }[] = [];
   private ringHead = 0;
+  private priced: ScorePrices = scorePrices(ZERO);
+  private pricedWindow: ScoreTotals | undefined = undefined;
+  private pricedMinR = NaN;
+  private pricedMinL = NaN;
 
   constructor(
     private readonly totals: () => ScoreTotals,
@@ -25,7 +29,14 @@ export class PriceTracker {
 
   prices(minResourceRatio = 0, minLatencyRatio = 0): ScorePrices {
     this.refresh();
-    return scorePrices(this.window, minResourceRatio, minLatencyRatio);
+    // Asked on every release; the window changes at most once per refresh.
+    if (this.pricedWindow !== this.window || this.pricedMinR !== minResourceRatio || this.pricedMinL !== minLatencyRatio) {
+      this.priced = scorePrices(this.window, minResourceRatio, minLatencyRatio);
+      this.pricedWindow = this.window;
+      this.pricedMinR = minResourceRatio;
+      this.pricedMinL = minLatencyRatio;
+    }
+    return this.priced;
   }
 
   /** Totals over the window (up to PRICE_WINDOW_MS), refreshed at most every PRICE_REFRESH_MS. */

@@ -343,7 +343,9 @@ export class ScalerCore {
 
   private armExpiry(inst: Instance, at: number): void {
     if (inst.timer !== null) this.clock.cancel(inst.timer);
-    inst.timer = this.clock.schedule(at, () => this.onExpiryTimer(inst));
+    // One callback per instance, made on its first expiry: re-arms (frequent) allocate nothing.
+    inst.onExpiry ??= () => this.onExpiryTimer(inst);
+    inst.timer = this.clock.schedule(at, inst.onExpiry);
   }
 
   /** At most one timer per instance: if it was reused since, move the timer to the new expiry. */
@@ -375,10 +377,11 @@ export class ScalerCore {
     for (let i = 0; i < n; i++) this.startColdStart(pool, false);
     if (n < deficit && pool.missTimer === null) {
       const delay = Math.max(1, this.policy.missRecheckMs?.(pool, now) ?? 1);
-      pool.missTimer = this.clock.schedule(now + delay, () => {
+      pool.onMissRecheck ??= () => {
         pool.missTimer = null;
         this.ensureColdStarts(pool, this.clock.now(), false);
-      });
+      };
+      pool.missTimer = this.clock.schedule(now + delay, pool.onMissRecheck);
     }
   }
 
