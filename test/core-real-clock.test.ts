@@ -5,7 +5,7 @@
 import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { RealClock } from '../src/core/real-clock.js';
-import { TimerHeap, type HeapTimer } from '../src/core/timer-heap.js';
+import { TimerHeap } from '../src/core/timer-heap.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -17,45 +17,65 @@ describe('TimerHeap', () => {
     expect(h.size).toBe(5);
     expect(h.peekAt()).toBe(10);
     expect(h.popDue(9)).toBeUndefined();
-    let t: HeapTimer | undefined;
-    while ((t = h.popDue(25)) !== undefined) t.fn!();
+    let fn: (() => void) | undefined;
+    const times: number[] = [];
+    while ((fn = h.popDue(25)) !== undefined) {
+      times.push(h.poppedAt);
+      fn();
+    }
     expect(order).toEqual(['a1', 'a2', 'a3', 'b']);
+    expect(times).toEqual([10, 10, 10, 20]);
     expect(h.size).toBe(1);
     expect(h.peekAt()).toBe(30);
   });
 
-  it('skips cancelled timers and counts each cancel once', () => {
+  it('skips cancelled timers, counts each cancel once, and marks popped handles as run', () => {
     const h = new TimerHeap();
-    const a = h.push(1, () => {});
-    const b = h.push(2, () => {});
+    const ran: string[] = [];
+    const a = h.push(1, () => ran.push('a'));
+    const b = h.push(2, () => ran.push('b'));
     h.cancel(a);
     h.cancel(a);
     expect(h.size).toBe(1);
     expect(h.peekAt()).toBe(2);
-    expect(h.popDue(Infinity)).toBe(b);
+    h.popDue(Infinity)!();
+    expect(ran).toEqual(['b']);
+    expect(b.fn).toBeNull();
     expect(h.size).toBe(0);
     expect(h.peekAt()).toBe(Infinity);
-    h.cancel(b); // already popped: its fn is still set, but the heap no longer holds it
+    h.cancel(b); // already run: a no-op
+    expect(h.size).toBe(0);
   });
 
-  it('matches a sorted reference for any pushes and cancels (property)', () => {
+  it('keeps one order across near and far timers, handles and bare callbacks (property)', () => {
     fc.assert(
       fc.property(
-        fc.array(fc.tuple(fc.integer({ min: 0, max: 50 }), fc.boolean()), { maxLength: 200 }),
-        fc.integer({ min: 0, max: 60 }),
+        fc.array(
+          fc.record({ at: fc.integer({ min: 0, max: 5_000 }), now: fc.integer({ min: 0, max: 5_000 }), kind: fc.constantFrom('handle', 'fire', 'cancelled') }),
+          { maxLength: 200 },
+        ),
+        fc.integer({ min: 0, max: 6_000 }),
         (ops, cut) => {
           const h = new TimerHeap();
           const ref: { at: number; seq: number }[] = [];
-          ops.forEach(([at, cancel], seq) => {
-            const t = h.push(at, () => {});
-            if (cancel) h.cancel(t);
-            else ref.push({ at, seq });
+          const got: { at: number; seq: number }[] = [];
+          ops.forEach(({ at, now, kind }, seq) => {
+            // `now` only chooses the near or the far heap: the order must not depend on it.
+            const fn = (): void => void got.push({ at, seq });
+            if (kind === 'fire') h.pushFire(at, fn, now);
+            else {
+              const t = h.push(at, fn, now);
+              if (kind === 'cancelled') h.cancel(t);
+            }
+            if (kind !== 'cancelled') ref.push({ at, seq });
           });
           ref.sort((x, y) => x.at - y.at || x.seq - y.seq);
           expect(h.size).toBe(ref.length);
-          const got: { at: number; seq: number }[] = [];
-          let t: HeapTimer | undefined;
-          while ((t = h.popDue(cut)) !== undefined) got.push({ at: t.at, seq: t.seq });
+          let fn: (() => void) | undefined;
+          while ((fn = h.popDue(cut)) !== undefined) {
+            fn();
+            expect(h.poppedAt).toBe(got[got.length - 1]!.at);
+          }
           const due = ref.filter((r) => r.at <= cut);
           expect(got).toEqual(due);
           expect(h.size).toBe(ref.length - due.length);

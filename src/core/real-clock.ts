@@ -43,8 +43,9 @@ export class RealClock implements Clock {
     if (this.armed !== undefined) clearTimeout(this.armed);
     this.armed = undefined;
     this.armedAt = Infinity;
-    let t: HeapTimer | undefined;
-    while ((t = this.heap.popDue(Infinity)) !== undefined) t.fn = null;
+    while (this.heap.popDue(Infinity) !== undefined) {
+      /* drop it */
+    }
   }
 
   private arm(atMs: number): void {
@@ -59,13 +60,9 @@ export class RealClock implements Clock {
     this.armed = undefined;
     this.armedAt = Infinity;
     const now = performance.now() + FIRE_SLACK_MS;
-    let t: HeapTimer | undefined;
+    let fn: (() => void) | undefined;
     // Callbacks may schedule more; anything already due runs in this turn.
-    while ((t = this.heap.popDue(now)) !== undefined) {
-      const fn = t.fn!;
-      t.fn = null;
-      fn();
-    }
+    while ((fn = this.heap.popDue(now)) !== undefined) fn();
     const next = this.heap.peekAt();
     if (next !== Infinity) this.arm(next);
   };

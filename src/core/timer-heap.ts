@@ -7,40 +7,31 @@ export interface HeapTimer extends TimerHandle {
   fn: (() => void) | null;
 }
 
-/** Initial capacity of the heap's arrays (they double as needed). */
+/** Initial capacity of a heap's arrays (they double as needed). */
 export const TIMER_HEAP_INITIAL_CAPACITY = 1024;
 
+/** A heap entry: a cancellable timer's handle, or the bare callback of one that cannot be cancelled. */
+type Entry = HeapTimer | (() => void);
+
 /**
- * A 4-ary min-heap of timers (half the depth of a binary one for the same compares) ordered by (at, seq), with lazy cancellation: a cancelled timer
- * stays in the heap with `fn = null` and is skipped when it surfaces. One heap drives all the
- * timers of a shard (or of the whole virtual simulation), so thousands of functions cost one
- * runtime timer.
- *
- * The sort keys live in typed arrays next to the handles (struct of arrays): sifting compares
- * contiguous doubles instead of loading fields of handles scattered over the heap, which made
- * the heap a tenth of a virtual replay's time.
+ * A 4-ary min-heap of (at, seq) keys with their entries, the keys in typed arrays beside the
+ * entries (struct of arrays): sifting compares contiguous doubles instead of loading fields of
+ * handles scattered over the heap, which made the heap a tenth of a virtual replay's time; four
+ * children per node halve the depth for the same compares.
  */
-export class TimerHeap {
-  private at = new Float64Array(TIMER_HEAP_INITIAL_CAPACITY);
-  private sq = new Float64Array(TIMER_HEAP_INITIAL_CAPACITY);
-  private items: HeapTimer[] = [];
-  private n = 0;
-  private seq = 0;
-  private live = 0;
+class KeyedHeap {
+  at = new Float64Array(TIMER_HEAP_INITIAL_CAPACITY);
+  sq = new Float64Array(TIMER_HEAP_INITIAL_CAPACITY);
+  items: Entry[] = [];
+  n = 0;
 
-  get size(): number {
-    return this.live;
-  }
-
-  push(at: number, fn: () => void): HeapTimer {
-    const seq = this.seq++;
-    const t: HeapTimer = { at, seq, fn };
+  push(at: number, seq: number, e: Entry): void {
     if (this.n === this.at.length) this.grow();
     const keys = this.at;
     const seqs = this.sq;
     const items = this.items;
     let i = this.n++;
-    if (i === items.length) items.push(t);
+    if (i === items.length) items.push(e);
     while (i > 0) {
       const parent = (i - 1) >> 2;
       const pa = keys[parent]!;
@@ -52,54 +43,11 @@ export class TimerHeap {
     }
     keys[i] = at;
     seqs[i] = seq;
-    items[i] = t;
-    this.live++;
-    return t;
+    items[i] = e;
   }
 
-  cancel(t: HeapTimer): void {
-    if (t.fn !== null) {
-      t.fn = null;
-      this.live--;
-    }
-  }
-
-  /** Earliest pending time, or `Infinity` when nothing is scheduled. */
-  peekAt(): number {
-    this.dropCancelled();
-    return this.n === 0 ? Infinity : this.at[0]!;
-  }
-
-  /** Removes and returns the earliest live timer due at or before `now`, if any. */
-  popDue(now: number): HeapTimer | undefined {
-    // Time first: when nothing is due (most calls) no handle is touched.
-    while (this.n > 0 && this.at[0]! <= now) {
-      const top = this.items[0]!;
-      this.popTop();
-      if (top.fn !== null) {
-        this.live--;
-        return top;
-      }
-    }
-    return undefined;
-  }
-
-  private grow(): void {
-    const cap = this.at.length * 2;
-    const at = new Float64Array(cap);
-    at.set(this.at);
-    const sq = new Float64Array(cap);
-    sq.set(this.sq);
-    this.at = at;
-    this.sq = sq;
-  }
-
-  private dropCancelled(): void {
-    const items = this.items;
-    while (this.n > 0 && items[0]!.fn === null) this.popTop();
-  }
-
-  private popTop(): void {
+  /** Removes the top entry (the caller read it first). */
+  pop(): void {
     const keys = this.at;
     const seqs = this.sq;
     const items = this.items;
@@ -107,8 +55,8 @@ export class TimerHeap {
     const lastAt = keys[n]!;
     const lastSeq = seqs[n]!;
     const last = items[n]!;
-    // items[n] keeps a stale handle (its `fn` is null once run or cancelled) rather than
-    // shrinking the array on every pop; the array never exceeds the heap's peak size.
+    // items[n] keeps a stale entry rather than shrinking the array on every pop; the array
+    // never exceeds the heap's peak size.
     if (n === 0) return;
     let i = 0;
     for (;;) {
@@ -135,5 +83,123 @@ export class TimerHeap {
     keys[i] = lastAt;
     seqs[i] = lastSeq;
     items[i] = last;
+  }
+
+  private grow(): void {
+    const cap = this.at.length * 2;
+    const at = new Float64Array(cap);
+    at.set(this.at);
+    const sq = new Float64Array(cap);
+    sq.set(this.sq);
+    this.at = at;
+    this.sq = sq;
+  }
+}
+
+/**
+ * Callbacks due further than this from the time they are scheduled at go to a second heap: the
+ * many far-off timers (idle instances' keep-alive expiries) then do not deepen the heap that the
+ * frequent near-term events (executions ending, platform replies) go through.
+ */
+export const FAR_TIMER_MS = 1_000;
+
+/**
+ * The timers of a clock, ordered by (at, seq), with lazy cancellation: a cancelled timer stays
+ * in its heap with `fn = null` and is skipped when it surfaces. One `TimerHeap` drives all the
+ * timers of a shard (or of the whole virtual simulation), so thousands of functions cost one
+ * runtime timer. Callbacks that are never cancelled (`pushFire`) need no handle object.
+ *
+ * Two heaps, near and far, are merged on (at, seq) when popping, so the order is exactly that of
+ * one heap.
+ */
+export class TimerHeap {
+  private readonly near = new KeyedHeap();
+  private readonly far = new KeyedHeap();
+  private seq = 0;
+  private live = 0;
+  /** Due time of the entry `popDue` returned last. */
+  poppedAt = NaN;
+
+  get size(): number {
+    return this.live;
+  }
+
+  /** `now`: the caller's time, if it knows it (far-off timers then go to the far heap). */
+  push(at: number, fn: () => void, now = at): HeapTimer {
+    const seq = this.seq++;
+    const t: HeapTimer = { at, seq, fn };
+    this.place(at, seq, t, now);
+    return t;
+  }
+
+  /** Schedules a callback that will never be cancelled (no handle is made). */
+  pushFire(at: number, fn: () => void, now = at): void {
+    this.place(at, this.seq++, fn, now);
+  }
+
+  cancel(t: HeapTimer): void {
+    if (t.fn !== null) {
+      t.fn = null;
+      this.live--;
+    }
+  }
+
+  /** Earliest pending time, or `Infinity` when nothing is scheduled. */
+  peekAt(): number {
+    this.dropCancelled(this.near);
+    this.dropCancelled(this.far);
+    const a = this.near.n === 0 ? Infinity : this.near.at[0]!;
+    const b = this.far.n === 0 ? Infinity : this.far.at[0]!;
+    return a < b ? a : b;
+  }
+
+  /**
+   * Removes the earliest live callback due at or before `now` and returns it (its time in
+   * `poppedAt`); a cancellable timer's handle is marked as run. Undefined when none is due.
+   */
+  popDue(now: number): (() => void) | undefined {
+    const near = this.near;
+    const far = this.far;
+    for (;;) {
+      // Time first: when nothing is due (most calls) no entry is touched.
+      const nearDue = near.n > 0 && near.at[0]! <= now;
+      const farDue = far.n > 0 && far.at[0]! <= now;
+      let h: KeyedHeap;
+      if (nearDue && farDue) {
+        const a = near.at[0]!;
+        const b = far.at[0]!;
+        h = a < b || (a === b && near.sq[0]! < far.sq[0]!) ? near : far;
+      } else if (nearDue) h = near;
+      else if (farDue) h = far;
+      else return undefined;
+      const at = h.at[0]!;
+      const e = h.items[0]!;
+      h.pop();
+      let fn: (() => void) | null;
+      if (typeof e === 'function') fn = e;
+      else {
+        fn = e.fn;
+        e.fn = null;
+      }
+      if (fn !== null) {
+        this.live--;
+        this.poppedAt = at;
+        return fn;
+      }
+    }
+  }
+
+  private place(at: number, seq: number, e: Entry, now: number): void {
+    if (at - now > FAR_TIMER_MS) this.far.push(at, seq, e);
+    else this.near.push(at, seq, e);
+    this.live++;
+  }
+
+  private dropCancelled(h: KeyedHeap): void {
+    while (h.n > 0) {
+      const e = h.items[0]!;
+      if (typeof e === 'function' || e.fn !== null) return;
+      h.pop();
+    }
   }
 }

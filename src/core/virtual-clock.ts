@@ -18,7 +18,12 @@ export class VirtualClock implements Clock {
   }
 
   schedule(atMs: number, fn: () => void): TimerHandle {
-    return this.heap.push(atMs < this.t ? this.t : atMs, fn);
+    return this.heap.push(atMs < this.t ? this.t : atMs, fn, this.t);
+  }
+
+  /** `schedule` for a callback that will never be cancelled: no handle is made. */
+  fire(atMs: number, fn: () => void): void {
+    this.heap.pushFire(atMs < this.t ? this.t : atMs, fn, this.t);
   }
 
   cancel(handle: TimerHandle): void {
@@ -36,22 +41,19 @@ export class VirtualClock implements Clock {
 
   /** Runs the next event, advancing time to it; false when none is pending. */
   step(): boolean {
-    const t = this.heap.popDue(Infinity);
-    if (t === undefined) return false;
-    this.t = t.at;
-    const fn = t.fn!;
-    t.fn = null;
+    const fn = this.heap.popDue(Infinity);
+    if (fn === undefined) return false;
+    this.t = this.heap.poppedAt;
     fn();
     return true;
   }
 
   /** Runs every event due at or before `untilMs`, then sets the time to `untilMs`. */
   runUntil(untilMs: number): void {
-    let t: HeapTimer | undefined;
-    while ((t = this.heap.popDue(untilMs)) !== undefined) {
-      this.t = t.at;
-      const fn = t.fn!;
-      t.fn = null;
+    const heap = this.heap;
+    let fn: (() => void) | undefined;
+    while ((fn = heap.popDue(untilMs)) !== undefined) {
+      this.t = heap.poppedAt;
       fn();
     }
     if (untilMs > this.t) this.t = untilMs;

@@ -273,7 +273,7 @@ class VirtualRun {
     s.busy = true;
     r.iid = iid;
     r.slot = s;
-    this.clock.schedule(now + this.rpc + r.dur, r.onDone);
+    this.clock.fire(now + this.rpc + r.dur, r.onDone);
   }
 
   /** The request's execution ended: Idle. */

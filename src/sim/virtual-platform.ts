@@ -1,4 +1,4 @@
-import type { Clock } from '../core/clock.js';
+import type { VirtualClock } from '../core/virtual-clock.js';
 import {
   PlatformErrorKind,
   type FunctionMetaRef,
@@ -29,7 +29,7 @@ export interface VirtualFaults {
 }
 
 export interface VirtualPlatformOptions {
-  clock: Clock;
+  clock: VirtualClock;
   /** Init duration of a function, from the dataset's metas. */
   initDurationMs: (key: string) => number;
   createLatencyMs?: number;
@@ -71,7 +71,7 @@ export class VirtualPlatform implements Platform {
   liveSlots = 0;
   peakLiveSlots = 0;
   private seq = 0;
-  private readonly clock: Clock;
+  private readonly clock: VirtualClock;
   private readonly createMs: number;
   private readonly rpcMs: number;
   private readonly initMs: (key: string) => number;
@@ -91,15 +91,15 @@ export class VirtualPlatform implements Platform {
     const clock = this.clock;
     const fault = this.faults?.createSlot?.(memoryMb) ?? null;
     if (fault !== null) {
-      clock.schedule(clock.now() + this.rpcMs, () => cb(fault));
+      clock.fire(clock.now() + this.rpcMs, () => cb(fault));
       return;
     }
     if (!(memoryMb > 0)) {
-      clock.schedule(clock.now() + this.rpcMs, () => cb(permanent(`invalid memory ${memoryMb}`)));
+      clock.fire(clock.now() + this.rpcMs, () => cb(permanent(`invalid memory ${memoryMb}`)));
       return;
     }
     const factor = this.faults?.latencyFactor?.('createSlot') ?? 1;
-    clock.schedule(clock.now() + this.rpcMs + this.createMs * factor, () => {
+    clock.fire(clock.now() + this.rpcMs + this.createMs * factor, () => {
       const now = clock.now();
       const slot: VirtualSlot = { id: `vs-${this.seq++}`, memoryMb, createdAt: now, destroyedAt: NaN, instanceId: '', key: '', state: 0, busy: false, broken: false, bound: false };
       this.slots.set(slot.id, slot);
@@ -121,7 +121,7 @@ export class VirtualPlatform implements Platform {
     else err = this.faults?.init?.(meta.key) ?? null;
     if (err !== null || slot === undefined) {
       const e = err!;
-      clock.schedule(clock.now() + this.rpcMs, () => cb(e));
+      clock.fire(clock.now() + this.rpcMs, () => cb(e));
       return;
     }
     slot.state = 1;
@@ -129,7 +129,7 @@ export class VirtualPlatform implements Platform {
     slot.key = meta.key;
     this.instances.set(instanceId, slot);
     const initMs = this.initMs(meta.key) * (this.faults?.latencyFactor?.('init') ?? 1);
-    clock.schedule(clock.now() + this.rpcMs + initMs, () => {
+    clock.fire(clock.now() + this.rpcMs + initMs, () => {
       if (slot.state !== 1) {
         cb(permanent(`slot "${slotId}" was destroyed during init`));
         return;
@@ -144,7 +144,7 @@ export class VirtualPlatform implements Platform {
     const fault = this.faults?.destroySlot?.(slotId) ?? null;
     const slot = this.slots.get(slotId);
     const at = clock.now() + this.rpcMs / 2;
-    clock.schedule(at, () => {
+    clock.fire(at, () => {
       if (fault !== null) {
         cb(fault);
         return;
