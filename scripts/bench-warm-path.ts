@@ -174,16 +174,21 @@ try {
   for (const [name, rs] of Object.entries(all)) runs[name] = median(rs);
   const halfRate = Math.max(1, Math.round(runs.scaler!.pairsPerSec / 2));
   runs.scalerHalf = await measure(`scaler at half saturation (${halfRate} pairs/s, open loop)`, scalerPort, scaler.pid, clientKind, 'open', halfRate);
+  // The same rate against the no-op server: the latency floor of this machine's gRPC stack and
+  // load generator, so the scaler's tail can be told apart from theirs.
+  runs.noopHalf = await measure(`no-op at the same rate (${halfRate} pairs/s, open loop)`, noopPort, noop.pid, clientKind, 'open', halfRate);
+  const halfLabels: Record<string, string> = { scalerHalf: 'scaler, half saturation', noopHalf: 'no-op, same rate' };
   if (!values.json) {
     console.log('');
-    for (const [name, r] of Object.entries(runs)) console.log(`${formatLoadResult(r, name === 'scalerHalf' ? 'scaler, half saturation' : `${name} (median of ${rounds})`)}\n`);
+    for (const [name, r] of Object.entries(runs)) console.log(`${formatLoadResult(r, halfLabels[name] ?? `${name} (median of ${rounds})`)}\n`);
   }
   const runsNoop = runs.noop!;
   const runsScaler = runs.scaler!;
   const runsHalf = runs.scalerHalf;
+  const noopHalfP99 = runs.noopHalf.pair.p99Ms;
   const ratio = runsNoop.pairsPerSec > 0 ? runsScaler.pairsPerSec / runsNoop.pairsPerSec : 0;
   const p99 = runsHalf.pair.p99Ms;
-  const errors = Object.values(all).flat().concat(runsHalf).reduce((n, r) => n + r.errorCount, 0);
+  const errors = Object.values(all).flat().concat(runsHalf, runs.noopHalf).reduce((n, r) => n + r.errorCount, 0);
   // CPU per pair is steadier than throughput when other work shares the machine.
   const noopCpu = runsNoop.targetCpuUsPerPair ?? 0;
   const scalerCpu = runsScaler.targetCpuUsPerPair ?? 0;
@@ -196,6 +201,7 @@ try {
     ratioTarget: TARGET_CEILING_RATIO,
     halfLoadRatePerSec: halfRate,
     halfLoadP99Ms: p99,
+    noopSameRateP99Ms: noopHalfP99,
     p99TargetMs: TARGET_HALF_LOAD_P99_MS,
     errors,
   };
@@ -207,7 +213,8 @@ try {
       `${(ratio * 100).toFixed(1)}% (target >= ${TARGET_CEILING_RATIO * 100}%)`);
     console.log(`target CPU per pair (medians' runs): scaler ${scalerCpu.toFixed(0)} us, no-op ${noopCpu.toFixed(0)} us ` +
       `(scaler costs ${noopCpu > 0 ? (scalerCpu / noopCpu).toFixed(2) : '?'}x the gRPC stack alone)`);
-    console.log(`p99 pair latency at half saturation (${halfRate} pairs/s): ${p99.toFixed(3)} ms (target < ${TARGET_HALF_LOAD_P99_MS} ms)`);
+    console.log(`p99 pair latency at half saturation (${halfRate} pairs/s): ${p99.toFixed(3)} ms (target < ${TARGET_HALF_LOAD_P99_MS} ms); ` +
+      `no-op server at the same rate: ${noopHalfP99.toFixed(3)} ms`);
     if (errors > 0) console.log(`errors: ${errors} (see the runs above)`);
   }
   if (errors > 0) exitCode = 1;
