@@ -23,6 +23,8 @@ export const SCALER_COUNTER_LAYOUT = defineCounterLayout([
   'failedAssigns',
   'platformRetries',
   'platformFailures',
+  /** Busy instances destroyed because their Idle never came. */
+  'leaseExpiries',
   'functions',
   /** Score sums (see src/core/score-prices.ts): useful GB-s, slot GB-s, exec s, schedule s. */
   'execGBs',

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { FixedKeepAlivePolicy } from '../src/core/policies/fixed-keep-alive.js';
 import { PlatformErrorKind, type PlatformError } from '../src/core/platform.js';
-import { ScalerCore } from '../src/core/scaler-core.js';
+import { BUSY_LEASE_GRACE_MS, BUSY_LEASE_SWEEP_MS, BUSY_LEASE_TIMEOUT_FACTOR, ScalerCore } from '../src/core/scaler-core.js';
 import { ScalerErrorCode, type FunctionMeta } from '../src/core/types.js';
 import { VirtualClock } from '../src/core/virtual-clock.js';
 import { VirtualPlatform, type VirtualFaults } from '../src/sim/virtual-platform.js';
@@ -206,5 +206,59 @@ describe('ScalerCore', () => {
     clock.runUntil(2_000);
     expect(core.metrics.idleInstances).toBe(1);
     expect(core.metrics.inflightAssigns).toBe(0);
+  });
+
+  describe('busy lease (an Idle that never comes)', () => {
+    const leaseMs = BUSY_LEASE_TIMEOUT_FACTOR * META.timeoutInSecs * 1000 + BUSY_LEASE_GRACE_MS;
+
+    it('destroys an instance busy past twice its timeout plus the grace, and a late Idle is still a success', () => {
+      const { clock, platform, core, assign, idle } = setup();
+      const a = assign('r1');
+      clock.runUntil(CREATE_MS + INIT_MS);
+      const busyFrom = CREATE_MS + INIT_MS;
+      clock.runUntil(busyFrom + leaseMs - 1);
+      expect(core.metrics.busyInstances).toBe(1);
+      expect(platform.liveSlots).toBe(1);
+      clock.runUntil(busyFrom + leaseMs + BUSY_LEASE_SWEEP_MS);
+      expect(core.metrics.busyInstances).toBe(0);
+      expect(core.metrics.leaseExpiries).toBe(1);
+      expect(platform.liveSlots).toBe(0);
+      expect(core.liveInstances.size).toBe(0);
+      // The request did run: its Idle, however late, is accepted once; the id is free again.
+      expect(idle('r1', a.id!)).toBeNull();
+      const b = assign('r1');
+      expect(b.err).toBeUndefined();
+    });
+
+    it('leaves alone instances within their lease and functions without a timeout', () => {
+      const { clock, core, assign, idle } = setup();
+      const noTimeout: FunctionMeta = { ...META, key: 'fn-no-timeout', timeoutInSecs: 0 };
+      const a = assign('r1');
+      const b = assign('r2', noTimeout);
+      clock.runUntil(CREATE_MS + INIT_MS);
+      // r1 is released and reassigned well within its lease, again and again.
+      let holder = 'r1';
+      for (let i = 2; i < 10; i++) {
+        clock.runUntil(clock.now() + leaseMs / 4);
+        expect(idle(holder, a.id!)).toBeNull();
+        holder = `r1-${i}`;
+        expect(assign(holder).id).toBe(a.id);
+      }
+      clock.runUntil(clock.now() + leaseMs / 4);
+      expect(core.metrics.leaseExpiries).toBe(0);
+      expect(core.metrics.busyInstances).toBe(2);
+      expect(idle('r2', b.id!, false, noTimeout.key)).toBeNull();
+      expect(idle(holder, a.id!)).toBeNull();
+    });
+
+    it('stops sweeping once nothing is busy (a virtual clock runs dry)', () => {
+      const { clock, assign, idle } = setup({ keepAliveMs: 1_000 });
+      const a = assign('r1');
+      clock.runUntil(CREATE_MS + INIT_MS);
+      expect(idle('r1', a.id!)).toBeNull();
+      const ran = clock.runAll(1_000);
+      expect(ran).toBeLessThan(10);
+      expect(clock.pending).toBe(0);
+    });
   });
 });

@@ -55,6 +55,7 @@ function writeCounters(ctx: Ctx): void {
   c.set(s, 'failedAssigns', m.failedAssigns);
   c.set(s, 'platformRetries', m.platformRetries);
   c.set(s, 'platformFailures', m.platformFailures);
+  c.set(s, 'leaseExpiries', m.leaseExpiries);
   c.set(s, 'functions', core.functionCount);
   c.set(s, 'execGBs', t.execGBs);
   c.set(s, 'slotGBs', t.slotGBs);

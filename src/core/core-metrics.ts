@@ -23,6 +23,8 @@ export class CoreMetrics {
   platformFailures = 0;
   /** Assigns answered with an error. */
   failedAssigns = 0;
+  /** Busy instances destroyed because their Idle never came (see BUSY_LEASE_TIMEOUT_FACTOR). */
+  leaseExpiries = 0;
   execMbMs = 0;
   execMs = 0;
   scheduleMs = 0;

@@ -25,6 +25,8 @@ export class Instance implements InstanceView {
   /** The core's expiry callback for this instance, made once. */
   onExpiry: (() => void) | null = null;
   busyRequestId = '';
+  /** When its current request was handed the instance. */
+  busySince = NaN;
   lastRequestId = '';
   prev: Instance | null = null;
   next: Instance | null = null;

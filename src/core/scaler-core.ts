@@ -18,6 +18,16 @@ export const DEFAULT_MAX_COLD_START_FAILURES = 4;
 export const DEFAULT_COLD_START_GIVE_UP_MS = 30_000;
 /** Released instances remembered so a duplicate `Idle` stays idempotent after a destroy (a power of two). */
 export const RELEASED_TOMBSTONES = 16_384;
+/**
+ * A request that never sends its Idle (its client crashed, the call was lost) would keep its
+ * instance busy, and its slot alive, forever. Past this multiple of the function's own timeout,
+ * plus the grace, the request cannot still be running: the instance is destroyed (never reused;
+ * a late Idle for it is still an idempotent success). Functions without a timeout are exempt.
+ */
+export const BUSY_LEASE_TIMEOUT_FACTOR = 2;
+export const BUSY_LEASE_GRACE_MS = 60_000;
+/** How often busy instances are checked against their lease while any is busy. */
+export const BUSY_LEASE_SWEEP_MS = 30_000;
 /** Per Assign+Idle pair, what the caller's RPCs add to scheduling time beyond our own wait. */
 export const DEFAULT_RPC_OVERHEAD_MS = 1;
 
@@ -101,6 +111,8 @@ export class ScalerCore {
   private readonly failingSince = new Map<string, number>();
   /** Function key -> pending delayed replacement of failed cold starts. */
   private readonly retryTimers = new Map<string, TimerHandle>();
+  /** Pending busy-lease sweep; armed only while some instance is busy. */
+  private leaseTimer: TimerHandle | null = null;
 
   constructor(opts: ScalerCoreOptions) {
     this.clock = opts.clock;
@@ -167,7 +179,7 @@ export class ScalerCore {
     const inst = pool.popIdle();
     if (inst !== null) {
       m.idleInstances--;
-      this.markBusy(inst, input.requestId);
+      this.markBusy(inst, input.requestId, now);
       m.scheduleMs += this.rpcOverheadMs;
       this.updatePrewarm(pool, now);
       cb(null, inst.id);
@@ -266,6 +278,8 @@ export class ScalerCore {
    */
   shutdown(done: () => void): void {
     this.stopping = true;
+    if (this.leaseTimer !== null) this.clock.cancel(this.leaseTimer);
+    this.leaseTimer = null;
     for (const pool of this.pools.values()) {
       if (pool.prewarmTimer !== null) this.clock.cancel(pool.prewarmTimer);
       if (pool.missTimer !== null) this.clock.cancel(pool.missTimer);
@@ -304,12 +318,48 @@ export class ScalerCore {
     return pool;
   }
 
-  private markBusy(inst: Instance, requestId: string): void {
+  private markBusy(inst: Instance, requestId: string, now: number): void {
     inst.state = InstanceState.Busy;
     inst.busyRequestId = requestId;
+    inst.busySince = now;
     inst.uses++;
     inst.pool.busyCount++;
     this.metrics.busyInstances++;
+    if (this.leaseTimer === null) this.leaseTimer = this.clock.schedule(now + BUSY_LEASE_SWEEP_MS, this.sweepLeases);
+  }
+
+  /** Destroys instances whose request outlived its lease (see BUSY_LEASE_TIMEOUT_FACTOR). */
+  private readonly sweepLeases = (): void => {
+    this.leaseTimer = null;
+    if (this.stopping) return;
+    const now = this.clock.now();
+    let expired: Instance[] | undefined;
+    for (const inst of this.instances.values()) {
+      if (inst.state !== InstanceState.Busy) continue;
+      const timeoutMs = inst.pool.meta.timeoutInSecs * 1000;
+      if (timeoutMs > 0 && now - inst.busySince > BUSY_LEASE_TIMEOUT_FACTOR * timeoutMs + BUSY_LEASE_GRACE_MS) (expired ??= []).push(inst);
+    }
+    if (expired !== undefined) for (const inst of expired) this.reclaimBusy(inst, now);
+    if (this.metrics.busyInstances > 0) this.leaseTimer = this.clock.schedule(now + BUSY_LEASE_SWEEP_MS, this.sweepLeases);
+  };
+
+  private reclaimBusy(inst: Instance, now: number): void {
+    const pool = inst.pool;
+    const m = this.metrics;
+    m.busyInstances--;
+    m.leaseExpiries++;
+    pool.busyCount--;
+    this.activeRequests.delete(inst.busyRequestId);
+    this.log.warn(
+      { key: pool.key, instanceId: inst.id, requestId: inst.busyRequestId, busyMs: now - inst.busySince },
+      'no Idle within the busy lease: instance destroyed',
+    );
+    inst.lastRequestId = inst.busyRequestId;
+    inst.busyRequestId = '';
+    this.policy.onExecDone(pool, 0, now, true);
+    this.destroyInstance(inst, 'busy lease expired');
+    this.ensureColdStarts(pool, now, false);
+    this.updatePrewarm(pool, now);
   }
 
   /** Serves the oldest waiter with `inst`, or parks it idle under the policy's keep-alive. */
@@ -321,7 +371,7 @@ export class ScalerCore {
       m.waitingAssigns--;
       m.inflightAssigns--;
       m.scheduleMs += now - w.arrivedAt + this.rpcOverheadMs;
-      this.markBusy(inst, w.requestId);
+      this.markBusy(inst, w.requestId, now);
       w.cb(null, inst.id);
       return;
     }
