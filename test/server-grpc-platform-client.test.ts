@@ -2,67 +2,19 @@
  * `GrpcPlatformClient` against a tiny in-test Platform server: replies, and how each contest
  * `Status` and each transport failure maps to the core's error kinds (which drive retries).
  */
-import { createServer, type AddressInfo } from 'node:net';
-import * as grpc from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
-import { PlatformErrorKind, type PlatformError, type PlatformErrorKind as Kind } from '../src/core/platform.js';
-import { loadProto, Status, type PlatformHandlers } from '../src/proto.js';
-import type { CreateSlotReply } from '../src/generated/serverless/simulator/CreateSlotReply.js';
-import type { InitRequest__Output } from '../src/generated/serverless/simulator/InitRequest.js';
+import { PlatformErrorKind, type PlatformError } from '../src/core/platform.js';
+import { Status } from '../src/proto.js';
 import { GrpcPlatformClient } from '../src/server/grpc-platform-client.js';
+import { freePort } from '../src/free-port.js';
+import { CONTEST_STATUS_CASES, GRPC_CODE_CASES, closePlatformStubs, startPlatformStub } from './platform-client-fixtures.js';
 
-type Answer = { status: number; errorMessage?: string } | { grpcCode: grpc.status } | 'hang';
-
-interface Stub {
-  target: string;
-  /** What the next calls of each method answer (Ok when unset). */
-  answers: { CreateSlot?: Answer; Init?: Answer; DestroySlot?: Answer };
-  inits: InitRequest__Output[];
-  destroys: string[];
-  close(): void;
-}
-
-let stubs: Stub[] = [];
 let clients: GrpcPlatformClient[] = [];
 afterEach(() => {
   for (const c of clients) c.close();
-  for (const s of stubs) s.close();
+  closePlatformStubs();
   clients = [];
-  stubs = [];
 });
-
-async function startStub(): Promise<Stub> {
-  const server = new grpc.Server();
-  const stub: Stub = { target: '', answers: {}, inits: [], destroys: [], close: () => server.forceShutdown() };
-  const answer = <T>(a: Answer | undefined, ok: T, cb: grpc.sendUnaryData<T>): void => {
-    if (a === undefined) cb(null, ok);
-    else if (a === 'hang') return;
-    else if ('grpcCode' in a) cb({ code: a.grpcCode, details: `stub ${grpc.status[a.grpcCode]}` });
-    else cb(null, { status: a.status, errorMessage: a.errorMessage } as T);
-  };
-  const handlers: PlatformHandlers = {
-    CreateSlot: (call, cb) => {
-      const mem = call.request.resourceConfig?.memoryInMegabytes ?? 0;
-      const ok: CreateSlotReply = { status: Status.Ok, slot: { id: 'slot-1', resourceConfig: { memoryInMegabytes: mem }, createTime: 1234, createDurationInMs: 100 } };
-      answer(stub.answers.CreateSlot, ok, cb);
-    },
-    Init: (call, cb) => {
-      stub.inits.push(call.request);
-      answer(stub.answers.Init, { status: Status.Ok, createTime: 1, initDurationInMs: 42 }, cb);
-    },
-    DestroySlot: (call, cb) => {
-      stub.destroys.push(call.request.id);
-      answer(stub.answers.DestroySlot, { status: Status.Ok }, cb);
-    },
-  };
-  server.addService(loadProto().serverless.simulator.Platform.service, handlers);
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
-  );
-  stub.target = `127.0.0.1:${port}`;
-  stubs.push(stub);
-  return stub;
-}
 
 function client(target: string, callDeadlineMs?: number): GrpcPlatformClient {
   const c = new GrpcPlatformClient({ address: target, callDeadlineMs, initDeadlineMs: callDeadlineMs });
@@ -86,22 +38,17 @@ function destroy(c: GrpcPlatformClient): Promise<PlatformError | null> {
 
 describe('GrpcPlatformClient', () => {
   it('returns the slot, the init duration and a plain destroy on Ok', async () => {
-    const stub = await startStub();
+    const stub = await startPlatformStub();
     const c = client(stub.target);
     expect(await createSlot(c, 1024)).toEqual({ err: null, slot: { slotId: 'slot-1', memoryMb: 1024, createTime: 1234 } });
     expect(await init(c)).toEqual({ err: null, res: { initDurationMs: 42 } });
     expect(stub.inits[0]).toMatchObject({ slotId: 'slot-1', instanceId: 'inst-1', metaData: { key: 'fn', runtime: 'go', timeoutInSecs: 60, memoryInMb: 256 } });
     expect(await destroy(c)).toBeNull();
-    expect(stub.destroys).toEqual(['slot-1']);
+    expect(stub.destroys.map((d) => d.id)).toEqual(['slot-1']);
   });
 
-  it.each<[string, number, Kind]>([
-    ['Throttle', Status.Throttle, PlatformErrorKind.Throttle],
-    ['InternalError', Status.InternalError, PlatformErrorKind.Transient],
-    ['NotFound', Status.NotFound, PlatformErrorKind.Permanent],
-    ['InvalidArgument', Status.InvalidArgument, PlatformErrorKind.Permanent],
-  ])('maps Status.%s to a %s error on every call, keeping the message', async (_name, status, kind) => {
-    const stub = await startStub();
+  it.each(CONTEST_STATUS_CASES)('maps Status.$name to a $kind error on every call, keeping the message', async ({ code: status, kind }) => {
+    const stub = await startPlatformStub();
     stub.answers = { CreateSlot: { status, errorMessage: 'nope' }, Init: { status, errorMessage: 'nope' }, DestroySlot: { status, errorMessage: 'nope' } };
     const c = client(stub.target);
     const cs = await createSlot(c);
@@ -112,41 +59,31 @@ describe('GrpcPlatformClient', () => {
   });
 
   it('treats an Ok CreateSlot without a slot as transient', async () => {
-    const stub = await startStub();
+    const stub = await startPlatformStub();
     stub.answers.CreateSlot = { status: Status.Ok };
     const { err } = await createSlot(client(stub.target));
     expect(err?.kind).toBe(PlatformErrorKind.Transient);
   });
 
-  it.each<[string, grpc.status, Kind]>([
-    ['UNAVAILABLE', grpc.status.UNAVAILABLE, PlatformErrorKind.Transient],
-    ['INTERNAL', grpc.status.INTERNAL, PlatformErrorKind.Transient],
-    ['RESOURCE_EXHAUSTED', grpc.status.RESOURCE_EXHAUSTED, PlatformErrorKind.Transient],
-    ['NOT_FOUND', grpc.status.NOT_FOUND, PlatformErrorKind.Permanent],
-    ['INVALID_ARGUMENT', grpc.status.INVALID_ARGUMENT, PlatformErrorKind.Permanent],
-  ])('maps a gRPC %s error to %s', async (name, code, kind) => {
-    const stub = await startStub();
-    stub.answers.CreateSlot = { grpcCode: code };
-    const { err } = await createSlot(client(stub.target));
-    expect(err).toEqual({ kind, message: `CreateSlot: stub ${name}` });
+  it.each(GRPC_CODE_CASES)('maps a gRPC $name error (code $code) to $kind on every call', async ({ name, code, kind }) => {
+    const stub = await startPlatformStub();
+    stub.answers = { CreateSlot: { grpcCode: code }, Init: { grpcCode: code }, DestroySlot: { grpcCode: code } };
+    const c = client(stub.target);
+    expect((await createSlot(c)).err).toEqual({ kind, message: `CreateSlot: stub ${name}` });
+    expect((await init(c)).err).toEqual({ kind, message: `Init: stub ${name}` });
+    expect(await destroy(c)).toEqual({ kind, message: `DestroySlot: stub ${name}` });
   });
 
   it('maps a refused connection (transport UNAVAILABLE) to transient', async () => {
     // A port that was just free: nothing listens there.
-    const port = await new Promise<number>((resolve) => {
-      const s = createServer().listen(0, '127.0.0.1', () => {
-        const p = (s.address() as AddressInfo).port;
-        s.close(() => resolve(p));
-      });
-    });
-    const c = client(`127.0.0.1:${port}`, 5_000);
+    const c = client(`127.0.0.1:${await freePort()}`, 5_000);
     const { err } = await createSlot(c);
     expect(err?.kind).toBe(PlatformErrorKind.Transient);
     expect(await destroy(c)).toMatchObject({ kind: PlatformErrorKind.Transient });
   });
 
   it('maps a missed deadline to transient', async () => {
-    const stub = await startStub();
+    const stub = await startPlatformStub();
     stub.answers.CreateSlot = 'hang';
     stub.answers.Init = 'hang';
     const c = client(stub.target, 200);

@@ -6,17 +6,13 @@
  * included.
  */
 import * as http2 from 'node:http2';
-import { createServer, type AddressInfo } from 'node:net';
-import * as grpc from '@grpc/grpc-js';
+import type { AddressInfo } from 'node:net';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError, DEFAULT_PLATFORM_CLIENT, parseConfig } from '../src/config.js';
 import { PlatformErrorKind, type PlatformError, type PlatformErrorKind as Kind } from '../src/core/platform.js';
-import { loadProto, Status, type PlatformHandlers } from '../src/proto.js';
-import type { CreateSlotReply } from '../src/generated/serverless/simulator/CreateSlotReply.js';
-import type { InitRequest__Output } from '../src/generated/serverless/simulator/InitRequest.js';
-import type { CreateSlotRequest__Output } from '../src/generated/serverless/simulator/CreateSlotRequest.js';
-import type { DestroySlotRequest__Output } from '../src/generated/serverless/simulator/DestroySlotRequest.js';
+import { loadProto, Status } from '../src/proto.js';
+import { freePort } from '../src/free-port.js';
 import {
   RAW_PLATFORM_INITIAL_BACKOFF_MS,
   RawH2PlatformClient,
@@ -46,65 +42,17 @@ import {
   type InitReplyFields,
   type InitRequestFields,
 } from '../src/server/platform-codec.js';
+import { CONTEST_STATUS_CASES, GRPC_CODE_CASES, closePlatformStubs, startPlatformStub } from './platform-client-fixtures.js';
 
-type Answer = { status: number; errorMessage?: string } | { grpcCode: grpc.status } | 'hang';
-
-interface Stub {
-  target: string;
-  port: number;
-  answers: { CreateSlot?: Answer; Init?: Answer; DestroySlot?: Answer };
-  creates: CreateSlotRequest__Output[];
-  inits: InitRequest__Output[];
-  destroys: DestroySlotRequest__Output[];
-  close(): void;
-}
-
-let stubs: Stub[] = [];
 let clients: RawH2PlatformClient[] = [];
 let rawServers: http2.Http2Server[] = [];
 afterEach(() => {
   for (const c of clients) c.close();
-  for (const s of stubs) s.close();
+  closePlatformStubs();
   for (const s of rawServers) s.close();
   clients = [];
-  stubs = [];
   rawServers = [];
 });
-
-/** A grpc-js Platform server (the same stand-in the grpc-js client's tests use). */
-async function startStub(port = 0): Promise<Stub> {
-  const server = new grpc.Server();
-  const stub: Stub = { target: '', port: 0, answers: {}, creates: [], inits: [], destroys: [], close: () => server.forceShutdown() };
-  const answer = <T>(a: Answer | undefined, ok: T, cb: grpc.sendUnaryData<T>): void => {
-    if (a === undefined) cb(null, ok);
-    else if (a === 'hang') return;
-    else if ('grpcCode' in a) cb({ code: a.grpcCode, details: `stub ${grpc.status[a.grpcCode]}` });
-    else cb(null, { status: a.status, errorMessage: a.errorMessage } as T);
-  };
-  const handlers: PlatformHandlers = {
-    CreateSlot: (call, cb) => {
-      stub.creates.push(call.request);
-      const mem = call.request.resourceConfig?.memoryInMegabytes ?? 0;
-      const ok: CreateSlotReply = { status: Status.Ok, slot: { id: 'slot-1', resourceConfig: { memoryInMegabytes: mem }, createTime: 1234, createDurationInMs: 100 } };
-      answer(stub.answers.CreateSlot, ok, cb);
-    },
-    Init: (call, cb) => {
-      stub.inits.push(call.request);
-      answer(stub.answers.Init, { status: Status.Ok, createTime: 1, initDurationInMs: 42 }, cb);
-    },
-    DestroySlot: (call, cb) => {
-      stub.destroys.push(call.request);
-      answer(stub.answers.DestroySlot, { status: Status.Ok }, cb);
-    },
-  };
-  server.addService(loadProto().serverless.simulator.Platform.service, handlers);
-  stub.port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
-  );
-  stub.target = `127.0.0.1:${stub.port}`;
-  stubs.push(stub);
-  return stub;
-}
 
 type RawHandler = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, body: Buffer) => void;
 
@@ -161,20 +109,11 @@ function destroy(c: RawH2PlatformClient): Promise<Outcome<void>> {
   });
 }
 
-async function freePort(): Promise<number> {
-  return new Promise<number>((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
-
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 describe('RawH2PlatformClient against a grpc-js Platform server', () => {
   it('returns the slot, the init duration and a plain destroy on Ok, with every request field intact', async () => {
-    const stub = await startStub();
+    const stub = await startPlatformStub();
     const c = client(stub.target);
     expect(await createSlot(c, 1024)).toEqual({ err: null, value: { slotId: 'slot-1', memoryMb: 1024, createTime: 1234 }, sync: false });
     expect(await init(c)).toEqual({ err: null, value: { initDurationMs: 42 }, sync: false });
@@ -189,7 +128,7 @@ describe('RawH2PlatformClient against a grpc-js Platform server', () => {
   });
 
   it('multiplexes many concurrent calls over one session', async () => {
-    const stub = await startStub();
+    const stub = await startPlatformStub();
     const c = client(stub.target);
     const outs = await Promise.all(Array.from({ length: 500 }, (_, i) => createSlot(c, 128 + i)));
     expect(outs.every((o) => o.err === null)).toBe(true);
@@ -197,14 +136,8 @@ describe('RawH2PlatformClient against a grpc-js Platform server', () => {
     expect(c.sessionsOpened).toBe(1);
   });
 
-  it.each<[string, number, Kind]>([
-    ['Throttle', Status.Throttle, PlatformErrorKind.Throttle],
-    ['InternalError', Status.InternalError, PlatformErrorKind.Transient],
-    ['NotFound', Status.NotFound, PlatformErrorKind.Permanent],
-    ['InvalidArgument', Status.InvalidArgument, PlatformErrorKind.Permanent],
-    ['InvalidAssigment', Status.InvalidAssigment, PlatformErrorKind.Permanent],
-  ])('maps Status.%s to a %s error on every call, keeping the message', async (_name, status, kind) => {
-    const stub = await startStub();
+  it.each(CONTEST_STATUS_CASES)('maps Status.$name to a $kind error on every call, keeping the message', async ({ code: status, kind }) => {
+    const stub = await startPlatformStub();
     stub.answers = { CreateSlot: { status, errorMessage: 'nope' }, Init: { status, errorMessage: 'nope' }, DestroySlot: { status, errorMessage: 'nope' } };
     const c = client(stub.target);
     const cs = await createSlot(c);
@@ -215,31 +148,20 @@ describe('RawH2PlatformClient against a grpc-js Platform server', () => {
   });
 
   it('names the status when a non-Ok reply has no error message', async () => {
-    const stub = await startStub();
+    const stub = await startPlatformStub();
     stub.answers.Init = { status: Status.NotFound };
     expect((await init(client(stub.target))).err).toEqual({ kind: PlatformErrorKind.Permanent, message: 'Init: status 3' });
   });
 
   it('treats an Ok CreateSlot without a slot as transient', async () => {
-    const stub = await startStub();
+    const stub = await startPlatformStub();
     stub.answers.CreateSlot = { status: Status.Ok };
     const { err } = await createSlot(client(stub.target));
     expect(err).toEqual({ kind: PlatformErrorKind.Transient, message: 'CreateSlot: reply without slot' });
   });
 
-  it.each<[string, grpc.status, Kind]>([
-    ['UNAVAILABLE', grpc.status.UNAVAILABLE, PlatformErrorKind.Transient],
-    ['DEADLINE_EXCEEDED', grpc.status.DEADLINE_EXCEEDED, PlatformErrorKind.Transient],
-    ['RESOURCE_EXHAUSTED', grpc.status.RESOURCE_EXHAUSTED, PlatformErrorKind.Transient],
-    ['INTERNAL', grpc.status.INTERNAL, PlatformErrorKind.Transient],
-    ['UNKNOWN', grpc.status.UNKNOWN, PlatformErrorKind.Transient],
-    ['ABORTED', grpc.status.ABORTED, PlatformErrorKind.Transient],
-    ['NOT_FOUND', grpc.status.NOT_FOUND, PlatformErrorKind.Permanent],
-    ['INVALID_ARGUMENT', grpc.status.INVALID_ARGUMENT, PlatformErrorKind.Permanent],
-    ['PERMISSION_DENIED', grpc.status.PERMISSION_DENIED, PlatformErrorKind.Permanent],
-    ['UNIMPLEMENTED', grpc.status.UNIMPLEMENTED, PlatformErrorKind.Permanent],
-  ])('maps a gRPC %s error (code %i) to %s on every call', async (name, code, kind) => {
-    const stub = await startStub();
+  it.each(GRPC_CODE_CASES)('maps a gRPC $name error (code $code) to $kind on every call', async ({ name, code, kind }) => {
+    const stub = await startPlatformStub();
     stub.answers = { CreateSlot: { grpcCode: code }, Init: { grpcCode: code }, DestroySlot: { grpcCode: code } };
     const c = client(stub.target);
     expect((await createSlot(c)).err).toEqual({ kind, message: `CreateSlot: stub ${name}` });
@@ -264,7 +186,7 @@ describe('RawH2PlatformClient against a grpc-js Platform server', () => {
   });
 
   it('maps a missed deadline to transient, on time, and sends it as grpc-timeout', async () => {
-    const stub = await startStub();
+    const stub = await startPlatformStub();
     stub.answers = { CreateSlot: 'hang', Init: 'hang', DestroySlot: 'hang' };
     const c = client(stub.target, 200);
     const t0 = performance.now();
@@ -280,7 +202,7 @@ describe('RawH2PlatformClient against a grpc-js Platform server', () => {
   });
 
   it('fails calls in flight as transient when the platform goes away, and reconnects when it is back', async () => {
-    const stub = await startStub();
+    const stub = await startPlatformStub();
     const c = client(stub.target, 10_000);
     expect((await createSlot(c)).err).toBeNull();
     stub.answers.Init = 'hang';
@@ -293,7 +215,7 @@ describe('RawH2PlatformClient against a grpc-js Platform server', () => {
     expect(performance.now() - t0).toBeLessThan(2_000);
     expect((await createSlot(c)).err?.kind).toBe(PlatformErrorKind.Transient);
     // The platform restarts on the same address: calls succeed again within the backoff.
-    const again = await startStub(stub.port);
+    const again = await startPlatformStub(stub.port);
     const deadline = performance.now() + 5_000;
     let out = await createSlot(c);
     while (out.err !== null && performance.now() < deadline) {
@@ -306,7 +228,7 @@ describe('RawH2PlatformClient against a grpc-js Platform server', () => {
   });
 
   it('answers transient after close() without throwing', async () => {
-    const stub = await startStub();
+    const stub = await startPlatformStub();
     const c = client(stub.target);
     expect((await createSlot(c)).err).toBeNull();
     c.close();

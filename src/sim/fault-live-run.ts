@@ -5,7 +5,7 @@
  * end the platform's slot ledger is checked against the slots the scaler still tracks (its
  * stats endpoint's `/slots`): anything else alive is a leak.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { get } from 'node:http';
 import type { MetaRecord, RequestRecord } from './dataset-types.js';
 import { FaultPlan, liveFaultInjector, type FaultPlanOptions } from './fault-plan.js';
@@ -13,6 +13,7 @@ import { FaultProxy } from './fault-proxy.js';
 import { PlatformServer, monotonicClock } from './platform-server.js';
 import { Replayer } from './replayer.js';
 import { ScoreBook } from './score-book.js';
+import { spawnScaler } from './scaler-process.js';
 import { freePort } from '../free-port.js';
 export { freePort };
 
@@ -84,47 +85,45 @@ export async function startScalerProcess(opts: ScalerProcessOptions): Promise<Sc
     'info',
     ...(opts.extraArgs ?? []),
   ];
-  const child = spawn(process.execPath, args, { env: { ...process.env, ...opts.env }, stdio: ['ignore', 'ignore', 'pipe'] });
-  let exitCode: number | null | undefined;
-  const exited = new Promise<number | null>((resolve) =>
-    child.once('exit', (code) => {
-      exitCode = code;
-      resolve(code);
-    }),
-  );
-  const port = await new Promise<number>((resolve, reject) => {
+  const proc = spawnScaler({ command: process.execPath, args, env: opts.env, stdout: 'ignore', onOutput: opts.onLog });
+  // The bound port is only known from the "listening" log line (it binds port 0).
+  const ready = new Promise<number>((resolve, reject) => {
     let buf = '';
-    const timer = setTimeout(() => reject(new Error(`scaler not listening after ${SCALER_READY_TIMEOUT_MS} ms:\n${buf.slice(-2000)}`)), SCALER_READY_TIMEOUT_MS);
-    child.stderr!.setEncoding('utf8');
-    child.stderr!.on('data', (chunk: string) => {
-      opts.onLog?.(chunk);
-      if (timer === undefined) return;
-      buf += chunk;
+    const done = (): void => {
+      clearTimeout(timer);
+      stopListening();
+    };
+    const timer = setTimeout(() => {
+      done();
+      reject(new Error(`scaler not listening after ${SCALER_READY_TIMEOUT_MS} ms:\n${buf.slice(-2000)}`));
+    }, SCALER_READY_TIMEOUT_MS);
+    const stopListening = proc.onOutput((text) => {
+      buf += text;
       const m = /"port":(\d+),[^\n]*"msg":"scaler listening"/.exec(buf);
       if (m !== null) {
-        clearTimeout(timer);
-        buf = '';
+        done();
         resolve(Number(m[1]));
       }
     });
-    void exited.then((code) => {
-      clearTimeout(timer);
+    void proc.exited.then(({ code }) => {
+      done();
       reject(new Error(`scaler exited (${code}) before listening:\n${buf.slice(-2000)}`));
     });
   });
+  let port: number;
+  try {
+    port = await ready;
+  } catch (e) {
+    // Never leave a scaler that did not come up running behind the caller.
+    await proc.stop(SCALER_STOP_GRACE_MS);
+    throw e;
+  }
   return {
-    child,
+    child: proc.child,
     address: `127.0.0.1:${port}`,
     statsPort,
     getJson: <T>(path: string) => httpGetJson<T>(statsPort, path),
-    async stop() {
-      if (exitCode !== undefined) return exitCode;
-      child.kill('SIGTERM');
-      const t = setTimeout(() => child.kill('SIGKILL'), SCALER_STOP_GRACE_MS);
-      const code = await exited;
-      clearTimeout(t);
-      return code;
-    },
+    stop: async () => (await proc.stop(SCALER_STOP_GRACE_MS)).code,
   };
 }
 

@@ -3,8 +3,6 @@
  * against the scaler on :9001, statistics on :9000 for the run's duration. The scaler can be any
  * process (ours or anyone's); when `scalerCmd` is given it is started here and stopped at the end.
  */
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { connect } from 'node:net';
 import { basename } from 'node:path';
 import type { Writable } from 'node:stream';
@@ -18,6 +16,7 @@ import { ThreadedPlatform, platformWorkerAvailable } from './threaded-platform.j
 import { DEFAULT_SCALER_ADDRESS, LATE_DISPATCH_MS, Replayer } from './replayer.js';
 import { renderTextReport, toJsonLine } from './report-text.js';
 import { ScoreBook } from './score-book.js';
+import { spawnScaler, type ScalerExit, type SpawnedScaler } from './scaler-process.js';
 import type { ScoreReport } from './score-book.js';
 import { DEFAULT_STATS_ADDRESS, StatsServer, splitAddress } from './stats-server.js';
 import type { MetaMsg } from '../proto.js';
@@ -29,9 +28,6 @@ export const DEFAULT_SCALER_KILL_GRACE_MS = 5_000;
 export const SCALER_PROBE_INTERVAL_MS = 100;
 /** The platform of a live run: in the replayer's thread, or in a worker thread with a mirror. */
 export type LivePlatform = PlatformServer | ThreadedPlatform;
-
-/** Lines of the scaler's output kept for error messages. */
-const SCALER_LOG_TAIL_LINES = 20;
 
 export type LiveRunErrorCode = 'SCALER_EXITED' | 'SCALER_START_TIMEOUT' | 'SCALER_SPAWN_FAILED';
 
@@ -116,60 +112,26 @@ export interface LiveRunResult {
   readonly speed: number;
   /** False when time was compressed (speed ≠ 1): the score is then not comparable to official runs. */
   readonly comparable: boolean;
-  readonly scalerExit?: { readonly code: number | null; readonly signal: NodeJS.Signals | null };
+  readonly scalerExit?: ScalerExit;
 }
 
 // ---------------------------------------------------------------------------------------------
 // Spawned scaler
 
-interface ScalerProcess {
-  readonly child: ChildProcess;
-  exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;
-  readonly exitedPromise: Promise<void>;
-  readonly logTail: string[];
-}
-
-function spawnScaler(
+function spawnScalerCmd(
   opts: Pick<LiveRunOptions, 'scalerCmd' | 'scalerCwd' | 'scalerEnv' | 'scalerLog'>,
   scalerAddress: string,
   platformAddress: string,
-): ScalerProcess {
-  const child = spawn('sh', ['-c', opts.scalerCmd as string], {
-    cwd: opts.scalerCwd,
-    env: { ...process.env, ...opts.scalerEnv, SCALER_ADDRESS: scalerAddress, PLATFORM_ADDRESS: platformAddress },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    // Own process group, so that stopping it also stops whatever `sh -c` started.
-    detached: true,
-  });
-  const logTail: string[] = [];
+): SpawnedScaler {
   const sink = opts.scalerLog === undefined ? process.stderr : opts.scalerLog;
-  const onData = (chunk: Buffer): void => {
-    sink?.write(chunk);
-    for (const line of chunk.toString('utf8').split('\n')) {
-      if (line.length === 0) continue;
-      logTail.push(line);
-      if (logTail.length > SCALER_LOG_TAIL_LINES) logTail.shift();
-    }
-  };
-  child.stdout?.on('data', onData);
-  child.stderr?.on('data', onData);
-  const proc: ScalerProcess = {
-    child,
-    exited: undefined,
-    logTail,
-    exitedPromise: new Promise<void>((resolve) => {
-      child.once('exit', (code, signal) => {
-        proc.exited = { code, signal };
-        resolve();
-      });
-      child.once('error', (e) => {
-        logTail.push(`spawn error: ${e.message}`);
-        proc.exited ??= { code: null, signal: null };
-        resolve();
-      });
-    }),
-  };
-  return proc;
+  return spawnScaler({
+    command: 'sh',
+    args: ['-c', opts.scalerCmd as string],
+    cwd: opts.scalerCwd,
+    env: { ...opts.scalerEnv, SCALER_ADDRESS: scalerAddress, PLATFORM_ADDRESS: platformAddress },
+    processGroup: true,
+    onOutput: sink === null ? undefined : (text) => void sink.write(text),
+  });
 }
 
 function tryConnect(host: string, port: number): Promise<boolean> {
@@ -186,13 +148,13 @@ function tryConnect(host: string, port: number): Promise<boolean> {
   });
 }
 
-async function waitForScaler(proc: ScalerProcess | undefined, address: string, timeoutMs: number): Promise<void> {
+async function waitForScaler(proc: SpawnedScaler | undefined, address: string, timeoutMs: number): Promise<void> {
   const { host, port } = splitAddress(address);
   const connectHost = host === '0.0.0.0' ? '127.0.0.1' : host;
   const deadline = performance.now() + timeoutMs;
   for (;;) {
-    if (proc?.exited !== undefined) {
-      const { code, signal } = proc.exited;
+    if (proc?.exit !== undefined) {
+      const { code, signal } = proc.exit;
       throw new LiveRunError(
         'SCALER_EXITED',
         `scaler exited before accepting connections on ${address} (code ${code}, signal ${signal})` +
@@ -204,36 +166,6 @@ async function waitForScaler(proc: ScalerProcess | undefined, address: string, t
       throw new LiveRunError('SCALER_START_TIMEOUT', `scaler did not accept connections on ${address} within ${timeoutMs} ms`);
     }
     await new Promise((r) => setTimeout(r, SCALER_PROBE_INTERVAL_MS));
-  }
-}
-
-async function stopScaler(proc: ScalerProcess, graceMs: number): Promise<void> {
-  if (proc.exited !== undefined) return;
-  const pid = proc.child.pid;
-  const signalGroup = (sig: NodeJS.Signals): void => {
-    if (pid === undefined) return;
-    try {
-      process.kill(-pid, sig);
-    } catch {
-      try {
-        proc.child.kill(sig);
-      } catch {
-        // already gone
-      }
-    }
-  };
-  signalGroup('SIGTERM');
-  let timer: NodeJS.Timeout | undefined;
-  const timedOut = await Promise.race([
-    proc.exitedPromise.then(() => false),
-    new Promise<boolean>((r) => {
-      timer = setTimeout(() => r(true), graceMs);
-    }),
-  ]);
-  if (timer !== undefined) clearTimeout(timer);
-  if (timedOut) {
-    signalGroup('SIGKILL');
-    await proc.exitedPromise;
   }
 }
 
@@ -344,7 +276,7 @@ export async function runLiveSeries(opts: LiveSeriesOptions): Promise<LiveRunRes
     if (platform instanceof ThreadedPlatform) platform.startFaultClock();
     else localFaultT0 = clock.now();
   };
-  let proc: ScalerProcess | undefined;
+  let proc: SpawnedScaler | undefined;
   let stats: StatsServer | undefined;
   const results: LiveRunResult[] = [];
   const out = opts.output === undefined ? process.stdout : opts.output;
@@ -352,7 +284,7 @@ export async function runLiveSeries(opts: LiveSeriesOptions): Promise<LiveRunRes
     await platform.start();
     opts.onPlatform?.(platform);
     if (opts.scalerCmd !== undefined) {
-      proc = spawnScaler(opts, scalerAddress, platform.target);
+      proc = spawnScalerCmd(opts, scalerAddress, platform.target);
     }
     await waitForScaler(proc, scalerAddress, opts.scalerStartTimeoutMs ?? DEFAULT_SCALER_START_TIMEOUT_MS);
     if (statsAddress !== null) {
@@ -407,7 +339,7 @@ export async function runLiveSeries(opts: LiveSeriesOptions): Promise<LiveRunRes
         threadedPlatform: threaded,
         speed: replay.speed,
         comparable: replay.comparable,
-        scalerExit: proc?.exited,
+        scalerExit: proc?.exit,
       };
       results.push(result);
       // The last one is printed once the scaler has stopped, with how it exited.
@@ -419,13 +351,13 @@ export async function runLiveSeries(opts: LiveSeriesOptions): Promise<LiveRunRes
   } finally {
     // Port going away first: that is how the contest's entry script learns the run is over.
     await stats?.close();
-    if (proc !== undefined) await stopScaler(proc, opts.scalerKillGraceMs ?? DEFAULT_SCALER_KILL_GRACE_MS);
+    await proc?.stop(opts.scalerKillGraceMs ?? DEFAULT_SCALER_KILL_GRACE_MS);
     await platform.close();
   }
   const lastIndex = results.length - 1;
   const last = results[lastIndex];
   if (last !== undefined) {
-    const final: LiveRunResult = { ...last, scalerExit: proc?.exited };
+    const final: LiveRunResult = { ...last, scalerExit: proc?.exit };
     results[lastIndex] = final;
     if (out !== null) out.write(opts.json === true ? liveRunJsonLine(final) + '\n' : formatLiveRun(final));
     opts.onResult?.(final, lastIndex);
