@@ -3,16 +3,13 @@
  * streaming loader and computes the bound while the main thread replays the same file through
  * the engine (the bound needs nothing from the replay), so the second core does it for free.
  *
- * Started by `ParallelBound`; runs only as a worker with our `workerData`.
+ * Imported by the bootstrap of `sync-worker-bootstrap.ts` in a worker started by
+ * `ParallelBound`, which calls `runBoundWorker`. Errors of the computation are part of the
+ * answer; anything that kills the thread before the answer is reported by the bootstrap.
  */
-import { isMainThread, workerData } from 'node:worker_threads';
 import { ClairvoyantBound } from './clairvoyant-bound.js';
 import { forEachRequestFieldsSync, loadMetasSync } from './dataset-loader.js';
-import { BOUND_DONE_INDEX, BOUND_WORKER_KIND, type BoundWorkerAnswer, type BoundWorkerData } from './bound-worker-protocol.js';
-
-function isWorkerData(d: unknown): d is BoundWorkerData {
-  return typeof d === 'object' && d !== null && (d as { kind?: unknown }).kind === BOUND_WORKER_KIND;
-}
+import { BOUND_DONE, BOUND_DONE_INDEX, BOUND_WORKER_KIND, type BoundWorkerAnswer, type BoundWorkerData } from './bound-worker-protocol.js';
 
 function compute(data: BoundWorkerData): BoundWorkerAnswer {
   try {
@@ -28,11 +25,12 @@ function compute(data: BoundWorkerData): BoundWorkerAnswer {
   }
 }
 
-if (!isMainThread && isWorkerData(workerData)) {
-  const data = workerData;
+/** Posts the answer, then raises `done` (the caller reads the port once it sees the flag). */
+export function runBoundWorker(data: BoundWorkerData): void {
+  if (data.kind !== BOUND_WORKER_KIND) throw new TypeError(`not bound worker data (kind ${String(data.kind)})`);
   data.port.postMessage(compute(data));
   const done = new Int32Array(data.done);
-  Atomics.store(done, BOUND_DONE_INDEX, 1);
+  Atomics.store(done, BOUND_DONE_INDEX, BOUND_DONE);
   Atomics.notify(done, BOUND_DONE_INDEX);
   data.port.close();
 }

@@ -11,8 +11,7 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { MessageChannel, receiveMessageOnPort, Worker } from 'node:worker_threads';
+import { MessageChannel, receiveMessageOnPort } from 'node:worker_threads';
 import { DatasetError, forEachRequestFieldsSync, REQUESTS_FILE, type RequestFieldsVisitor } from './dataset-loader.js';
 import type { MetaRecord } from './dataset-types.js';
 import {
@@ -23,7 +22,7 @@ import {
   CONTROL_PRODUCED,
   END_ERROR,
   PRODUCED_DEAD,
-  REQUEST_PARSE_BOOTSTRAP,
+  REQUEST_PARSE_ENTRY,
   REQUEST_PARSE_WORKER_KIND,
   RING_CHUNKS,
   ringBytes,
@@ -32,6 +31,7 @@ import {
   type RequestParseMeta,
   type RequestParseWorkerData,
 } from './request-parse-protocol.js';
+import { compiledSimScript, describeSyncWorkerFailure, startSyncWorker } from './sync-worker-bootstrap.js';
 
 /**
  * Below this trace size a worker's start-up (tens of ms) costs more than the parsing it takes
@@ -43,12 +43,7 @@ export const PARALLEL_PARSE_MIN_BYTES = 16 * 1024 * 1024;
  * Compiled worker script: next to this file when it runs from `dist/src/sim/`, else (a test
  * importing the TypeScript source) under `<repo>/dist/`.
  */
-export const REQUEST_PARSE_WORKER_SCRIPT = ((): string => {
-  const here = fileURLToPath(new URL('./', import.meta.url));
-  return /[\\/]dist[\\/]src[\\/]sim[\\/]$/.test(here)
-    ? `${here}request-parse-worker.js`
-    : fileURLToPath(new URL('../../dist/src/sim/request-parse-worker.js', import.meta.url));
-})();
+export const REQUEST_PARSE_WORKER_SCRIPT = compiledSimScript('request-parse-worker.js');
 
 export interface ParallelParseOptions {
   /** Only files at least this large get a worker (default `PARALLEL_PARSE_MIN_BYTES`). */
@@ -77,10 +72,8 @@ function plainMeta(m: MetaRecord): RequestParseMeta {
 
 function rebuildError(f: RequestParseFailure | undefined): Error {
   if (f === undefined) return new RequestParseWorkerError('request parse worker failed without details');
-  if (f.kind === 'load') {
-    return new RequestParseWorkerError(`request parse worker could not start: ${f.code === undefined ? '' : `${f.code}: `}${f.message}`);
-  }
   if (f.kind === 'dataset') return new DatasetError(f.code, f.file, f.line, f.reason);
+  if (f.kind !== 'other') return new RequestParseWorkerError(describeSyncWorkerFailure('request parse worker', f));
   const e = new Error(f.message) as Error & { code?: string; errno?: number; syscall?: string; path?: string };
   e.name = f.name;
   if (f.code !== undefined) e.code = f.code;
@@ -120,7 +113,6 @@ export function forEachRequestFieldsParallel(
   const { port1, port2 } = new MessageChannel();
   const data: RequestParseWorkerData = {
     kind: REQUEST_PARSE_WORKER_KIND,
-    script: pathToFileURL(script).href,
     dir,
     metas: [...metas].map(([k, m]) => [k, plainMeta(m)] as const),
     ring,
@@ -128,13 +120,18 @@ export function forEachRequestFieldsParallel(
     chunkRecords,
     port: port2,
   };
-  const worker = new Worker(REQUEST_PARSE_BOOTSTRAP, { eval: true, workerData: data, transferList: [port2] });
+  // The module reports its own failures through the ring, the bootstrap any death before that.
+  const worker = startSyncWorker({
+    script,
+    entry: REQUEST_PARSE_ENTRY,
+    data,
+    port: port2,
+    signal: ring,
+    signalIndex: CONTROL_PRODUCED,
+    failedValue: PRODUCED_DEAD,
+  });
   // Everything is read synchronously; nothing here may keep the process alive.
-  worker.unref();
   port1.unref();
-  // The worker reports its own failures through the ring; an 'error' event without a listener
-  // would crash this thread instead.
-  worker.on('error', () => {});
 
   let seq = 0;
   let total = 0;

@@ -9,8 +9,8 @@
  *   | Float64[N] statusCode | Float64[N] line | Int32[N] metaIndex | Int32[chunks] chunk record count
  *   | Int32[chunks] chunk end flag
  *
- * The control words come first so the worker's bootstrap (a few lines of eval'd code that know
- * nothing else of the layout) can find them.
+ * The control words come first so the worker's bootstrap (`sync-worker-bootstrap.ts`, which
+ * knows nothing else of the layout) can find `produced` at Int32 index CONTROL_PRODUCED.
  *
  * statusCode and line are doubles, not Int32: the loader accepts any integer status code (up to
  * 15 digits on its fast path) and the copy must keep every value exact.
@@ -19,8 +19,9 @@
  * chunk s is s % chunks):
  * - the producer fills slot s only while `s - consumed < chunks`, else waits on `consumed`;
  *   it writes the records, the count and the end flag, then `Atomics.store` + notify `produced = s + 1`;
- * - if the worker module cannot even be loaded, the bootstrap posts the failure and stores
- *   `produced = PRODUCED_DEAD` (nothing else has touched the ring then);
+ * - if the worker module cannot even be loaded, or the thread dies before `runRequestParseWorker`
+ *   settled, the bootstrap posts a `SyncWorkerFailure` and stores `produced = PRODUCED_DEAD`
+ *   (the consumer then drops whatever it had not read yet and throws);
  * - the consumer waits on `produced`, reads chunk s, then stores + notifies `consumed = s + 1`;
  * - the last chunk (possibly empty) carries END_OK or END_ERROR in its end flag, so there is one
  *   word to wait on; for END_ERROR the details are posted on the port *before* that chunk is published;
@@ -28,8 +29,11 @@
  */
 import type { MessagePort } from 'node:worker_threads';
 import type { DatasetErrorCode } from './dataset-loader.js';
+import type { SyncWorkerFailure } from './sync-worker-bootstrap.js';
 
 export const REQUEST_PARSE_WORKER_KIND = 'request-parse';
+/** The worker module's entry function (see `RequestParseWorkerModule`). */
+export const REQUEST_PARSE_ENTRY = 'runRequestParseWorker';
 
 /** Slots in the ring: enough to ride out the consumer's bursts without holding the trace. */
 export const RING_CHUNKS = 8;
@@ -40,7 +44,7 @@ export const CONTROL_PRODUCED = 0;
 export const CONTROL_CONSUMED = 1;
 export const CONTROL_CANCEL = 2;
 export const CONTROL_WORDS = 3;
-/** `produced` when the worker never started: the failure is on the port. */
+/** `produced` when the worker could not start or died: the failure is on the port. */
 export const PRODUCED_DEAD = -1;
 
 /** Chunk end flags. */
@@ -96,8 +100,6 @@ export function ringViews(sab: SharedArrayBuffer, chunks: number, chunkRecords: 
 
 export interface RequestParseWorkerData {
   readonly kind: typeof REQUEST_PARSE_WORKER_KIND;
-  /** file: URL of the worker module, imported by the bootstrap. */
-  readonly script: string;
   readonly dir: string;
   /**
    * The caller's metas as [map key, record] pairs in `metas` iteration order; a record's
@@ -121,43 +123,14 @@ export interface RequestParseMeta {
   readonly initDurationInMs: number;
 }
 
-/** What the worker module exports; the bootstrap calls it with the worker's `workerData`. */
+/** What the worker module exports; the bootstrap calls it with the `RequestParseWorkerData`. */
 export interface RequestParseWorkerModule {
   runRequestParseWorker(data: RequestParseWorkerData): Promise<void>;
 }
 
-/**
- * The worker's entry, run with `eval: true`. A worker started from a file would die before
- * running any of our code when the module cannot be loaded (for instance, a parent started with
- * `--input-type=module` passes that flag on and Node 20 then refuses any file entry point), and
- * the caller, blocked in `Atomics.wait`, would never know. This entry is valid as a script and
- * as a module (the parent's flags decide which), imports the worker module dynamically and turns
- * a failure to load it into a message plus `PRODUCED_DEAD`. Once `runRequestParseWorker` runs,
- * it reports every failure through the ring itself.
- */
-export const REQUEST_PARSE_BOOTSTRAP = `
-import('node:worker_threads').then(({ workerData: d }) =>
-  import(d.script)
-    .then((m) => {
-      if (typeof m.runRequestParseWorker !== 'function') throw new Error(d.script + ' does not export runRequestParseWorker');
-      return m;
-    })
-    .then(
-    (m) => m.runRequestParseWorker(d),
-    (e) => {
-      d.port.postMessage({ kind: 'load', message: String(e && e.message !== undefined ? e.message : e), code: e && typeof e.code === 'string' ? e.code : undefined });
-      const c = new Int32Array(d.ring, 0, ${CONTROL_WORDS});
-      Atomics.store(c, ${CONTROL_PRODUCED}, ${PRODUCED_DEAD});
-      Atomics.notify(c, ${CONTROL_PRODUCED});
-      d.port.close();
-    },
-  ),
-);
-`;
-
 /** What went wrong in the worker, with enough fields to rebuild the error on the caller's side. */
 export type RequestParseFailure =
-  | { readonly kind: 'load'; readonly message: string; readonly code: string | undefined }
+  | SyncWorkerFailure
   | {
       readonly kind: 'dataset';
       readonly code: DatasetErrorCode;

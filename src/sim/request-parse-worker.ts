@@ -7,7 +7,8 @@
  * `runRequestParseWorker` never rejects, and the loader is imported inside its try block so
  * that even a failure to load it arrives as an END_ERROR chunk.
  *
- * Imported by `REQUEST_PARSE_BOOTSTRAP` in a worker started by `forEachRequestFieldsParallel`.
+ * Imported by the bootstrap of `sync-worker-bootstrap.ts` in a worker started by
+ * `forEachRequestFieldsParallel`; the bootstrap reports a death of the thread before this settles.
  */
 import type { MetaRecord } from './dataset-types.js';
 import {
