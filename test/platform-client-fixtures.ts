@@ -4,7 +4,8 @@
  * decisions depend on them). A case added here is checked against both clients.
  */
 import * as grpc from '@grpc/grpc-js';
-import { PlatformErrorKind } from '../src/core/platform.js';
+import { expect, it } from 'vitest';
+import { PlatformErrorKind, type Platform, type PlatformError } from '../src/core/platform.js';
 import { loadProto, Status, type PlatformHandlers } from '../src/proto.js';
 import type { CreateSlotReply } from '../src/generated/serverless/simulator/CreateSlotReply.js';
 import type { CreateSlotRequest__Output } from '../src/generated/serverless/simulator/CreateSlotRequest.js';
@@ -97,3 +98,43 @@ export const GRPC_CODE_CASES: ReadonlyArray<ErrorMappingCase<grpc.status>> = [
   { name: 'PERMISSION_DENIED', code: grpc.status.PERMISSION_DENIED, kind: PlatformErrorKind.Permanent },
   { name: 'UNIMPLEMENTED', code: grpc.status.UNIMPLEMENTED, kind: PlatformErrorKind.Permanent },
 ];
+
+/** One call of each method against a client; each call's error, and the slot CreateSlot returned. */
+export async function callEveryMethod(c: Platform): Promise<{ create: PlatformError | null; slot: unknown; init: PlatformError | null; destroy: PlatformError | null }> {
+  const cs = await new Promise<{ err: PlatformError | null; slot: unknown }>((resolve) => c.createSlot('req', 256, (err, slot) => resolve({ err, slot })));
+  const init = await new Promise<PlatformError | null>((resolve) =>
+    c.init('req-i', 'slot-1', 'inst-1', { key: 'fn', runtime: 'go', timeoutInSecs: 60, memoryMb: 256 }, (err) => resolve(err)),
+  );
+  const destroy = await new Promise<PlatformError | null>((resolve) => c.destroySlot('req-d', 'slot-1', 'test', (err) => resolve(err)));
+  return { create: cs.err, slot: cs.slot, init, destroy };
+}
+
+/**
+ * The error-mapping tests every platform client must pass, registered in the caller's
+ * `describe`: a contest status in a reply and a gRPC code on the transport, on every call.
+ */
+export function itMapsPlatformErrors(client: (target: string) => Platform): void {
+  it.each(CONTEST_STATUS_CASES)('maps Status.$name to a $kind error on every call, keeping the message', async ({ code: status, kind }) => {
+    const stub = await startPlatformStub();
+    stub.answers = { CreateSlot: { status, errorMessage: 'nope' }, Init: { status, errorMessage: 'nope' }, DestroySlot: { status, errorMessage: 'nope' } };
+    const got = await callEveryMethod(client(stub.target));
+    expect(got).toEqual({
+      create: { kind, message: 'CreateSlot: nope' },
+      slot: undefined,
+      init: { kind, message: 'Init: nope' },
+      destroy: { kind, message: 'DestroySlot: nope' },
+    });
+  });
+
+  it.each(GRPC_CODE_CASES)('maps a gRPC $name error (code $code) to $kind on every call', async ({ name, code, kind }) => {
+    const stub = await startPlatformStub();
+    stub.answers = { CreateSlot: { grpcCode: code }, Init: { grpcCode: code }, DestroySlot: { grpcCode: code } };
+    const got = await callEveryMethod(client(stub.target));
+    expect(got).toEqual({
+      create: { kind, message: `CreateSlot: stub ${name}` },
+      slot: undefined,
+      init: { kind, message: `Init: stub ${name}` },
+      destroy: { kind, message: `DestroySlot: stub ${name}` },
+    });
+  });
+}

@@ -141,10 +141,6 @@ function periodic(fn: Fn, periodMs: number, periods: number, execMs: number, off
   return out;
 }
 
-function merge(...lists: Req[][]): Req[] {
-  return lists.flat().sort((a, b) => a.at - b.at);
-}
-
 const TIMER: Fn = { key: 'timer', memoryMb: 512, initMs: 500 };
 const ONE_OFF: Fn = { key: 'one-off', memoryMb: 512, initMs: 500 };
 const BURST: Fn = { key: 'burst', memoryMb: 256, initMs: 500 };

@@ -7,7 +7,7 @@ import { PlatformErrorKind, type PlatformError } from '../src/core/platform.js';
 import { Status } from '../src/proto.js';
 import { GrpcPlatformClient } from '../src/server/grpc-platform-client.js';
 import { freePort } from '../src/free-port.js';
-import { CONTEST_STATUS_CASES, GRPC_CODE_CASES, closePlatformStubs, startPlatformStub } from './platform-client-fixtures.js';
+import { closePlatformStubs, itMapsPlatformErrors, startPlatformStub } from './platform-client-fixtures.js';
 
 let clients: GrpcPlatformClient[] = [];
 afterEach(() => {
@@ -37,6 +37,8 @@ function destroy(c: GrpcPlatformClient): Promise<PlatformError | null> {
 }
 
 describe('GrpcPlatformClient', () => {
+  itMapsPlatformErrors((target) => client(target));
+
   it('returns the slot, the init duration and a plain destroy on Ok', async () => {
     const stub = await startPlatformStub();
     const c = client(stub.target);
@@ -47,31 +49,11 @@ describe('GrpcPlatformClient', () => {
     expect(stub.destroys.map((d) => d.id)).toEqual(['slot-1']);
   });
 
-  it.each(CONTEST_STATUS_CASES)('maps Status.$name to a $kind error on every call, keeping the message', async ({ code: status, kind }) => {
-    const stub = await startPlatformStub();
-    stub.answers = { CreateSlot: { status, errorMessage: 'nope' }, Init: { status, errorMessage: 'nope' }, DestroySlot: { status, errorMessage: 'nope' } };
-    const c = client(stub.target);
-    const cs = await createSlot(c);
-    expect(cs.err).toEqual({ kind, message: 'CreateSlot: nope' });
-    expect(cs.slot).toBeUndefined();
-    expect((await init(c)).err).toEqual({ kind, message: 'Init: nope' });
-    expect(await destroy(c)).toEqual({ kind, message: 'DestroySlot: nope' });
-  });
-
   it('treats an Ok CreateSlot without a slot as transient', async () => {
     const stub = await startPlatformStub();
     stub.answers.CreateSlot = { status: Status.Ok };
     const { err } = await createSlot(client(stub.target));
     expect(err?.kind).toBe(PlatformErrorKind.Transient);
-  });
-
-  it.each(GRPC_CODE_CASES)('maps a gRPC $name error (code $code) to $kind on every call', async ({ name, code, kind }) => {
-    const stub = await startPlatformStub();
-    stub.answers = { CreateSlot: { grpcCode: code }, Init: { grpcCode: code }, DestroySlot: { grpcCode: code } };
-    const c = client(stub.target);
-    expect((await createSlot(c)).err).toEqual({ kind, message: `CreateSlot: stub ${name}` });
-    expect((await init(c)).err).toEqual({ kind, message: `Init: stub ${name}` });
-    expect(await destroy(c)).toEqual({ kind, message: `DestroySlot: stub ${name}` });
   });
 
   it('maps a refused connection (transport UNAVAILABLE) to transient', async () => {

@@ -42,7 +42,7 @@ import {
   type InitReplyFields,
   type InitRequestFields,
 } from '../src/server/platform-codec.js';
-import { CONTEST_STATUS_CASES, GRPC_CODE_CASES, closePlatformStubs, startPlatformStub } from './platform-client-fixtures.js';
+import { closePlatformStubs, itMapsPlatformErrors, startPlatformStub } from './platform-client-fixtures.js';
 
 let clients: RawH2PlatformClient[] = [];
 let rawServers: http2.Http2Server[] = [];
@@ -112,6 +112,8 @@ function destroy(c: RawH2PlatformClient): Promise<Outcome<void>> {
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 describe('RawH2PlatformClient against a grpc-js Platform server', () => {
+  itMapsPlatformErrors((target) => client(target));
+
   it('returns the slot, the init duration and a plain destroy on Ok, with every request field intact', async () => {
     const stub = await startPlatformStub();
     const c = client(stub.target);
@@ -136,17 +138,6 @@ describe('RawH2PlatformClient against a grpc-js Platform server', () => {
     expect(c.sessionsOpened).toBe(1);
   });
 
-  it.each(CONTEST_STATUS_CASES)('maps Status.$name to a $kind error on every call, keeping the message', async ({ code: status, kind }) => {
-    const stub = await startPlatformStub();
-    stub.answers = { CreateSlot: { status, errorMessage: 'nope' }, Init: { status, errorMessage: 'nope' }, DestroySlot: { status, errorMessage: 'nope' } };
-    const c = client(stub.target);
-    const cs = await createSlot(c);
-    expect(cs.err).toEqual({ kind, message: 'CreateSlot: nope' });
-    expect(cs.value).toBeUndefined();
-    expect((await init(c)).err).toEqual({ kind, message: 'Init: nope' });
-    expect((await destroy(c)).err).toEqual({ kind, message: 'DestroySlot: nope' });
-  });
-
   it('names the status when a non-Ok reply has no error message', async () => {
     const stub = await startPlatformStub();
     stub.answers.Init = { status: Status.NotFound };
@@ -158,15 +149,6 @@ describe('RawH2PlatformClient against a grpc-js Platform server', () => {
     stub.answers.CreateSlot = { status: Status.Ok };
     const { err } = await createSlot(client(stub.target));
     expect(err).toEqual({ kind: PlatformErrorKind.Transient, message: 'CreateSlot: reply without slot' });
-  });
-
-  it.each(GRPC_CODE_CASES)('maps a gRPC $name error (code $code) to $kind on every call', async ({ name, code, kind }) => {
-    const stub = await startPlatformStub();
-    stub.answers = { CreateSlot: { grpcCode: code }, Init: { grpcCode: code }, DestroySlot: { grpcCode: code } };
-    const c = client(stub.target);
-    expect((await createSlot(c)).err).toEqual({ kind, message: `CreateSlot: stub ${name}` });
-    expect((await init(c)).err).toEqual({ kind, message: `Init: stub ${name}` });
-    expect((await destroy(c)).err).toEqual({ kind, message: `DestroySlot: stub ${name}` });
   });
 
   it('maps a refused connection to transient, asynchronously, and backs off before reconnecting', async () => {
@@ -378,12 +360,12 @@ interface Codec<T> {
 }
 
 const codecs: Codec<never>[] = [
-  { name: 'CreateSlotRequest', arb: createReq, encode: encodeCreateSlotRequest, decode: (b) => decodeCreateSlotRequest(b), pjEncode: svc.CreateSlot.requestSerialize, pjDecode: svc.CreateSlot.requestDeserialize },
-  { name: 'InitRequest', arb: initReq, encode: encodeInitRequest, decode: (b) => decodeInitRequest(b), pjEncode: svc.Init.requestSerialize, pjDecode: svc.Init.requestDeserialize },
-  { name: 'DestroySlotRequest', arb: destroyReq, encode: encodeDestroySlotRequest, decode: (b) => decodeDestroySlotRequest(b), pjEncode: svc.DestroySlot.requestSerialize, pjDecode: svc.DestroySlot.requestDeserialize },
-  { name: 'CreateSlotReply', arb: createReply, encode: encodeCreateSlotReply, decode: (b) => decodeCreateSlotReply(b), pjEncode: svc.CreateSlot.responseSerialize, pjDecode: svc.CreateSlot.responseDeserialize },
-  { name: 'InitReply', arb: initReply, encode: encodeInitReply, decode: (b) => decodeInitReply(b), pjEncode: svc.Init.responseSerialize, pjDecode: svc.Init.responseDeserialize },
-  { name: 'DestroySlotReply', arb: destroyReply, encode: encodeDestroySlotReply, decode: (b) => decodeDestroySlotReply(b), pjEncode: svc.DestroySlot.responseSerialize, pjDecode: svc.DestroySlot.responseDeserialize },
+  { name: 'CreateSlotRequest', arb: createReq, encode: encodeCreateSlotRequest, decode: (b: Buffer) => decodeCreateSlotRequest(b), pjEncode: svc.CreateSlot.requestSerialize, pjDecode: svc.CreateSlot.requestDeserialize },
+  { name: 'InitRequest', arb: initReq, encode: encodeInitRequest, decode: (b: Buffer) => decodeInitRequest(b), pjEncode: svc.Init.requestSerialize, pjDecode: svc.Init.requestDeserialize },
+  { name: 'DestroySlotRequest', arb: destroyReq, encode: encodeDestroySlotRequest, decode: (b: Buffer) => decodeDestroySlotRequest(b), pjEncode: svc.DestroySlot.requestSerialize, pjDecode: svc.DestroySlot.requestDeserialize },
+  { name: 'CreateSlotReply', arb: createReply, encode: encodeCreateSlotReply, decode: (b: Buffer) => decodeCreateSlotReply(b), pjEncode: svc.CreateSlot.responseSerialize, pjDecode: svc.CreateSlot.responseDeserialize },
+  { name: 'InitReply', arb: initReply, encode: encodeInitReply, decode: (b: Buffer) => decodeInitReply(b), pjEncode: svc.Init.responseSerialize, pjDecode: svc.Init.responseDeserialize },
+  { name: 'DestroySlotReply', arb: destroyReply, encode: encodeDestroySlotReply, decode: (b: Buffer) => decodeDestroySlotReply(b), pjEncode: svc.DestroySlot.responseSerialize, pjDecode: svc.DestroySlot.responseDeserialize },
 ] as unknown as Codec<never>[];
 
 describe('platform codec vs protobufjs', () => {
