@@ -56,6 +56,11 @@ export interface ScalerCoreOptions {
   maxColdStartFailures?: number;
   coldStartGiveUpMs?: number;
   rpcOverheadMs?: number;
+  /**
+   * The caller never reuses a request id while its request waits for or holds an instance (the
+   * virtual engine, which makes the ids): the duplicate-Assign guard and its set are skipped.
+   */
+  uniqueRequestIds?: boolean;
   logger?: CoreLogger;
   observer?: SlotObserver;
 }
@@ -107,6 +112,7 @@ export class ScalerCore {
   private readonly orphanInstances = new Set<string>();
   /** Request ids waiting for or holding an instance: a duplicate Assign must not get a second. */
   private readonly activeRequests = new Set<string>();
+  private readonly guardIds: boolean;
   /** Function key -> when its current run of failed cold starts began. */
   private readonly failingSince = new Map<string, number>();
   /** Function key -> pending delayed replacement of failed cold starts. */
@@ -124,6 +130,7 @@ export class ScalerCore {
     this.maxColdStartFailures = opts.maxColdStartFailures ?? DEFAULT_MAX_COLD_START_FAILURES;
     this.coldStartGiveUpMs = opts.coldStartGiveUpMs ?? DEFAULT_COLD_START_GIVE_UP_MS;
     this.rpcOverheadMs = opts.rpcOverheadMs ?? DEFAULT_RPC_OVERHEAD_MS;
+    this.guardIds = opts.uniqueRequestIds !== true;
     this.log = opts.logger ?? NOOP_LOGGER;
     this.observer = opts.observer ?? {};
     this.totalsSource = opts.totals ?? (() => this.metrics.scoreTotals(this.clock.now()));
@@ -160,7 +167,7 @@ export class ScalerCore {
    */
   assign(input: AssignInput, cb: AssignCallback): void {
     const m = this.metrics;
-    if (this.activeRequests.has(input.requestId)) {
+    if (this.guardIds && this.activeRequests.has(input.requestId)) {
       // Refused before any state changes: the first call keeps its instance (or its wait).
       cb(new ScalerError(ScalerErrorCode.AlreadyExists, `request "${input.requestId}" is already waiting for or holding an instance`));
       return;
@@ -173,7 +180,7 @@ export class ScalerCore {
     }
     const now = this.clock.now();
     const pool = this.poolFor(input.meta);
-    this.activeRequests.add(input.requestId);
+    if (this.guardIds) this.activeRequests.add(input.requestId);
     pool.stats.observeArrival(now);
     this.policy.onArrival(pool, now);
     const inst = pool.popIdle();
@@ -222,7 +229,7 @@ export class ScalerCore {
     m.idles++;
     m.busyInstances--;
     pool.busyCount--;
-    this.activeRequests.delete(inst.busyRequestId);
+    if (this.guardIds) this.activeRequests.delete(inst.busyRequestId);
     inst.lastRequestId = inst.busyRequestId;
     inst.busyRequestId = '';
     const dur = input.durationMs;
@@ -250,7 +257,7 @@ export class ScalerCore {
     const w = pool.findWaiter(requestId);
     if (w === null) return false;
     pool.dropWaiter(w);
-    this.activeRequests.delete(requestId);
+    if (this.guardIds) this.activeRequests.delete(requestId);
     this.metrics.waitingAssigns--;
     this.metrics.inflightAssigns--;
     w.cb(new ScalerError(ScalerErrorCode.Cancelled, `assign "${requestId}" cancelled while waiting`));
@@ -349,7 +356,7 @@ export class ScalerCore {
     m.busyInstances--;
     m.leaseExpiries++;
     pool.busyCount--;
-    this.activeRequests.delete(inst.busyRequestId);
+    if (this.guardIds) this.activeRequests.delete(inst.busyRequestId);
     this.log.warn(
       { key: pool.key, instanceId: inst.id, requestId: inst.busyRequestId, busyMs: now - inst.busySince },
       'no Idle within the busy lease: instance destroyed',
@@ -579,7 +586,7 @@ export class ScalerCore {
   }
 
   private failWaiter(w: Waiter, code: ScalerErrorCode, message: string): void {
-    this.activeRequests.delete(w.requestId);
+    if (this.guardIds) this.activeRequests.delete(w.requestId);
     const m = this.metrics;
     m.waitingAssigns--;
     m.inflightAssigns--;

@@ -189,7 +189,15 @@ class VirtualRun {
       listener: this.book,
       faults: opts.faultsFor !== undefined ? opts.faultsFor(this.clock) : opts.faults,
     });
-    this.core = new ScalerCore({ clock: this.clock, platform: this.platform, policy: opts.policy, instanceIdPrefix: 'v', rpcOverheadMs: 2 * this.rpc });
+    this.core = new ScalerCore({
+      clock: this.clock,
+      platform: this.platform,
+      policy: opts.policy,
+      instanceIdPrefix: 'v',
+      rpcOverheadMs: 2 * this.rpc,
+      // Request ids are the engine's own, never reused while their request is in flight.
+      uniqueRequestIds: true,
+    });
     for (const m of source.metas.values()) {
       this.ctxs.set(m, {
         meta: m,
