@@ -14,50 +14,74 @@ export const TIMER_HEAP_INITIAL_CAPACITY = 1024;
 type Entry = HeapTimer | (() => void);
 
 /**
- * A 4-ary min-heap of (at, seq) keys with their entries, the keys in typed arrays beside the
- * entries (struct of arrays): sifting compares contiguous doubles instead of loading fields of
- * handles scattered over the heap, which made the heap a tenth of a virtual replay's time; four
- * children per node halve the depth for the same compares.
+ * A 4-ary min-heap of (at, seq) keys with their entries. Sifting moves only numbers: the keys
+ * and a slot number live in typed arrays, and the entries stay put in a slot table (a free list
+ * recycles slots). Moving object references instead cost a GC write barrier per level (a
+ * long-lived array holding young closures), and loading keys from scattered handles cost cache
+ * misses; together they made the heap the largest cost of a virtual replay. Four children per
+ * node halve the depth for the same compares.
  */
 class KeyedHeap {
   at = new Float64Array(TIMER_HEAP_INITIAL_CAPACITY);
   sq = new Float64Array(TIMER_HEAP_INITIAL_CAPACITY);
-  items: Entry[] = [];
+  /** Heap position -> slot of its entry. */
+  ix = new Int32Array(TIMER_HEAP_INITIAL_CAPACITY);
   n = 0;
+  private readonly slots: (Entry | null)[] = [];
+  private freeSlots = new Int32Array(TIMER_HEAP_INITIAL_CAPACITY);
+  private freeCount = 0;
+
+  /** The top entry (the heap must not be empty). */
+  top(): Entry {
+    return this.slots[this.ix[0]!]!;
+  }
 
   push(at: number, seq: number, e: Entry): void {
     if (this.n === this.at.length) this.grow();
+    let slot: number;
+    if (this.freeCount > 0) {
+      slot = this.freeSlots[--this.freeCount]!;
+      this.slots[slot] = e;
+    } else {
+      slot = this.slots.length;
+      this.slots.push(e);
+    }
     const keys = this.at;
     const seqs = this.sq;
-    const items = this.items;
+    const ix = this.ix;
     let i = this.n++;
-    if (i === items.length) items.push(e);
     while (i > 0) {
       const parent = (i - 1) >> 2;
       const pa = keys[parent]!;
       if (pa < at || (pa === at && seqs[parent]! < seq)) break;
       keys[i] = pa;
       seqs[i] = seqs[parent]!;
-      items[i] = items[parent]!;
+      ix[i] = ix[parent]!;
       i = parent;
     }
     keys[i] = at;
     seqs[i] = seq;
-    items[i] = e;
+    ix[i] = slot;
   }
 
   /** Removes the top entry (the caller read it first). */
   pop(): void {
     const keys = this.at;
     const seqs = this.sq;
-    const items = this.items;
+    const ix = this.ix;
+    const freed = ix[0]!;
+    this.slots[freed] = null;
+    if (this.freeCount === this.freeSlots.length) {
+      const bigger = new Int32Array(this.freeSlots.length * 2);
+      bigger.set(this.freeSlots);
+      this.freeSlots = bigger;
+    }
+    this.freeSlots[this.freeCount++] = freed;
     const n = --this.n;
+    if (n === 0) return;
     const lastAt = keys[n]!;
     const lastSeq = seqs[n]!;
-    const last = items[n]!;
-    // items[n] keeps a stale entry rather than shrinking the array on every pop; the array
-    // never exceeds the heap's peak size.
-    if (n === 0) return;
+    const last = ix[n]!;
     let i = 0;
     for (;;) {
       const first = 4 * i + 1;
@@ -77,12 +101,12 @@ class KeyedHeap {
       if (lastAt < ca || (lastAt === ca && lastSeq < cs)) break;
       keys[i] = ca;
       seqs[i] = cs;
-      items[i] = items[c]!;
+      ix[i] = ix[c]!;
       i = c;
     }
     keys[i] = lastAt;
     seqs[i] = lastSeq;
-    items[i] = last;
+    ix[i] = last;
   }
 
   private grow(): void {
@@ -91,8 +115,11 @@ class KeyedHeap {
     at.set(this.at);
     const sq = new Float64Array(cap);
     sq.set(this.sq);
+    const ix = new Int32Array(cap);
+    ix.set(this.ix);
     this.at = at;
     this.sq = sq;
+    this.ix = ix;
   }
 }
 
@@ -173,7 +200,7 @@ export class TimerHeap {
       else if (farDue) h = far;
       else return undefined;
       const at = h.at[0]!;
-      const e = h.items[0]!;
+      const e = h.top();
       h.pop();
       let fn: (() => void) | null;
       if (typeof e === 'function') fn = e;
@@ -197,7 +224,7 @@ export class TimerHeap {
 
   private dropCancelled(h: KeyedHeap): void {
     while (h.n > 0) {
-      const e = h.items[0]!;
+      const e = h.top();
       if (typeof e === 'function' || e.fn !== null) return;
       h.pop();
     }
