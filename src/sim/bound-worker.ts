@@ -8,6 +8,7 @@
  * answer; anything that kills the thread before the answer is reported by the bootstrap.
  */
 import { ClairvoyantBound } from './clairvoyant-bound.js';
+import { lowerThisThreadPriority } from './thread-priority.js';
 import { forEachRequestFieldsSync, loadMetasSync } from './dataset-loader.js';
 import { BOUND_DONE, BOUND_DONE_INDEX, BOUND_WORKER_KIND, type BoundWorkerAnswer, type BoundWorkerData } from './bound-worker-protocol.js';
 
@@ -28,6 +29,7 @@ function compute(data: BoundWorkerData): BoundWorkerAnswer {
 /** Posts the answer, then raises `done` (the caller reads the port once it sees the flag). */
 export function runBoundWorker(data: BoundWorkerData): void {
   if (data.kind !== BOUND_WORKER_KIND) throw new TypeError(`not bound worker data (kind ${String(data.kind)})`);
+  lowerThisThreadPriority();
   data.port.postMessage(compute(data));
   const done = new Int32Array(data.done);
   Atomics.store(done, BOUND_DONE_INDEX, BOUND_DONE);

@@ -11,6 +11,7 @@
  * `forEachRequestFieldsParallel`; the bootstrap reports a death of the thread before this settles.
  */
 import type { MetaRecord } from './dataset-types.js';
+import { lowerThisThreadPriority } from './thread-priority.js';
 import {
   CHUNK_MORE,
   CONTROL_CANCEL,
@@ -51,6 +52,7 @@ function describe(e: unknown, datasetError: (new (...args: never[]) => Error) | 
 
 /** Parses `data.dir` into the ring; reports every failure through the ring and never rejects. */
 export async function runRequestParseWorker(data: RequestParseWorkerData): Promise<void> {
+  lowerThisThreadPriority();
   const { chunks, chunkRecords } = data;
   const v = ringViews(data.ring, chunks, chunkRecords);
   const { control, startTime, durationsInMs, statusCode, line: lines, metaIndex } = v;

@@ -71,6 +71,17 @@ export class RunTimeline {
     this.reqs[this.bucket(atMs)]++;
   }
 
+  /**
+   * One request that started executing at `atMs` for `durationMs` (a cold start or not): the
+   * same as addRequest, addColdStart and addBusyInterval, with the bucket found once.
+   */
+  addExecution(atMs: number, durationMs: number, coldStart: boolean): void {
+    const b = this.bucket(atMs);
+    this.reqs[b]++;
+    if (coldStart) this.cold[b]++;
+    if (durationMs > 0) this.addInterval(false, atMs, atMs + durationMs);
+  }
+
   /** Live slot count right after a create/destroy event at `atMs` (events in time order). */
   noteLiveCount(atMs: number, liveAfter: number, liveBefore: number): void {
     const b = this.bucket(atMs);

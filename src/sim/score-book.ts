@@ -314,9 +314,7 @@ export class ScoreBook {
     if (slotId !== undefined) this.onSlotBound(slotId, f.metaKey);
     if (atMs === atMs) {
       this.seen(atMs);
-      this.timeline.addRequest(atMs);
-      if (coldStart) this.timeline.addColdStart(atMs);
-      if (durationMs > 0) this.timeline.addBusyInterval(atMs, atMs + durationMs);
+      this.timeline.addExecution(atMs, durationMs, coldStart);
     }
   }
 
