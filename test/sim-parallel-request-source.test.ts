@@ -7,8 +7,10 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DatasetError, forEachRequestFieldsSync, loadMetasSync } from '../src/sim/dataset-loader.js';
 import type { MetaRecord } from '../src/sim/dataset-types.js';
+import { ClairvoyantBound, type ClairvoyantResult } from '../src/sim/clairvoyant-bound.js';
 import {
   forEachRequestFieldsParallel,
+  forEachRequestFieldsWithBound,
   PARALLEL_PARSE_MIN_BYTES,
   REQUEST_PARSE_WORKER_SCRIPT,
   RequestParseWorkerError,
@@ -110,6 +112,27 @@ describe('forEachRequestFieldsParallel', () => {
       expect(par.error).toBeUndefined();
       expect(par.count).toBe(sync.count);
       expectSameVisits(par.visits, sync.visits);
+    }
+  }, 20_000);
+
+  it('computes the clairvoyant bound on the way, equal to the in-process bound, worker or not', () => {
+    const metas = loadMetasSync(generated);
+    const opts = { createMs: 100, rpcOverheadMs: 0.5 };
+    const reference = new ClairvoyantBound(opts);
+    const sync = collect((fn) => forEachRequestFieldsSync(generated, metas, fn));
+    for (const v of sync.visits) reference.addFields(reference.functionHandle(v.meta), v.startTime, v.durationsInMs, v.statusCode);
+    const expected = reference.finish();
+    expect(expected.score).toBeGreaterThan(0);
+    for (const parseOpts of [FORCE, TINY, { minBytes: Number.MAX_SAFE_INTEGER }]) {
+      let bound: ClairvoyantResult | undefined;
+      const par = collect((fn) => {
+        const r = forEachRequestFieldsWithBound(generated, metas, fn, opts, parseOpts);
+        bound = r.bound;
+        return r.count;
+      });
+      expect(par.error).toBeUndefined();
+      expectSameVisits(par.visits, sync.visits);
+      expect(bound).toEqual(expected);
     }
   }, 20_000);
 

@@ -12,6 +12,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { MessageChannel, receiveMessageOnPort } from 'node:worker_threads';
+import { ClairvoyantBound, type ClairvoyantBoundOptions, type ClairvoyantResult } from './clairvoyant-bound.js';
 import { DatasetError, forEachRequestFieldsSync, REQUESTS_FILE, type RequestFieldsVisitor } from './dataset-loader.js';
 import type { MetaRecord } from './dataset-types.js';
 import {
@@ -27,6 +28,7 @@ import {
   RING_CHUNKS,
   ringBytes,
   ringViews,
+  type RequestParseBound,
   type RequestParseFailure,
   type RequestParseMeta,
   type RequestParseWorkerData,
@@ -94,6 +96,44 @@ export function forEachRequestFieldsParallel(
   fn: RequestFieldsVisitor,
   opts: ParallelParseOptions = {},
 ): number {
+  return pass(dir, metas, fn, opts, undefined).count;
+}
+
+/**
+ * `forEachRequestFieldsParallel` that also returns the trace's clairvoyant bound, computed by
+ * the parsing worker as it reads the file (one pass for both, off this thread); on the
+ * synchronous path (small files) it is computed here, record by record.
+ */
+export function forEachRequestFieldsWithBound(
+  dir: string,
+  metas: Map<string, MetaRecord>,
+  fn: RequestFieldsVisitor,
+  bound: ClairvoyantBoundOptions,
+  opts: ParallelParseOptions = {},
+): { count: number; bound: ClairvoyantResult } {
+  const r = pass(dir, metas, fn, opts, bound);
+  if (r.bound === undefined) throw new RequestParseWorkerError('request parse worker finished without the bound it was asked for');
+  return { count: r.count, bound: r.bound };
+}
+
+function syncPass(dir: string, metas: Map<string, MetaRecord>, fn: RequestFieldsVisitor, boundOpts: ClairvoyantBoundOptions | undefined): { count: number; bound: ClairvoyantResult | undefined } {
+  if (boundOpts === undefined) return { count: forEachRequestFieldsSync(dir, metas, fn), bound: undefined };
+  const bound = new ClairvoyantBound(boundOpts);
+  const handles = new Map([...metas.values()].map((m) => [m, bound.functionHandle(m)]));
+  const count = forEachRequestFieldsSync(dir, metas, (t, meta, d, s, ln) => {
+    bound.addFields(handles.get(meta)!, t, d, s);
+    fn(t, meta, d, s, ln);
+  });
+  return { count, bound: bound.finish() };
+}
+
+function pass(
+  dir: string,
+  metas: Map<string, MetaRecord>,
+  fn: RequestFieldsVisitor,
+  opts: ParallelParseOptions,
+  boundOpts: ClairvoyantBoundOptions | undefined,
+): { count: number; bound: ClairvoyantResult | undefined } {
   const script = opts.workerScript ?? REQUEST_PARSE_WORKER_SCRIPT;
   const chunks = positiveInt('chunks', opts.chunks ?? RING_CHUNKS);
   const chunkRecords = positiveInt('chunkRecords', opts.chunkRecords ?? CHUNK_RECORDS);
@@ -104,7 +144,7 @@ export function forEachRequestFieldsParallel(
     size = -1; // the loader reports the missing file with its own error
   }
   if (size < 0 || size < (opts.minBytes ?? PARALLEL_PARSE_MIN_BYTES) || !existsSync(script)) {
-    return forEachRequestFieldsSync(dir, metas, fn);
+    return syncPass(dir, metas, fn, boundOpts);
   }
 
   const list = [...metas.values()];
@@ -119,6 +159,7 @@ export function forEachRequestFieldsParallel(
     chunks,
     chunkRecords,
     port: port2,
+    ...(boundOpts !== undefined ? { bound: { ...boundOpts } } : {}),
   };
   // The module reports its own failures through the ring, the bootstrap any death before that.
   const worker = startSyncWorker({
@@ -157,7 +198,10 @@ export function forEachRequestFieldsParallel(
       if (flag !== CHUNK_MORE) {
         finished = true;
         if (flag === END_ERROR) throw rebuildError(receiveMessageOnPort(port1)?.message as RequestParseFailure | undefined);
-        return total;
+        if (boundOpts === undefined) return { count: total, bound: undefined };
+        const answer = receiveMessageOnPort(port1)?.message as RequestParseBound | undefined;
+        if (answer?.kind !== 'bound') throw new RequestParseWorkerError('request parse worker finished without the bound it was asked for');
+        return { count: total, bound: answer.result };
       }
       Atomics.store(control, CONTROL_CONSUMED, seq);
       Atomics.notify(control, CONTROL_CONSUMED);

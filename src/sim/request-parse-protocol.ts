@@ -28,6 +28,7 @@
  * - `cancel` is set by the consumer when it stops early; the producer checks it whenever it waits.
  */
 import type { MessagePort } from 'node:worker_threads';
+import type { ClairvoyantBoundOptions, ClairvoyantResult } from './clairvoyant-bound.js';
 import type { DatasetErrorCode } from './dataset-loader.js';
 import type { SyncWorkerFailure } from './sync-worker-bootstrap.js';
 
@@ -112,6 +113,17 @@ export interface RequestParseWorkerData {
   readonly chunkRecords: number;
   /** Error details go here (read synchronously with `receiveMessageOnPort`). */
   readonly port: MessagePort;
+  /**
+   * Also compute the clairvoyant bound of the trace while parsing it (one pass over the file
+   * for both); its `RequestParseBound` message precedes the END_OK chunk.
+   */
+  readonly bound?: ClairvoyantBoundOptions;
+}
+
+/** The bound computed on the way, posted before the END_OK chunk when it was asked for. */
+export interface RequestParseBound {
+  readonly kind: 'bound';
+  readonly result: ClairvoyantResult;
 }
 
 /** A MetaRecord reduced to plain, cloneable data. */

@@ -20,6 +20,7 @@ import {
   END_ERROR,
   END_OK,
   ringViews,
+  type RequestParseBound,
   type RequestParseFailure,
   type RequestParseWorkerData,
 } from './request-parse-protocol.js';
@@ -89,19 +90,28 @@ export async function runRequestParseWorker(data: RequestParseWorkerData): Promi
     datasetError = loader.DatasetError;
     const metas = new Map<string, IndexedMeta>();
     data.metas.forEach(([k, m], index) => metas.set(k, { ...m, index }));
+    // The bound, when asked for, sees every record as it is parsed (handles by meta index).
+    const bound = data.bound === undefined ? undefined : new (await import('./clairvoyant-bound.js')).ClairvoyantBound(data.bound);
+    const handles = bound === undefined ? [] : [...metas.values()].map((m) => bound.functionHandle(m));
     acquire();
     loader.forEachRequestFieldsSync(data.dir, metas, (t, meta, d, s, ln) => {
       const i = base + fill;
+      const index = (meta as IndexedMeta).index;
       startTime[i] = t;
       durationsInMs[i] = d;
       statusCode[i] = s;
       lines[i] = ln;
-      metaIndex[i] = (meta as IndexedMeta).index;
+      metaIndex[i] = index;
+      if (bound !== undefined) bound.addFields(handles[index]!, t, d, s);
       if (++fill === chunkRecords) {
         publish(CHUNK_MORE);
         acquire();
       }
     });
+    if (bound !== undefined) {
+      const answer: RequestParseBound = { kind: 'bound', result: bound.finish() };
+      data.port.postMessage(answer);
+    }
     publish(END_OK);
   } catch (e) {
     if (e instanceof Cancelled) return close(data);

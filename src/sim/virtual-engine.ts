@@ -4,10 +4,10 @@ import type { ScalingPolicy } from '../core/policy.js';
 import { ScalerCore } from '../core/scaler-core.js';
 import type { AssignCallback, FunctionMeta } from '../core/types.js';
 import { VirtualClock } from '../core/virtual-clock.js';
-import { ClairvoyantBound, type ClairvoyantFunction, type ClairvoyantResult } from './clairvoyant-bound.js';
+import { ClairvoyantBound, type ClairvoyantBoundOptions, type ClairvoyantFunction, type ClairvoyantResult } from './clairvoyant-bound.js';
 import { ParallelBound } from './parallel-bound.js';
 import { forEachRequestSync, loadMetasSync } from './dataset-loader.js';
-import { forEachRequestFieldsParallel } from './parallel-request-source.js';
+import { forEachRequestFieldsParallel, forEachRequestFieldsWithBound } from './parallel-request-source.js';
 import type { MetaRecord, RequestRecord } from './dataset-types.js';
 import { ScoreBook, type ScoreBookFunction, type ScoreReport } from './score-book.js';
 import { DEFAULT_CREATE_LATENCY_MS, DEFAULT_PLATFORM_RPC_MS, VirtualPlatform, type VirtualFaults, type VirtualSlot } from './virtual-platform.js';
@@ -30,6 +30,11 @@ export interface RequestSource {
   forEach(fn: (req: RequestRecord, meta: MetaRecord) => void): void;
   /** Same visit without a record per request; the engine prefers it when present. */
   forEachFields?(fn: RequestFieldsFn): void;
+  /**
+   * `forEachFields` that also returns the trace's clairvoyant bound, computed on the way (by the
+   * thread that parses a large trace); the engine prefers it when it needs the bound.
+   */
+  forEachFieldsWithBound?(fn: RequestFieldsFn, bound: ClairvoyantBoundOptions): ClairvoyantResult;
 }
 
 export function datasetSource(dir: string): RequestSource {
@@ -42,6 +47,7 @@ export function datasetSource(dir: string): RequestSource {
     forEach: (fn) => void forEachRequestSync(dir, metas, (r, m) => fn(r, m)),
     // Large traces are parsed by a worker thread while this one replays them.
     forEachFields: (fn) => void forEachRequestFieldsParallel(dir, metas, fn),
+    forEachFieldsWithBound: (fn, bound) => forEachRequestFieldsWithBound(dir, metas, fn, bound).bound,
   };
 }
 
@@ -155,8 +161,10 @@ class VirtualRun {
   readonly book = new ScoreBook({ originMs: 0 });
   /** The bound computed in process, as the requests pass (memory sources, small traces). */
   readonly bound: ClairvoyantBound | undefined;
-  /** ...or by a worker thread reading the dataset itself. */
+  /** ...or by a worker thread reading the dataset itself... */
   readonly parallelBound: ParallelBound | undefined;
+  /** ...or by the source while it reads the trace (then both of the above are undefined). */
+  readonly sourceBound: ClairvoyantBoundOptions | undefined;
   readonly platform: VirtualPlatform;
   readonly core: ScalerCore;
   readonly failures: Record<string, number> = {};
@@ -179,8 +187,10 @@ class VirtualRun {
     this.rpc = opts.scalerRpcMs ?? DEFAULT_SCALER_RPC_MS;
     const createMs = opts.createLatencyMs ?? DEFAULT_CREATE_LATENCY_MS;
     const boundOpts = { createMs, rpcOverheadMs: this.rpc };
-    this.parallelBound = opts.bound === false || source.dir === undefined ? undefined : ParallelBound.start(source.dir, boundOpts);
-    this.bound = opts.bound === false || this.parallelBound !== undefined ? undefined : new ClairvoyantBound(boundOpts);
+    const wantBound = opts.bound !== false;
+    this.sourceBound = wantBound && source.forEachFieldsWithBound !== undefined ? boundOpts : undefined;
+    this.parallelBound = !wantBound || this.sourceBound !== undefined || source.dir === undefined ? undefined : ParallelBound.start(source.dir, boundOpts);
+    this.bound = !wantBound || this.sourceBound !== undefined || this.parallelBound !== undefined ? undefined : new ClairvoyantBound(boundOpts);
     this.platform = new VirtualPlatform({
       clock: this.clock,
       initDurationMs: (key) => source.metas.get(key)?.initDurationInMs ?? 0,
@@ -334,8 +344,10 @@ export function runVirtual(opts: VirtualRunOptions): VirtualRunResult {
   const run = new VirtualRun(opts, source);
   const arrive = (startTime: number, meta: MetaRecord, durationsInMs: number, statusCode: number): void =>
     run.arrive(startTime, meta, durationsInMs, statusCode);
+  let sourceBound: ClairvoyantResult | undefined;
   try {
-    if (source.forEachFields !== undefined) source.forEachFields(arrive);
+    if (run.sourceBound !== undefined) sourceBound = source.forEachFieldsWithBound!(arrive, run.sourceBound);
+    else if (source.forEachFields !== undefined) source.forEachFields(arrive);
     else source.forEach((req, meta) => arrive(req.startTime, meta, req.durationsInMs, req.statusCode));
   } catch (e) {
     run.parallelBound?.stop();
@@ -352,7 +364,7 @@ export function runVirtual(opts: VirtualRunOptions): VirtualRunResult {
   let tracked = 0;
   for (const inst of core.liveInstances.values()) if (inst.slotId !== '' && platform.slots.has(inst.slotId)) tracked++;
   // Collected before the clock stops: waiting for the worker is part of the run's time.
-  const bound = run.parallelBound !== undefined ? run.parallelBound.result() : run.bound?.finish();
+  const bound = sourceBound ?? (run.parallelBound !== undefined ? run.parallelBound.result() : run.bound?.finish());
   const wallMs = performance.now() - started;
   return {
     dataset: source.name,
