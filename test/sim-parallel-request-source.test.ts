@@ -295,6 +295,53 @@ describe('forEachRequestFieldsParallel', () => {
       expect(PARALLEL_PARSE_MIN_BYTES).toBe(16 * 1024 * 1024);
     });
 
+    it('parses synchronously, bound included, when the worker script is missing', () => {
+      const dir = dataset(lines(50));
+      const metas = loadMetasSync(dir);
+      const sync = collect((fn) => forEachRequestFieldsSync(dir, metas, fn));
+      const missing: ParallelParseOptions = { minBytes: 0, workerScript: join(root, 'no-such-worker.mjs') };
+      const par = collect((fn) => forEachRequestFieldsParallel(dir, metas, fn, missing));
+      expect(par.error).toBeUndefined();
+      expectSameVisits(par.visits, sync.visits);
+      const opts = { createMs: 100, rpcOverheadMs: 0.5 };
+      const reference = new ClairvoyantBound(opts);
+      for (const v of sync.visits) reference.addFields(reference.functionHandle(v.meta), v.startTime, v.durationsInMs, v.statusCode);
+      const r = forEachRequestFieldsWithBound(dir, metas, () => {}, opts, missing);
+      expect(r.count).toBe(50);
+      expect(r.bound).toEqual(reference.finish());
+    }, 10_000);
+
+    it('a worker that ends without the bound it was asked for fails forEachRequestFieldsWithBound', () => {
+      const noBound = join(root, 'no-bound-worker.mjs');
+      writeFileSync(
+        noBound,
+        `
+        import { ringViews, CONTROL_PRODUCED, END_OK } from ${JSON.stringify(DIST_PROTOCOL)};
+        export async function runRequestParseWorker(d) {
+          const v = ringViews(d.ring, d.chunks, d.chunkRecords);
+          v.count[0] = 0;
+          v.end[0] = END_OK;
+          Atomics.store(v.control, CONTROL_PRODUCED, 1);
+          Atomics.notify(v.control, CONTROL_PRODUCED);
+          d.port.close();
+        }
+        `,
+      );
+      const dir = dataset(lines(5));
+      const metas = loadMetasSync(dir);
+      const opts = { minBytes: 0, workerScript: noBound };
+      // Without a bound asked for, the same worker is a valid (empty) pass.
+      expect(forEachRequestFieldsParallel(dir, metas, () => {}, opts)).toBe(0);
+      let error: unknown;
+      try {
+        forEachRequestFieldsWithBound(dir, metas, () => {}, { createMs: 100, rpcOverheadMs: 0.5 }, opts);
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(RequestParseWorkerError);
+      expect((error as Error).message).toBe('request parse worker finished without the bound it was asked for');
+    }, 10_000);
+
     it('files below minBytes are parsed synchronously; at minBytes the worker is used', () => {
       const dir = dataset(lines(50));
       const size = statSync(join(dir, 'requests')).size;

@@ -1,8 +1,8 @@
 /**
  * Starting a worker whose caller waits for it synchronously (`Atomics.wait` on a shared word):
  * such a caller cannot see the thread's 'error' or 'exit' events, so a worker that dies without
- * touching the word would block it forever. Both synchronous hand-offs of the virtual engine
- * (`parallel-bound.ts`, `parallel-request-source.ts`) start their workers here.
+ * touching the word would block it forever. The virtual engine's synchronous hand-off, the
+ * trace-parsing worker of `parallel-request-source.ts`, is started here.
  *
  * The worker does not run its module as the entry point but `SYNC_WORKER_BOOTSTRAP`, a few
  * lines of eval'd code that import it. A file entry point can die before running any of our

@@ -5,7 +5,6 @@ import { ScalerCore } from '../core/scaler-core.js';
 import type { AssignCallback, FunctionMeta } from '../core/types.js';
 import { VirtualClock } from '../core/virtual-clock.js';
 import { ClairvoyantBound, type ClairvoyantBoundOptions, type ClairvoyantFunction, type ClairvoyantResult } from './clairvoyant-bound.js';
-import { ParallelBound } from './parallel-bound.js';
 import { forEachRequestSync, loadMetasSync } from './dataset-loader.js';
 import { forEachRequestFieldsParallel, forEachRequestFieldsWithBound } from './parallel-request-source.js';
 import type { MetaRecord, RequestRecord } from './dataset-types.js';
@@ -25,8 +24,6 @@ export type RequestFieldsFn = (startTime: number, meta: MetaRecord, durationsInM
 export interface RequestSource {
   readonly name: string;
   readonly metas: Map<string, MetaRecord>;
-  /** The dataset directory read, if any: lets the bound read the same trace in parallel. */
-  readonly dir?: string;
   forEach(fn: (req: RequestRecord, meta: MetaRecord) => void): void;
   /** Same visit without a record per request; the engine prefers it when present. */
   forEachFields?(fn: RequestFieldsFn): void;
@@ -43,7 +40,6 @@ export function datasetSource(dir: string): RequestSource {
   return {
     name,
     metas,
-    dir,
     forEach: (fn) => void forEachRequestSync(dir, metas, (r, m) => fn(r, m)),
     // Large traces are parsed by a worker thread while this one replays them.
     forEachFields: (fn) => void forEachRequestFieldsParallel(dir, metas, fn),
@@ -159,11 +155,9 @@ const READY = 2;
 class VirtualRun {
   readonly clock = new VirtualClock(0);
   readonly book = new ScoreBook({ originMs: 0 });
-  /** The bound computed in process, as the requests pass (memory sources, small traces). */
+  /** The bound computed in process, as the requests pass (sources without `forEachFieldsWithBound`)... */
   readonly bound: ClairvoyantBound | undefined;
-  /** ...or by a worker thread reading the dataset itself... */
-  readonly parallelBound: ParallelBound | undefined;
-  /** ...or by the source while it reads the trace (then both of the above are undefined). */
+  /** ...or by the source while it reads the trace (then `bound` is undefined). */
   readonly sourceBound: ClairvoyantBoundOptions | undefined;
   readonly platform: VirtualPlatform;
   readonly core: ScalerCore;
@@ -189,8 +183,7 @@ class VirtualRun {
     const boundOpts = { createMs, rpcOverheadMs: this.rpc };
     const wantBound = opts.bound !== false;
     this.sourceBound = wantBound && source.forEachFieldsWithBound !== undefined ? boundOpts : undefined;
-    this.parallelBound = !wantBound || this.sourceBound !== undefined || source.dir === undefined ? undefined : ParallelBound.start(source.dir, boundOpts);
-    this.bound = !wantBound || this.sourceBound !== undefined || this.parallelBound !== undefined ? undefined : new ClairvoyantBound(boundOpts);
+    this.bound = !wantBound || this.sourceBound !== undefined ? undefined : new ClairvoyantBound(boundOpts);
     this.platform = new VirtualPlatform({
       clock: this.clock,
       initDurationMs: (key) => source.metas.get(key)?.initDurationInMs ?? 0,
@@ -345,14 +338,9 @@ export function runVirtual(opts: VirtualRunOptions): VirtualRunResult {
   const arrive = (startTime: number, meta: MetaRecord, durationsInMs: number, statusCode: number): void =>
     run.arrive(startTime, meta, durationsInMs, statusCode);
   let sourceBound: ClairvoyantResult | undefined;
-  try {
-    if (run.sourceBound !== undefined) sourceBound = source.forEachFieldsWithBound!(arrive, run.sourceBound);
-    else if (source.forEachFields !== undefined) source.forEachFields(arrive);
-    else source.forEach((req, meta) => arrive(req.startTime, meta, req.durationsInMs, req.statusCode));
-  } catch (e) {
-    run.parallelBound?.stop();
-    throw e;
-  }
+  if (run.sourceBound !== undefined) sourceBound = source.forEachFieldsWithBound!(arrive, run.sourceBound);
+  else if (source.forEachFields !== undefined) source.forEachFields(arrive);
+  else source.forEach((req, meta) => arrive(req.startTime, meta, req.durationsInMs, req.statusCode));
   const { clock, platform, core, book } = run;
   while (run.outstanding > 0 && clock.step()) {
     /* run until every request has returned its instance */
@@ -363,8 +351,8 @@ export function runVirtual(opts: VirtualRunOptions): VirtualRunResult {
   // Every live slot must be one the scaler still tracks (starting, idle or busy).
   let tracked = 0;
   for (const inst of core.liveInstances.values()) if (inst.slotId !== '' && platform.slots.has(inst.slotId)) tracked++;
-  // Collected before the clock stops: waiting for the worker is part of the run's time.
-  const bound = sourceBound ?? (run.parallelBound !== undefined ? run.parallelBound.result() : run.bound?.finish());
+  // Finished before `wallMs` is taken: the bound's work is part of the run's time.
+  const bound = sourceBound ?? run.bound?.finish();
   const wallMs = performance.now() - started;
   return {
     dataset: source.name,
