@@ -25,6 +25,8 @@ export const SCALER_COUNTER_LAYOUT = defineCounterLayout([
   'platformFailures',
   /** Busy instances destroyed because their Idle never came. */
   'leaseExpiries',
+  /** Backup cold starts begun for Inits overrunning their usual time. */
+  'initHedges',
   'functions',
   /** Score sums (see src/core/score-prices.ts): useful GB-s, slot GB-s, exec s, schedule s. */
   'execGBs',

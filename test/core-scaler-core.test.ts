@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { FixedKeepAlivePolicy } from '../src/core/policies/fixed-keep-alive.js';
 import { PlatformErrorKind, type PlatformError } from '../src/core/platform.js';
-import { BUSY_LEASE_GRACE_MS, BUSY_LEASE_SWEEP_MS, BUSY_LEASE_TIMEOUT_FACTOR, ScalerCore } from '../src/core/scaler-core.js';
+import { BUSY_LEASE_GRACE_MS, BUSY_LEASE_SWEEP_MS, BUSY_LEASE_TIMEOUT_FACTOR, INIT_HEDGE_FACTOR, INIT_HEDGE_SWEEP_MS, ScalerCore } from '../src/core/scaler-core.js';
 import { ScalerErrorCode, type FunctionMeta } from '../src/core/types.js';
 import { VirtualClock } from '../src/core/virtual-clock.js';
 import { VirtualPlatform, type VirtualFaults } from '../src/sim/virtual-platform.js';
@@ -259,6 +259,68 @@ describe('ScalerCore', () => {
       const ran = clock.runAll(1_000);
       expect(ran).toBeLessThan(10);
       expect(clock.pending).toBe(0);
+    });
+  });
+
+  describe('Init hedging (an Init far slower than usual)', () => {
+    /** Init number `which` (1-based) takes `factor` times as long; every other Init is normal. */
+    function spikeInit(which: number, factor: number): VirtualFaults {
+      let inits = 0;
+      return { latencyFactor: (call) => (call === 'init' && ++inits === which ? factor : 1) };
+    }
+
+    it('starts one backup cold start for a waiting request, which the first ready instance serves', () => {
+      const { clock, platform, core, assign, idle } = setup({ faults: spikeInit(2, 10) });
+      const a = assign('r1');
+      clock.runUntil(CREATE_MS + INIT_MS);
+      expect(idle('r1', a.id!, true)).toBeNull(); // broken: the next request needs a new instance
+      const sent = clock.now();
+      const b = assign('r2');
+      clock.runUntil(sent + CREATE_MS + 10 * INIT_MS + 1);
+      expect(core.metrics.initHedges).toBe(1);
+      // Hedged after INIT_HEDGE_FACTOR usual Inits (checked every sweep), ready one create + Init later.
+      const latest = sent + CREATE_MS + INIT_HEDGE_FACTOR * INIT_MS + INIT_HEDGE_SWEEP_MS + CREATE_MS + 10 * INIT_MS;
+      expect(b.id).toBeDefined();
+      expect(b.at!).toBeLessThan(Math.min(latest, sent + CREATE_MS + 10 * INIT_MS));
+      // The slow instance came up too and is idle; nothing was handed out twice.
+      expect(core.metrics.busyInstances).toBe(1);
+      expect(core.metrics.idleInstances).toBe(1);
+      expect(platform.instances.get(b.id!)?.state).toBe(2);
+      // The backup is never hedged itself: one backup only.
+      expect(core.metrics.coldStarts).toBe(3);
+    });
+
+    it('does not hedge a function whose Init was never observed, nor ordinary Inits', () => {
+      const first = setup({ faults: spikeInit(1, 10) });
+      const a = first.assign('r1');
+      first.clock.runUntil(CREATE_MS + 10 * INIT_MS);
+      expect(a.id).toBeDefined();
+      expect(first.core.metrics.initHedges).toBe(0);
+
+      const plain = setup();
+      for (let i = 0; i < 5; i++) {
+        const r = plain.assign(`p${i}`);
+        plain.clock.runUntil(plain.clock.now() + CREATE_MS + INIT_MS);
+        expect(plain.idle(`p${i}`, r.id!, true)).toBeNull();
+      }
+      plain.clock.runAll(10_000);
+      expect(plain.core.metrics.initHedges).toBe(0);
+      expect(plain.clock.pending).toBe(0);
+    });
+
+    it('does not hedge when nobody waits any more', () => {
+      const { clock, core, assign, idle } = setup({ faults: spikeInit(2, 10) });
+      const a = assign('r1');
+      const b = assign('r2');
+      clock.runUntil(CREATE_MS + INIT_MS);
+      // r1's instance came up normally; r2's Init (the second) is slow. r1 releases, r2 takes it.
+      expect(a.id ?? b.id).toBeDefined();
+      const served = a.id !== undefined ? 'r1' : 'r2';
+      const inst = (a.id ?? b.id)!;
+      expect(idle(served, inst)).toBeNull();
+      expect(core.metrics.waitingAssigns).toBe(0);
+      clock.runUntil(CREATE_MS + 10 * INIT_MS + 1);
+      expect(core.metrics.initHedges).toBe(0);
     });
   });
 });

@@ -56,6 +56,7 @@ function writeCounters(ctx: Ctx): void {
   c.set(s, 'platformRetries', m.platformRetries);
   c.set(s, 'platformFailures', m.platformFailures);
   c.set(s, 'leaseExpiries', m.leaseExpiries);
+  c.set(s, 'initHedges', m.initHedges);
   c.set(s, 'functions', core.functionCount);
   c.set(s, 'execGBs', t.execGBs);
   c.set(s, 'slotGBs', t.slotGBs);

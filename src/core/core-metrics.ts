@@ -25,6 +25,8 @@ export class CoreMetrics {
   failedAssigns = 0;
   /** Busy instances destroyed because their Idle never came (see BUSY_LEASE_TIMEOUT_FACTOR). */
   leaseExpiries = 0;
+  /** Backup cold starts begun for Inits overrunning their usual time (see INIT_HEDGE_FACTOR). */
+  initHedges = 0;
   execMbMs = 0;
   execMs = 0;
   scheduleMs = 0;

@@ -18,6 +18,10 @@ export class Instance implements InstanceView {
   slotId = '';
   uses = 0;
   readyAt = NaN;
+  /** When its Init was sent (NaN while the slot is being created). */
+  initStartedAt = NaN;
+  /** A backup cold start was begun for its slow Init, or it is such a backup: never hedged (again). */
+  hedged = false;
   idleSince = NaN;
   /** When the current idle period should end; the pending timer may be earlier (see core). */
   expireAt = Infinity;

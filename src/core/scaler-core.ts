@@ -28,6 +28,17 @@ export const BUSY_LEASE_TIMEOUT_FACTOR = 2;
 export const BUSY_LEASE_GRACE_MS = 60_000;
 /** How often busy instances are checked against their lease while any is busy. */
 export const BUSY_LEASE_SWEEP_MS = 30_000;
+/**
+ * Init hedging: an Init still running this many times its function's usual Init time (and at
+ * least INIT_HEDGE_MIN_EXTRA_MS beyond it) while requests wait gets one backup cold start;
+ * whichever instance is ready first serves, the other is kept or released by the policy. A spike
+ * (x10 on a 60 s model load) then costs its waiter about 2 Inits, not 10. Functions whose Init
+ * was never observed are not hedged, nor are backups.
+ */
+export const INIT_HEDGE_FACTOR = 2;
+export const INIT_HEDGE_MIN_EXTRA_MS = 1_000;
+/** How often running Inits are checked against that, while any runs. */
+export const INIT_HEDGE_SWEEP_MS = 1_000;
 /** Per Assign+Idle pair, what the caller's RPCs add to scheduling time beyond our own wait. */
 export const DEFAULT_RPC_OVERHEAD_MS = 1;
 
@@ -119,6 +130,8 @@ export class ScalerCore {
   private readonly retryTimers = new Map<string, TimerHandle>();
   /** Pending busy-lease sweep; armed only while some instance is busy. */
   private leaseTimer: TimerHandle | null = null;
+  /** Pending slow-Init sweep; armed only while some Init runs. */
+  private hedgeTimer: TimerHandle | null = null;
 
   constructor(opts: ScalerCoreOptions) {
     this.clock = opts.clock;
@@ -287,6 +300,8 @@ export class ScalerCore {
     this.stopping = true;
     if (this.leaseTimer !== null) this.clock.cancel(this.leaseTimer);
     this.leaseTimer = null;
+    if (this.hedgeTimer !== null) this.clock.cancel(this.hedgeTimer);
+    this.hedgeTimer = null;
     for (const pool of this.pools.values()) {
       if (pool.prewarmTimer !== null) this.clock.cancel(pool.prewarmTimer);
       if (pool.missTimer !== null) this.clock.cancel(pool.missTimer);
@@ -464,7 +479,7 @@ export class ScalerCore {
     });
   }
 
-  private startColdStart(pool: FunctionPool, prewarm: boolean): void {
+  private startColdStart(pool: FunctionPool, prewarm: boolean): Instance {
     const n = this.seq++;
     const inst = new Instance(this.prefix + n.toString(36), n, pool, prewarm);
     this.instances.set(inst.id, inst);
@@ -476,6 +491,7 @@ export class ScalerCore {
     else m.coldStarts++;
     this.observer.onColdStart?.(pool.key, prewarm);
     this.createSlot(inst, 0);
+    return inst;
   }
 
   private createSlot(inst: Instance, attempt: number): void {
@@ -508,6 +524,8 @@ export class ScalerCore {
   private initInstance(inst: Instance): void {
     const pool = inst.pool;
     const started = this.clock.now();
+    inst.initStartedAt = started;
+    if (this.hedgeTimer === null) this.hedgeTimer = this.clock.schedule(started + INIT_HEDGE_SWEEP_MS, this.sweepSlowInits);
     this.platform.init(`${inst.id}-i`, inst.slotId, inst.id, pool.meta, (err) => {
       if (inst.state !== InstanceState.Starting) return;
       if (err !== null) {
@@ -530,6 +548,36 @@ export class ScalerCore {
       this.onInstanceFree(inst, now);
     });
   }
+
+  /** Starts one backup cold start for each Init overrunning its hedge time while requests wait. */
+  private readonly sweepSlowInits = (): void => {
+    this.hedgeTimer = null;
+    if (this.stopping) return;
+    const now = this.clock.now();
+    let initialising = false;
+    let slow: Instance[] | undefined;
+    for (const inst of this.instances.values()) {
+      if (inst.state !== InstanceState.Starting || Number.isNaN(inst.initStartedAt)) continue;
+      initialising = true;
+      if (inst.hedged) continue;
+      const st = inst.pool.stats;
+      const usual = st.initMs;
+      const hedgeAfter = INIT_HEDGE_FACTOR * usual > usual + INIT_HEDGE_MIN_EXTRA_MS ? INIT_HEDGE_FACTOR * usual : usual + INIT_HEDGE_MIN_EXTRA_MS;
+      if (st.initSamples > 0 && inst.pool.waitingCount > 0 && now - inst.initStartedAt > hedgeAfter) (slow ??= []).push(inst);
+    }
+    if (slow !== undefined) {
+      for (const inst of slow) {
+        inst.hedged = true;
+        this.metrics.initHedges++;
+        this.log.warn(
+          { key: inst.pool.key, instanceId: inst.id, initMs: now - inst.initStartedAt, usualInitMs: inst.pool.stats.initMs },
+          'Init overrunning: backup cold start',
+        );
+        this.startColdStart(inst.pool, false).hedged = true;
+      }
+    }
+    if (initialising) this.hedgeTimer = this.clock.schedule(now + INIT_HEDGE_SWEEP_MS, this.sweepSlowInits);
+  };
 
   /** A starting instance whose slot exists but will not serve: destroy the slot. */
   private abandonStarting(inst: Instance, reason: string): void {
