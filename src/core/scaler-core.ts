@@ -132,6 +132,8 @@ export class ScalerCore {
   private leaseTimer: TimerHandle | null = null;
   /** Pending slow-Init sweep; armed only while some Init runs. */
   private hedgeTimer: TimerHandle | null = null;
+  /** Instances whose Init was sent and has not answered (what the sweep looks at). */
+  private readonly initialising = new Set<Instance>();
 
   constructor(opts: ScalerCoreOptions) {
     this.clock = opts.clock;
@@ -525,8 +527,10 @@ export class ScalerCore {
     const pool = inst.pool;
     const started = this.clock.now();
     inst.initStartedAt = started;
+    this.initialising.add(inst);
     if (this.hedgeTimer === null) this.hedgeTimer = this.clock.schedule(started + INIT_HEDGE_SWEEP_MS, this.sweepSlowInits);
     this.platform.init(`${inst.id}-i`, inst.slotId, inst.id, pool.meta, (err) => {
+      this.initialising.delete(inst);
       if (inst.state !== InstanceState.Starting) return;
       if (err !== null) {
         pool.stats.initFailures++;
@@ -554,11 +558,13 @@ export class ScalerCore {
     this.hedgeTimer = null;
     if (this.stopping) return;
     const now = this.clock.now();
-    let initialising = false;
     let slow: Instance[] | undefined;
-    for (const inst of this.instances.values()) {
-      if (inst.state !== InstanceState.Starting || Number.isNaN(inst.initStartedAt)) continue;
-      initialising = true;
+    for (const inst of this.initialising) {
+      // Abandoned during its Init (shutdown, destroy): its answer will be ignored.
+      if (inst.state !== InstanceState.Starting) {
+        this.initialising.delete(inst);
+        continue;
+      }
       if (inst.hedged) continue;
       const st = inst.pool.stats;
       const usual = st.initMs;
@@ -576,7 +582,7 @@ export class ScalerCore {
         this.startColdStart(inst.pool, false).hedged = true;
       }
     }
-    if (initialising) this.hedgeTimer = this.clock.schedule(now + INIT_HEDGE_SWEEP_MS, this.sweepSlowInits);
+    if (this.initialising.size > 0) this.hedgeTimer = this.clock.schedule(now + INIT_HEDGE_SWEEP_MS, this.sweepSlowInits);
   };
 
   /** A starting instance whose slot exists but will not serve: destroy the slot. */
