@@ -132,8 +132,11 @@ export class ScalerCore {
   private leaseTimer: TimerHandle | null = null;
   /** Pending slow-Init sweep; armed only while some Init runs. */
   private hedgeTimer: TimerHandle | null = null;
-  /** Instances whose Init was sent and has not answered (what the sweep looks at). */
-  private readonly initialising = new Set<Instance>();
+  /**
+   * Instances whose Init was sent, since the last sweep (what the sweep looks at); the sweep
+   * drops those no longer starting, so a cold start costs one push here, nothing more.
+   */
+  private initialising: Instance[] = [];
 
   constructor(opts: ScalerCoreOptions) {
     this.clock = opts.clock;
@@ -527,10 +530,9 @@ export class ScalerCore {
     const pool = inst.pool;
     const started = this.clock.now();
     inst.initStartedAt = started;
-    this.initialising.add(inst);
+    this.initialising.push(inst);
     if (this.hedgeTimer === null) this.hedgeTimer = this.clock.schedule(started + INIT_HEDGE_SWEEP_MS, this.sweepSlowInits);
     this.platform.init(`${inst.id}-i`, inst.slotId, inst.id, pool.meta, (err) => {
-      this.initialising.delete(inst);
       if (inst.state !== InstanceState.Starting) return;
       if (err !== null) {
         pool.stats.initFailures++;
@@ -559,12 +561,13 @@ export class ScalerCore {
     if (this.stopping) return;
     const now = this.clock.now();
     let slow: Instance[] | undefined;
-    for (const inst of this.initialising) {
-      // Abandoned during its Init (shutdown, destroy): its answer will be ignored.
-      if (inst.state !== InstanceState.Starting) {
-        this.initialising.delete(inst);
-        continue;
-      }
+    const list = this.initialising;
+    let kept = 0;
+    for (let i = 0; i < list.length; i++) {
+      const inst = list[i]!;
+      // Its Init answered, or it was abandoned (shutdown, destroy): no longer ours to watch.
+      if (inst.state !== InstanceState.Starting) continue;
+      list[kept++] = inst;
       if (inst.hedged) continue;
       const st = inst.pool.stats;
       const usual = st.initMs;
@@ -582,7 +585,8 @@ export class ScalerCore {
         this.startColdStart(inst.pool, false).hedged = true;
       }
     }
-    if (this.initialising.size > 0) this.hedgeTimer = this.clock.schedule(now + INIT_HEDGE_SWEEP_MS, this.sweepSlowInits);
+    list.length = kept;
+    if (kept > 0) this.hedgeTimer = this.clock.schedule(now + INIT_HEDGE_SWEEP_MS, this.sweepSlowInits);
   };
 
   /** A starting instance whose slot exists but will not serve: destroy the slot. */
