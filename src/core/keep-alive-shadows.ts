@@ -21,25 +21,23 @@ const RESCALE_AT = 1e100;
 export const POPULATION_DECAY = 0.999;
 
 /**
- * Shadow tallies pooled over many functions (the population of functions too young to have
- * tallies of their own), so a new function starts from what functions of this workload did
- * rather than from a fixed rule. Decays per recorded event.
+ * Per-window tallies (misses, idle seconds) with exponential forgetting, kept in growing units:
+ * the newest event weighs `unit`, older ones 1/unit relative to it, so no tally decays per event.
  */
-export class PopulationTallies {
+class DecayedTallies {
   readonly misses = new Float64Array(KEEP_WINDOWS_MS.length);
   readonly idleSecs = new Float64Array(KEEP_WINDOWS_MS.length);
-  private unit = 1;
+  protected unit = 1;
   private weightSum = 0;
 
-  constructor(private readonly decay = POPULATION_DECAY) {}
-
+  /** Decayed count of events seen (how much evidence the tallies hold). */
   get weight(): number {
     return this.weightSum / this.unit;
   }
 
-  /** Marks one arrival of a young function (before its per-window outcomes are added). */
-  tick(): void {
-    this.unit /= this.decay;
+  /** One more event: everything before it weighs `decay` times less (rescaled past RESCALE_AT). */
+  protected advance(decay: number): void {
+    this.unit /= decay;
     if (this.unit > RESCALE_AT) {
       const f = 1 / this.unit;
       for (let i = 0; i < this.misses.length; i++) {
@@ -50,6 +48,22 @@ export class PopulationTallies {
       this.unit = 1;
     }
     this.weightSum += this.unit;
+  }
+}
+
+/**
+ * Shadow tallies pooled over many functions (the population of functions too young to have
+ * tallies of their own), so a new function starts from what functions of this workload did
+ * rather than from a fixed rule. Decays per recorded event.
+ */
+export class PopulationTallies extends DecayedTallies {
+  constructor(private readonly decay = POPULATION_DECAY) {
+    super();
+  }
+
+  /** Marks one arrival of a young function (before its per-window outcomes are added). */
+  tick(): void {
+    this.advance(this.decay);
   }
 
   add(i: number, misses: number, idleSecs: number): void {
@@ -86,30 +100,17 @@ const COMPACT_AT = 64;
  * object and array per window; the arithmetic of each window is unchanged, operation for
  * operation. Window 0 never holds an idle instance.
  */
-export class KeepAliveShadows {
+export class KeepAliveShadows extends DecayedTallies {
   private readonly windows = Float64Array.from(KEEP_WINDOWS_MS);
   private rel = new Float64Array(INITIAL_RELEASES);
   private len = 0;
   private readonly bottom = new Float64Array(KEEP_WINDOWS_MS.length);
   /** Sum of the release times in each window's set, for O(1) open idle time. */
   private readonly sumRel = new Float64Array(KEEP_WINDOWS_MS.length);
-  /** Weighted tallies, in the units of `unit`. */
-  private readonly misses = new Float64Array(KEEP_WINDOWS_MS.length);
-  private readonly idleSecs = new Float64Array(KEEP_WINDOWS_MS.length);
-  /** Weight of the newest event; older tallies weigh 1/unit relative to it. */
-  private unit = 1;
-  private weightSum = 0;
-
-  /** Decayed count of arrivals seen (how much evidence the tallies hold). */
-  get weight(): number {
-    return this.weightSum / this.unit;
-  }
 
   /** `mirror`: also add this arrival's per-window outcomes to population tallies. */
   arrive(now: number, mirror: PopulationTallies | null = null): void {
-    this.unit /= SHADOW_DECAY;
-    if (this.unit > RESCALE_AT) this.rescale();
-    this.weightSum += this.unit;
+    this.advance(SHADOW_DECAY);
     mirror?.tick();
     const unit = this.unit;
     const { windows, bottom, sumRel, misses, idleSecs, rel } = this;
@@ -205,15 +206,5 @@ export class KeepAliveShadows {
     this.len -= dead;
     const bottom = this.bottom;
     for (let i = 1; i < bottom.length; i++) bottom[i]! -= dead;
-  }
-
-  private rescale(): void {
-    const f = 1 / this.unit;
-    for (let i = 0; i < this.misses.length; i++) {
-      this.misses[i]! *= f;
-      this.idleSecs[i]! *= f;
-    }
-    this.weightSum *= f;
-    this.unit = 1;
   }
 }
