@@ -16,11 +16,12 @@
  * --max-seconds. Main-thread CPU is reported apart: large traces are parsed by a worker thread.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createPolicy, policyNames } from '../src/core/policies/policy-registry.js';
+import { readProcessCpuMs } from '../src/load/process-sampler.js';
 import { forEachRequestFieldsSync, loadMetasSync } from '../src/sim/dataset-loader.js';
 import { datasetSource, runVirtual } from '../src/sim/virtual-engine.js';
 
@@ -53,13 +54,7 @@ function cpuMs(since: NodeJS.CpuUsage): number {
 
 /** This thread's CPU time, ms (Linux; NaN elsewhere): process CPU also counts worker threads. */
 function mainThreadCpuMs(): number {
-  try {
-    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * 10;
-  } catch {
-    return NaN;
-  }
+  return readProcessCpuMs(process.pid, process.pid) ?? NaN;
 }
 
 function traceDir(t: BenchTrace): string {

@@ -23,11 +23,14 @@ function ticksPerSec(): number {
   return clockTicks;
 }
 
-/** utime + stime of `pid` in milliseconds, or undefined if unreadable. */
-export function readProcessCpuMs(pid: number): number | undefined {
+/**
+ * utime + stime of `pid` in milliseconds (of its thread `tid` only, when given: the main
+ * thread's is `tid = pid`), or undefined if unreadable.
+ */
+export function readProcessCpuMs(pid: number, tid?: number): number | undefined {
   let stat: string;
   try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    stat = readFileSync(tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`, 'utf8');
   } catch {
     return undefined;
   }
