@@ -158,7 +158,7 @@ class VirtualRun {
   /** The bound computed in process, as the requests pass (sources without `forEachFieldsWithBound`)... */
   readonly bound: ClairvoyantBound | undefined;
   /** ...or by the source while it reads the trace (then `bound` is undefined). */
-  readonly sourceBound: ClairvoyantBoundOptions | undefined;
+  readonly sourceBoundOpts: ClairvoyantBoundOptions | undefined;
   readonly platform: VirtualPlatform;
   readonly core: ScalerCore;
   readonly failures: Record<string, number> = {};
@@ -182,8 +182,8 @@ class VirtualRun {
     const createMs = opts.createLatencyMs ?? DEFAULT_CREATE_LATENCY_MS;
     const boundOpts = { createMs, rpcOverheadMs: this.rpc };
     const wantBound = opts.bound !== false;
-    this.sourceBound = wantBound && source.forEachFieldsWithBound !== undefined ? boundOpts : undefined;
-    this.bound = !wantBound || this.sourceBound !== undefined ? undefined : new ClairvoyantBound(boundOpts);
+    this.sourceBoundOpts = wantBound && source.forEachFieldsWithBound !== undefined ? boundOpts : undefined;
+    this.bound = !wantBound || this.sourceBoundOpts !== undefined ? undefined : new ClairvoyantBound(boundOpts);
     this.platform = new VirtualPlatform({
       clock: this.clock,
       initDurationMs: (key) => source.metas.get(key)?.initDurationInMs ?? 0,
@@ -338,7 +338,7 @@ export function runVirtual(opts: VirtualRunOptions): VirtualRunResult {
   const arrive = (startTime: number, meta: MetaRecord, durationsInMs: number, statusCode: number): void =>
     run.arrive(startTime, meta, durationsInMs, statusCode);
   let sourceBound: ClairvoyantResult | undefined;
-  if (run.sourceBound !== undefined) sourceBound = source.forEachFieldsWithBound!(arrive, run.sourceBound);
+  if (run.sourceBoundOpts !== undefined) sourceBound = source.forEachFieldsWithBound!(arrive, run.sourceBoundOpts);
   else if (source.forEachFields !== undefined) source.forEachFields(arrive);
   else source.forEach((req, meta) => arrive(req.startTime, meta, req.durationsInMs, req.statusCode));
   const { clock, platform, core, book } = run;
