@@ -25,6 +25,7 @@ import { passesSuccessGate, SUCCESS_RATE_GATE, type ScoreBook, type ScoreReport 
 import { DEFAULT_SCALER_RPC_MS, DEFAULT_VIRTUAL_TAIL_MS, datasetSource, runVirtual } from '../src/sim/virtual-engine.js';
 import { DEFAULT_CREATE_LATENCY_MS } from '../src/sim/virtual-platform.js';
 import { createPolicy, policyNames } from '../src/core/policies/policy-registry.js';
+import { DURATION_UNITS_HELP, DurationError, formatDuration, parseDuration } from '../src/duration.js';
 
 /** dist/scripts/evaluate.js -> package root (datasets/ and dist/ live there, whatever the cwd). */
 export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -54,7 +55,8 @@ bundled smoke dataset, with the tail shortened to ${QUICK_TAIL_MS / 1000} s (off
                           live: passed to our scaler as --policy
   --scaler-cmd CMD        live: evaluate any scaler started by \`sh -c CMD\` (it must listen on the
                           scaler address; SCALER_ADDRESS and PLATFORM_ADDRESS are in its env); ours is not started
-  --tail MS               slot time charged after the last request (default ${QUICK_TAIL_MS} without --data, else ${OFFICIAL_TAIL_MS})
+  --tail DURATION         slot time charged after the last request (default ${formatDuration(QUICK_TAIL_MS)} without --data,
+                          else ${formatDuration(OFFICIAL_TAIL_MS)}); durations take a unit: ${DURATION_UNITS_HELP}
   --speed K               live: replay K times faster (score NOT comparable to official runs)
   --shards N              live: shard workers of our scaler (default: its own default)
   --scaler-address H:P    scaler gRPC address (default ${DEFAULT_SCALER_ADDRESS})
@@ -98,6 +100,16 @@ function positiveNumber(flag: string, raw: string | undefined, allowZero: boolea
     throw new UsageError(`${flag} expects a ${allowZero ? 'non-negative' : 'positive'} number, got "${raw}"`);
   }
   return n;
+}
+
+function duration(flag: string, raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  try {
+    return parseDuration(flag, raw);
+  } catch (e) {
+    if (e instanceof DurationError) throw new UsageError(e.message);
+    throw e;
+  }
 }
 
 function address(flag: string, raw: string | undefined, fallback: string): string {
@@ -151,7 +163,7 @@ export function parseEvaluateArgs(argv: readonly string[]): EvaluateOptions | nu
   if (scalerCmd !== undefined && values.policy !== undefined) throw new UsageError('--policy configures our scaler; it cannot be combined with --scaler-cmd');
   const explicitData = values.data !== undefined && values.data.length > 0;
   const dataDirs = explicitData ? (values.data as string[]).map((d) => resolve(d)) : [SMOKE_DATASET];
-  const tailMs = positiveNumber('--tail', values.tail, true) ?? (explicitData ? OFFICIAL_TAIL_MS : QUICK_TAIL_MS);
+  const tailMs = duration('--tail', values.tail) ?? (explicitData ? OFFICIAL_TAIL_MS : QUICK_TAIL_MS);
   const speed = positiveNumber('--speed', values.speed, false) ?? 1;
   const shardsRaw = values.shards;
   let shards: number | undefined;

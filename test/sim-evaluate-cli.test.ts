@@ -37,7 +37,7 @@ function jsonLines(stdout: string): Record<string, unknown>[] {
 
 describe('evaluate CLI', () => {
   it('--virtual --json prints one line for the smoke set and a summary', () => {
-    const r = evaluateSync(['--virtual', '--json', '--tail', '5000', '--policy', 'fixed-5m']);
+    const r = evaluateSync(['--virtual', '--json', '--tail', '5s', '--policy', 'fixed-5m']);
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     const [line, summary, ...rest] = jsonLines(r.stdout);
@@ -65,7 +65,7 @@ describe('evaluate CLI', () => {
   }, 60_000);
 
   it('--data twice scores each dataset and reports the mean', () => {
-    const r = evaluateSync(['--virtual', '--json', '--tail', '1000', '--data', SMOKE_DIR, '--data', SMOKE_DIR]);
+    const r = evaluateSync(['--virtual', '--json', '--tail', '1s', '--data', SMOKE_DIR, '--data', SMOKE_DIR]);
     expect(r.status).toBe(0);
     const lines = jsonLines(r.stdout);
     expect(lines).toHaveLength(3);
@@ -77,7 +77,8 @@ describe('evaluate CLI', () => {
     [['--bogus'], /Unknown option '--bogus'/],
     [['--virtual', '--scaler-cmd', 'true'], /cannot be combined with --virtual/],
     [['--virtual', '--speed', '2'], /live runs only/],
-    [['--tail', 'soon'], /--tail expects a non-negative number/],
+    [['--tail', 'soon'], /--tail "soon" is not a duration/],
+    [['--tail', '30'], /--tail "30" has no unit/],
     [['--speed', '0'], /--speed expects a positive number/],
     [['--policy', 'nope'], /unknown policy "nope"/],
     [['--platform-address', 'localhost'], /--platform-address expects HOST:PORT/],
@@ -101,7 +102,7 @@ describe('evaluate CLI', () => {
     const [scalerPort, statsPort] = [await freePort(), await freePort()];
     const r = await evaluateAsync([
       '--tail',
-      '1000',
+      '1s',
       '--json',
       '--scaler-address',
       `127.0.0.1:${scalerPort}`,
