@@ -97,17 +97,25 @@ describe('KeepAliveShadows', () => {
   });
 });
 
-function poolView(over: Partial<PoolView> & { stats: FunctionStats }): PoolView {
+/** A pool whose busy instances all began their request at `busySince` (ms). */
+function poolView(over: Partial<PoolView> & { stats: FunctionStats }, busySince = 0): PoolView {
+  const busyCount = over.busyCount ?? 0;
   return {
     key: 'k',
+    meta: { key: 'k', runtime: 'go', timeoutInSecs: 60, memoryMb: over.memoryMb ?? 1024 },
     memoryMb: 1024,
     idleCount: 0,
-    busyCount: 0,
+    busyCount,
     startingCount: 0,
     waitingCount: 0,
     policyState: undefined,
     peekIdle: (): InstanceView | null => null,
     oldestWaitingSince: () => NaN,
+    busyStarts: (out: Float64Array): number => {
+      const n = Math.min(busyCount, out.length);
+      out.fill(busySince, 0, n);
+      return n;
+    },
     ...over,
   };
 }
@@ -128,14 +136,25 @@ describe('AdaptivePolicy queue model', () => {
   });
 
   it('waits for a busy instance of a short function instead of a long cold start', () => {
-    const p = new AdaptivePolicy();
+    const p = new AdaptivePolicy({ exchangeRate: 1 });
     const pool = poolView({ stats: learned(50, 30_000), busyCount: 1, waitingCount: 1 });
     expect(p.coldStartsOnMiss(pool, 0, 1)).toBe(0);
   });
 
   it('cold-starts when the queue would take longer than a cold start', () => {
-    const p = new AdaptivePolicy();
+    const p = new AdaptivePolicy({ exchangeRate: 1 });
     const pool = poolView({ stats: learned(10_000, 1_000), busyCount: 1, waitingCount: 3 });
-    expect(p.coldStartsOnMiss(pool, 0, 3)).toBeGreaterThanOrEqual(3);
+    expect(p.coldStartsOnMiss(pool, 0, 3)).toBe(3);
+  });
+
+  it('weighs the wait against the new instance at the exchange rate: a 30 GB model waits where a small one would not', () => {
+    // Busy for 10 s of a 20 s execution: about 10 s to go; a cold start takes 5 s.
+    const stats = (): FunctionStats => learned(20_000, 5_000);
+    const small = poolView({ stats: stats(), memoryMb: 256, busyCount: 1, waitingCount: 1 });
+    const model = poolView({ stats: stats(), memoryMb: 30_720, busyCount: 1, waitingCount: 1 });
+    expect(new AdaptivePolicy({ exchangeRate: 1 }).coldStartsOnMiss(small, 10_000, 1)).toBe(1);
+    expect(new AdaptivePolicy({ exchangeRate: 1 }).coldStartsOnMiss(model, 10_000, 1)).toBe(0);
+    // Where waiting is dear enough, the model cold-starts too.
+    expect(new AdaptivePolicy({ exchangeRate: 100 }).coldStartsOnMiss(model, 10_000, 1)).toBe(1);
   });
 });

@@ -34,6 +34,8 @@ export class FunctionPool implements PoolView {
   onMissRecheck: (() => void) | null = null;
   private mru: Instance | null = null;
   private lru: Instance | null = null;
+  private busyOldest: Instance | null = null;
+  private busyNewest: Instance | null = null;
   private waiters: Waiter[] = [];
   private waitHead = 0;
   private waiting = 0;
@@ -46,6 +48,7 @@ export class FunctionPool implements PoolView {
   get waitingCount(): number {
     return this.waiting;
   }
+
 
   pushIdle(inst: Instance): void {
     inst.prev = null;
@@ -74,6 +77,31 @@ export class FunctionPool implements PoolView {
     else this.lru = inst.prev;
     inst.prev = inst.next = null;
     this.idleCount--;
+  }
+
+  /** `inst` just became busy: it joins the busy list as its newest member. */
+  addBusy(inst: Instance): void {
+    inst.busyNext = null;
+    inst.busyPrev = this.busyNewest;
+    if (this.busyNewest !== null) this.busyNewest.busyNext = inst;
+    else this.busyOldest = inst;
+    this.busyNewest = inst;
+    this.busyCount++;
+  }
+
+  removeBusy(inst: Instance): void {
+    if (inst.busyPrev !== null) inst.busyPrev.busyNext = inst.busyNext;
+    else this.busyOldest = inst.busyNext;
+    if (inst.busyNext !== null) inst.busyNext.busyPrev = inst.busyPrev;
+    else this.busyNewest = inst.busyPrev;
+    inst.busyPrev = inst.busyNext = null;
+    this.busyCount--;
+  }
+
+  busyStarts(out: Float64Array): number {
+    let n = 0;
+    for (let i = this.busyOldest; i !== null && n < out.length; i = i.busyNext) out[n++] = i.busySince;
+    return n;
   }
 
   /** Idle instances, least recently used first. */

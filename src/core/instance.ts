@@ -31,9 +31,14 @@ export class Instance implements InstanceView {
   busyRequestId = '';
   /** When its current request was handed the instance. */
   busySince = NaN;
+  /** When its current request arrived (before any wait). */
+  busyArrivedAt = NaN;
   lastRequestId = '';
   prev: Instance | null = null;
   next: Instance | null = null;
+  /** Its pool's busy list, in the order instances became busy (oldest first). */
+  busyPrev: Instance | null = null;
+  busyNext: Instance | null = null;
 
   constructor(
     readonly id: string,

@@ -4,10 +4,12 @@
  * generic (never keyed to function names) and O(1) amortised per call.
  */
 import type { FunctionStats } from './function-stats.js';
+import type { FunctionMetaRef } from './platform.js';
 import type { ScorePrices } from './score-prices.js';
 
 export interface PoolView {
   readonly key: string;
+  readonly meta: FunctionMetaRef;
   readonly memoryMb: number;
   readonly idleCount: number;
   readonly busyCount: number;
@@ -22,6 +24,11 @@ export interface PoolView {
   peekIdle(): InstanceView | null;
   /** Arrival time of the longest-waiting request, NaN when none waits. */
   oldestWaitingSince(): number;
+  /**
+   * Writes when each busy instance's current request began, oldest first, into `out` (at most
+   * its length); returns how many it wrote. No allocation: the queue model asks on every miss.
+   */
+  busyStarts(out: Float64Array): number;
 }
 
 export interface InstanceView {
@@ -48,6 +55,8 @@ export interface PolicyEnv {
    * evaluated with the resource and latency ratios floored at the given values.
    */
   prices(minResourceRatio?: number, minLatencyRatio?: number): ScorePrices;
+  /** What each Assign+Idle pair adds to scheduling time beyond waiting, ms. */
+  readonly rpcOverheadMs: number;
 }
 
 export interface ScalingPolicy {
@@ -55,8 +64,16 @@ export interface ScalingPolicy {
   bind?(env: PolicyEnv): void;
   /** A request for this function arrived (before it is served). */
   onArrival(pool: PoolView, now: number): void;
-  /** A request finished executing on an instance of this function (`broken`: need_destroy). */
-  onExecDone(pool: PoolView, durationMs: number, now: number, broken?: boolean): void;
+  /**
+   * A request finished executing on an instance of this function (`broken`: need_destroy);
+   * `arrivedAt`: when its Assign arrived.
+   */
+  onExecDone(pool: PoolView, durationMs: number, now: number, broken?: boolean, arrivedAt?: number): void;
+  /**
+   * A waiting request was just handed `inst` after waiting `waitedMs`: a new instance (its cold
+   * start) when `inst.uses` is 0, else one released by an earlier request (it queued).
+   */
+  onWaitServed?(pool: PoolView, inst: InstanceView, waitedMs: number, now: number): void;
   /** An idle instance is being destroyed without having been reused (expiry or keep-alive 0). */
   onIdleDestroyed?(pool: PoolView, inst: InstanceView, now: number): void;
   /** How long to keep `inst`, which just became idle: 0 destroys it now, Infinity keeps it. */

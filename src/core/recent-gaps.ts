@@ -2,7 +2,7 @@
  * The last few idle gaps of a function, exactly (no binning): enough to see that a timer fires
  * every 600.0 +- 0.2 s, which log-spaced bins blur by several seconds. Fixed memory.
  */
-export const RECENT_GAPS = 16;
+export const RECENT_GAPS = 64;
 
 export class RecentGaps {
   private readonly ring = new Float64Array(RECENT_GAPS);

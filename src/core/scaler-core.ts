@@ -153,7 +153,10 @@ export class ScalerCore {
     this.observer = opts.observer ?? {};
     this.totalsSource = opts.totals ?? (() => this.metrics.scoreTotals(this.clock.now()));
     const tracker = new PriceTracker(this.totalsSource, () => this.clock.now());
-    const env: PolicyEnv = { prices: (minR?: number, minL?: number): ScorePrices => tracker.prices(minR, minL) };
+    const env: PolicyEnv = {
+      prices: (minR?: number, minL?: number): ScorePrices => tracker.prices(minR, minL),
+      rpcOverheadMs: this.rpcOverheadMs,
+    };
     this.policy.bind?.(env);
   }
 
@@ -204,7 +207,7 @@ export class ScalerCore {
     const inst = pool.popIdle();
     if (inst !== null) {
       m.idleInstances--;
-      this.markBusy(inst, input.requestId, now);
+      this.markBusy(inst, input.requestId, now, now);
       m.scheduleMs += this.rpcOverheadMs;
       this.updatePrewarm(pool, now);
       cb(null, inst.id);
@@ -246,7 +249,7 @@ export class ScalerCore {
     const now = this.clock.now();
     m.idles++;
     m.busyInstances--;
-    pool.busyCount--;
+    pool.removeBusy(inst);
     if (this.guardIds) this.activeRequests.delete(inst.busyRequestId);
     inst.lastRequestId = inst.busyRequestId;
     inst.busyRequestId = '';
@@ -257,7 +260,7 @@ export class ScalerCore {
       pool.stats.observeExec(dur);
     }
     pool.stats.lastReleaseAt = now;
-    this.policy.onExecDone(pool, dur, now, input.needDestroy);
+    this.policy.onExecDone(pool, dur, now, input.needDestroy, inst.busyArrivedAt);
     if (input.needDestroy || this.stopping) {
       this.destroyInstance(inst, input.needDestroy ? 'need_destroy' : 'shutdown');
       if (!this.stopping) this.ensureColdStarts(pool, now, false);
@@ -321,7 +324,7 @@ export class ScalerCore {
     // may take minutes: destroy both now rather than let their slots outlive the scaler.
     for (const inst of [...this.instances.values()]) {
       if (inst.state === InstanceState.Busy) {
-        inst.pool.busyCount--;
+        inst.pool.removeBusy(inst);
         this.metrics.busyInstances--;
         inst.lastRequestId = inst.busyRequestId;
         inst.busyRequestId = '';
@@ -345,12 +348,13 @@ export class ScalerCore {
     return pool;
   }
 
-  private markBusy(inst: Instance, requestId: string, now: number): void {
+  private markBusy(inst: Instance, requestId: string, now: number, arrivedAt: number): void {
     inst.state = InstanceState.Busy;
     inst.busyRequestId = requestId;
     inst.busySince = now;
+    inst.busyArrivedAt = arrivedAt;
     inst.uses++;
-    inst.pool.busyCount++;
+    inst.pool.addBusy(inst);
     this.metrics.busyInstances++;
     if (this.leaseTimer === null) this.leaseTimer = this.clock.schedule(now + BUSY_LEASE_SWEEP_MS, this.sweepLeases);
   }
@@ -375,7 +379,7 @@ export class ScalerCore {
     const m = this.metrics;
     m.busyInstances--;
     m.leaseExpiries++;
-    pool.busyCount--;
+    pool.removeBusy(inst);
     if (this.guardIds) this.activeRequests.delete(inst.busyRequestId);
     this.log.warn(
       { key: pool.key, instanceId: inst.id, requestId: inst.busyRequestId, busyMs: now - inst.busySince },
@@ -398,7 +402,8 @@ export class ScalerCore {
       m.waitingAssigns--;
       m.inflightAssigns--;
       m.scheduleMs += now - w.arrivedAt + this.rpcOverheadMs;
-      this.markBusy(inst, w.requestId, now);
+      this.policy.onWaitServed?.(pool, inst, now - w.arrivedAt, now);
+      this.markBusy(inst, w.requestId, now, w.arrivedAt);
       w.cb(null, inst.id);
       return;
     }

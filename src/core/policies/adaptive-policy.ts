@@ -1,7 +1,13 @@
 import { RecentGaps } from '../recent-gaps.js';
 import { KeepAliveShadows, PopulationTallies } from '../keep-alive-shadows.js';
 import type { InstanceView, PolicyEnv, PoolView, PrewarmPlan, ScalingPolicy } from '../policy.js';
-import { scorePrices, type ScorePrices } from '../score-prices.js';
+import { RecentSamples } from '../recent-samples.js';
+import { CounterfactualRun } from '../counterfactual-run.js';
+import { ExchangeRateTuner, INITIAL_EXCHANGE_RATE } from '../exchange-rate-tuner.js';
+import { DEFAULT_CREATE_MS, DEFAULT_INIT_MS, type FunctionStats } from '../function-stats.js';
+import type { ReplayLatencies } from '../replay-platform.js';
+import { coldStartsWorthIt, MAX_SIMULATED_WAITERS } from '../queue-plan.js';
+import { bestIdlePlan, gapKeepCost, gapPlanCost, keepCost, missCost, type IdlePlan, type IdlePrices } from '../idle-plan.js';
 
 /** Execution samples before the queue model trusts the mean execution time. */
 export const MIN_EXEC_SAMPLES = 3;
@@ -14,9 +20,6 @@ export const MIN_POPULATION_WEIGHT = 30;
 /** Bounds on any keep-alive, ms. */
 export const MIN_KEEP_MS = 0;
 export const MAX_KEEP_MS = 30 * 60_000;
-/** Pre-warm fires this much (fraction of the cold start, plus a constant) before it is needed. */
-export const PREWARM_MARGIN_FRACTION = 0.1;
-export const PREWARM_MARGIN_MS = 20;
 /** A gap this many times the function's typical in-burst gap starts a new burst. */
 export const BURST_GAP_FACTOR = 8;
 /** ...and never less than this, ms. */
@@ -28,32 +31,108 @@ export const MAX_TRACKED_CONCURRENCY = 4_096;
 export const TYPICAL_GAP_CAP_MS = 10_000;
 export const ARRIVAL_GAP_ALPHA = 0.1;
 /** The queue model never plans instances busier than this. */
-export const MAX_QUEUE_UTILISATION = 0.8;
+export const MAX_QUEUE_UTILISATION = 1;
 /** Memory is priced as if the resource half were at least this good (see scorePrices). */
 export const DEFAULT_MIN_RESOURCE_RATIO = 0.3;
+/** Forgetting of the plan judge, per gap (memory of a few hundred gaps). */
+export const PLAN_JUDGE_DECAY = 0.99;
+/** Gaps judged before a plan may replace the keep-alive. */
+export const MIN_PLAN_JUDGE_WEIGHT = 4;
+/** The best plan is recomputed once this many new gaps were seen. */
+export const PLAN_REFRESH_GAPS = 8;
+/** Smoothing of the followers of a cold start from nothing, and of the release lag. */
+export const FOLLOWERS_ALPHA = 0.2;
+export const RELEASE_LAG_ALPHA = 0.2;
+/**
+ * Queueing is measured over this time constant: waiting per unit of time is what one more
+ * instance would take away, and what it would cost is its memory over the same time.
+ */
+export const GROWTH_WINDOW_MS = 30_000;
+/** The arrival rate the queue model expects is measured over this many executions or cold starts (the longer). */
+export const RATE_WINDOW_FACTOR = 5;
+/** Expected arrivals count this many (cold start + execution) ahead. */
+export const STREAM_HORIZON_FACTOR = 2;
+
+/**
+ * Out-of-sample judge of release-then-pre-warm: the plan made when the function last went idle,
+ * and the keep-alive it would otherwise have had, each charged for the gap that followed, with
+ * forgetting. A plan chosen as the best fit to the recent gaps flatters itself on those gaps; on
+ * the next ones it has to earn its place.
+ */
+class PlanJudge {
+  planCost = 0;
+  keepCost = 0;
+  weight = 0;
+  /** What was in force for the open gap (made when the function went idle). */
+  plan: IdlePlan | null = null;
+  keepMs = 0;
+
+  settle(gapMs: number, prices: IdlePrices): void {
+    if (this.plan === null) return;
+    this.planCost = this.planCost * PLAN_JUDGE_DECAY + gapPlanCost(gapMs, this.plan, prices);
+    this.keepCost = this.keepCost * PLAN_JUDGE_DECAY + gapKeepCost(gapMs, this.keepMs, prices);
+    this.weight = this.weight * PLAN_JUDGE_DECAY + 1;
+    this.plan = null;
+  }
+
+  /**
+   * The plan has cost less than the keep-alive on the gaps that followed earlier plans; until
+   * MIN_PLAN_JUDGE_WEIGHT gaps were judged so, `inSample` decides (the plan and the keep-alive
+   * on the gaps the plan was fitted to).
+   */
+  favoursPlan(inSample: () => boolean): boolean {
+    return this.weight >= MIN_PLAN_JUDGE_WEIGHT ? this.planCost < this.keepCost : inSample();
+  }
+}
 
 class FunctionModel {
   /** What-if tallies of the keep-alive ladder (concurrency-aware). */
   readonly shadows = new KeepAliveShadows();
-  /** Gaps from the function going fully idle (nothing busy) to its next request. */
+  /** Arrival-to-arrival gaps across which the function was fully idle. */
   readonly idleGaps = new RecentGaps();
-  lastFullyIdleAt = NaN;
+  readonly judge = new PlanJudge();
+  readonly execs = new RecentSamples();
+  /** Sizes (requests) of the function's recent bursts, and the current burst's size so far. */
+  readonly burstSizes = new RecentSamples();
+  burstCount = 0;
   lastArrival = NaN;
+  /** Arrival time of the last request before the function went fully idle (NaN while it is not). */
+  idleFrom = NaN;
+  /** EWMA of the time from that arrival to going idle. */
+  releaseLagMs = NaN;
   /** EWMA of short (in-burst) inter-arrival gaps, ms. */
   burstGapMs = NaN;
+  /** EWMA of all inter-arrival gaps, ms (the sustained arrival rate). */
+  arrivalGapMs = NaN;
+  /** Arrivals per ms over the last `rateWindowMs` (exponentially weighted), as of `rateAt`. */
+  rate = 0;
+  rateAt = NaN;
+  rateWindowMs = 1_000;
   burstPeak = 0;
   /** Learned peak concurrency of a burst (EWMA over bursts). */
   peakEwma = 0;
   bursts = 0;
   /** Release-then-pre-warm plan while the function is idle. */
   plan: PrewarmPlan | null = null;
-  /** The idle period (its start) the current or last plan was made for. */
+  /** The idle period (its last arrival) the current or last plan was made for. */
   planFor = NaN;
   planHoldMs = 0;
   lastForcedColdStart = NaN;
   /** Arrival times within the last execution time (from `recentHead`). */
   recentArrivals: number[] = [];
   recentHead = 0;
+  /** The best plan for the current gap sample, recomputed every PLAN_REFRESH_GAPS gaps. */
+  cachedPlan: IdlePlan | null = null;
+  cachedPlanAt = -Infinity;
+  gapsRecorded = 0;
+  /** EWMA of requests arriving while a cold start from nothing runs (they queue behind it). */
+  followers = 0;
+  /** A cold start from nothing began at this time (NaN: none running). */
+  coldFromNothingAt = NaN;
+  coldFromNothingFollowers = 0;
+  /** Time-decayed sum of the waits of requests that queued for a released instance, ms (see GROWTH_WINDOW_MS). */
+  queuedWaitMs = 0;
+  queuedWaitAt = 0;
 }
 
 function model(pool: PoolView): FunctionModel {
@@ -65,7 +144,6 @@ function model(pool: PoolView): FunctionModel {
   return m;
 }
 
-const PRIOR_PRICES: ScorePrices = scorePrices({ execGBs: 0, slotGBs: 0, execSecs: 0, scheduleSecs: 0 });
 
 /**
  * The score-priced online policy (`adaptive`). Per function, online and generic:
@@ -76,31 +154,37 @@ const PRIOR_PRICES: ScorePrices = scorePrices({ execGBs: 0, slotGBs: 0, execSecs
  *  - Keep-alive: a ladder of what-if shadow pools replays the function's real arrivals and
  *    releases; the window whose shadow cost (cold starts x their price + idle seconds x the
  *    memory price) is least is used. Before enough evidence: the ski-rental break-even window.
- *  - Release-then-pre-warm: when the function goes idle and its recent idle gaps are
- *    predictable (a timer, periodic bursts), destroy now and bring back, create + init before
- *    the predicted request, as many instances as its bursts need, if that beats keeping.
+ *  - Idle plans: when the function goes idle, the plan of least expected cost over its recent
+ *    idle gaps (keep, then release and pre-warm for the next request: see idle-plan.ts), used
+ *    when it has beaten the keep-alive on the gaps that followed its earlier plans.
  *  - Queue model: on a miss, begin only the cold starts needed for the waiters to be served
  *    within one cold start by busy, starting and new instances, at utilisation below 1.
  *
- * Per-request work is O(ladder) (11 windows); pre-warm planning, O(16^2), runs only when a
- * function goes idle. Memory per function is constant but for the burst-concurrency window.
+ * Per-request work is O(ladder) (11 windows); plans, O(n^2 log n) over n <= 64 gaps, are
+ * recomputed every few idle periods. Memory per function is constant but for the
+ * burst-concurrency window.
  */
 export interface AdaptivePolicyOptions {
-  /** `dynamic` (default): prices from the running score totals; `prior`: fixed prior prices. */
-  pricing?: 'dynamic' | 'prior';
+  /**
+   * How the exchange rate between memory and waiting is found: `counterfactual` (default) by
+   * the score of counterfactual runs at a grid of rates (exchange-rate-tuner.ts); `dynamic`: the
+   * score's marginal prices at the running totals; `prior`: fixed prior prices.
+   */
+  pricing?: 'counterfactual' | 'dynamic';
   /** Pre-warm idle functions when predictable (default true). */
   prewarm?: boolean;
   /** A pre-warm before a predicted burst brings back its learned peak concurrency (default true). */
   burstPrewarm?: boolean;
   /** Hold back cold starts when busy/starting instances will serve waiters sooner (default true). */
   queueModel?: boolean;
-  /** Queueing behind busy instances is accepted up to this fraction of a cold start. */
-  queueFraction?: number;
   /** New functions start from the keep-alive young functions of this workload did best with (default true). */
   populationPrior?: boolean;
-  /** Floors on the resource and latency ratios the prices are computed at (dynamic pricing). */
-  minResourceRatio?: number;
-  minLatencyRatio?: number;
+  /** A fixed exchange rate, GB-s of slot time per second of waiting (0: from the score). */
+  exchangeRate?: number;
+  /** Add an instance when queueing for released instances costs more than its memory (default true). */
+  growth?: boolean;
+  /** The queue model counts the arrivals the recent rate predicts, not only the waiters (default true). */
+  streamAware?: boolean;
 }
 
 export class AdaptivePolicy implements ScalingPolicy {
@@ -109,55 +193,112 @@ export class AdaptivePolicy implements ScalingPolicy {
   private readonly opts: Required<AdaptivePolicyOptions>;
   /** Shadow tallies of young functions, pooled: the keep-alive prior for new functions. */
   private readonly population = new PopulationTallies();
+  private tuner: ExchangeRateTuner | undefined = undefined;
+  private rate = INITIAL_EXCHANGE_RATE;
+  /** What the counterfactual runs' platform takes its latencies from: the live pools' measurements. */
+  private readonly statsByKey = new Map<string, FunctionStats>();
+  private createMs = DEFAULT_CREATE_MS;
 
   constructor(opts: AdaptivePolicyOptions = {}) {
     this.opts = {
-      pricing: 'dynamic',
+      pricing: 'counterfactual',
       prewarm: true,
       burstPrewarm: true,
       queueModel: true,
       populationPrior: true,
-      queueFraction: 1,
-      minResourceRatio: DEFAULT_MIN_RESOURCE_RATIO,
-      minLatencyRatio: 0,
+      exchangeRate: 0,
+      growth: true,
+      streamAware: true,
       ...opts,
     };
   }
 
   bind(env: PolicyEnv): void {
     this.env = env;
+    if (this.opts.exchangeRate > 0 || this.opts.pricing !== 'counterfactual') return;
+    const stats = this.statsByKey;
+    const latencies: ReplayLatencies = {
+      createMs: () => this.createMs,
+      initMs: (meta) => stats.get(meta.key)?.initMs ?? DEFAULT_INIT_MS,
+    };
+    this.tuner = new ExchangeRateTuner({
+      runFor: (rate, startMs) => new CounterfactualRun(startMs, new AdaptivePolicy({ ...this.opts, exchangeRate: rate }), latencies, env.rpcOverheadMs),
+    });
   }
 
-  private prices(): ScorePrices {
-    if (this.opts.pricing === 'prior' || this.env === undefined) return PRIOR_PRICES;
-    return this.env.prices(this.opts.minResourceRatio, this.opts.minLatencyRatio);
+  /** The tuned exchange rate (undefined when fixed or priced otherwise). */
+  get tunedRate(): number | undefined {
+    return this.tuner?.rate;
   }
 
-  /** Score lost per second an instance of `pool` idles, and per cold start (its wait plus its slot time). */
-  private costs(pool: PoolView): { memRate: number; coldCost: number } {
-    const prices = this.prices();
-    const memRate = prices.perGBs * (pool.memoryMb / 1024);
-    const coldSec = pool.stats.coldStartMs / 1000;
-    return { memRate, coldCost: prices.perLatencySec * coldSec + memRate * coldSec };
+  /** GB-ms of slot time a millisecond of waiting is worth (the score's exchange rate). */
+  private latencyGB(): number {
+    if (this.opts.exchangeRate > 0) return this.opts.exchangeRate;
+    if (this.tuner !== undefined) return this.rate;
+    if (this.env === undefined) return INITIAL_EXCHANGE_RATE;
+    const p = this.env.prices(DEFAULT_MIN_RESOURCE_RATIO);
+    return p.perGBs > 0 ? p.perLatencySec / p.perGBs : Infinity;
+  }
+
+  private idlePrices(pool: PoolView, m: FunctionModel): IdlePrices {
+    return {
+      coldMs: pool.stats.coldStartMs,
+      latencyGB: this.latencyGB(),
+      memGB: pool.memoryMb / 1024,
+      waitWeight: 1 + m.followers / 2,
+      releaseLagMs: m.releaseLagMs === m.releaseLagMs ? m.releaseLagMs : pool.stats.execMs,
+    };
   }
 
   onArrival(pool: PoolView, now: number): void {
+    if (this.tuner !== undefined) {
+      if (!this.statsByKey.has(pool.key)) this.statsByKey.set(pool.key, pool.stats);
+      this.createMs = pool.stats.createMs;
+      this.rate = this.tuner.arrive(pool.meta, now);
+    }
     const m = model(pool);
     // A young function's outcomes also teach the population prior for the next new function.
     m.shadows.arrive(now, this.opts.populationPrior && m.shadows.weight < MIN_SHADOW_WEIGHT ? this.population : null);
-    if (pool.busyCount === 0 && pool.waitingCount === 0 && !Number.isNaN(m.lastFullyIdleAt)) {
-      m.idleGaps.record(now - m.lastFullyIdleAt);
+    if (m.idleFrom === m.idleFrom) {
+      const gapMs = now - m.idleFrom;
+      m.idleGaps.record(gapMs);
+      m.gapsRecorded++;
+      m.judge.settle(gapMs, this.idlePrices(pool, m));
+      m.idleFrom = NaN;
+    }
+    // Requests that arrive while a cold start from nothing runs wait behind it.
+    if (m.coldFromNothingAt === m.coldFromNothingAt) {
+      if (now - m.coldFromNothingAt <= pool.stats.coldStartMs && pool.idleCount === 0) m.coldFromNothingFollowers++;
+      else {
+        m.followers += FOLLOWERS_ALPHA * (m.coldFromNothingFollowers - m.followers);
+        m.coldFromNothingAt = NaN;
+      }
+    }
+    if (m.coldFromNothingAt !== m.coldFromNothingAt && pool.idleCount === 0 && pool.busyCount === 0 && pool.startingCount === 0) {
+      m.coldFromNothingAt = now;
+      m.coldFromNothingFollowers = 0;
     }
     m.plan = null;
     const gap = now - m.lastArrival;
     m.lastArrival = now;
     const burstGap = Math.max(MIN_BURST_GAP_MS, BURST_GAP_FACTOR * (Number.isNaN(m.burstGapMs) ? 0 : m.burstGapMs));
+    // The stream's rate over a few executions or cold starts, whichever is longer: the time
+    // over which an instance, once begun, is worth what it serves.
+    m.rateWindowMs = RATE_WINDOW_FACTOR * Math.max(pool.stats.execSamples > 0 ? pool.stats.execMs : 0, pool.stats.coldStartMs);
+    m.rate = arrivalRate(m, now) + 1 / m.rateWindowMs;
+    m.rateAt = now;
+    if (gap === gap) m.arrivalGapMs = m.arrivalGapMs === m.arrivalGapMs ? m.arrivalGapMs + ARRIVAL_GAP_ALPHA * (gap - m.arrivalGapMs) : gap;
     if (gap < TYPICAL_GAP_CAP_MS) m.burstGapMs = Number.isNaN(m.burstGapMs) ? gap : m.burstGapMs + ARRIVAL_GAP_ALPHA * (gap - m.burstGapMs);
     if (!(gap <= burstGap) && pool.busyCount === 0 && pool.startingCount === 0) {
-      if (m.bursts > 0) m.peakEwma = m.bursts === 1 ? m.burstPeak : m.peakEwma + BURST_PEAK_ALPHA * (m.burstPeak - m.peakEwma);
+      if (m.bursts > 0) {
+        m.peakEwma = m.bursts === 1 ? m.burstPeak : m.peakEwma + BURST_PEAK_ALPHA * (m.burstPeak - m.peakEwma);
+        m.burstSizes.record(m.burstCount);
+      }
       m.bursts++;
       m.burstPeak = 0;
+      m.burstCount = 0;
     }
+    m.burstCount++;
     // Concurrency the burst would need with no waiting: arrivals within one execution time.
     const recent = m.recentArrivals;
     recent.push(now);
@@ -171,10 +312,23 @@ export class AdaptivePolicy implements ScalingPolicy {
     if (demand > m.burstPeak) m.burstPeak = demand;
   }
 
-  onExecDone(pool: PoolView, _durationMs: number, now: number, broken?: boolean): void {
+  onExecDone(pool: PoolView, durationMs: number, now: number, broken?: boolean, arrivedAt?: number): void {
     const m = model(pool);
+    if (durationMs > 0) m.execs.record(durationMs);
+    if (this.tuner !== undefined && arrivedAt !== undefined) this.tuner.finish(pool.meta, arrivedAt, durationMs, broken === true, now);
     if (broken !== true) m.shadows.release(now);
-    if (pool.busyCount === 0) m.lastFullyIdleAt = now;
+    if (pool.busyCount === 0 && pool.waitingCount === 0 && m.lastArrival === m.lastArrival) {
+      m.idleFrom = m.lastArrival;
+      const lag = now - m.lastArrival;
+      m.releaseLagMs = m.releaseLagMs === m.releaseLagMs ? m.releaseLagMs + RELEASE_LAG_ALPHA * (lag - m.releaseLagMs) : lag;
+    }
+  }
+
+  onWaitServed(pool: PoolView, inst: InstanceView, waitedMs: number, now: number): void {
+    if (inst.uses === 0) return;
+    const m = model(pool);
+    m.queuedWaitMs = decayedWait(m, now) + waitedMs;
+    m.queuedWaitAt = now;
   }
 
   onIdleDestroyed(pool: PoolView, inst: InstanceView, _now: number): void {
@@ -185,58 +339,75 @@ export class AdaptivePolicy implements ScalingPolicy {
   keepAliveMs(pool: PoolView, inst: InstanceView, now: number): number {
     const m = model(pool);
     if (inst.prewarmed && inst.uses === 0 && m.planHoldMs > 0) return m.planHoldMs;
-    const { memRate, coldCost } = this.costs(pool);
+    const prices = this.idlePrices(pool, m);
+    const memRate = prices.memGB * 1000;
     if (!(memRate > 0)) return MAX_KEEP_MS;
+    // Shadows count the requests behind a cold start as misses of their own: no follower weight here.
+    const miss = missCost({ ...prices, waitWeight: 1 });
     // The function's own shadows once they have seen enough; before that, what young functions
     // of this workload did best with; before that, ski rental: keep until idling cost a cold start.
-    const skiRentalMs = (coldCost / memRate) * 1000;
     let keepMs: number;
-    if (m.shadows.weight >= MIN_SHADOW_WEIGHT) keepMs = m.shadows.bestWindowMs(now, coldCost, memRate);
-    else if (this.opts.populationPrior && this.population.weight >= MIN_POPULATION_WEIGHT) keepMs = this.population.bestWindowMs(coldCost, memRate);
-    else keepMs = skiRentalMs;
-    const alone = pool.busyCount === 0 && pool.idleCount <= 1 && pool.startingCount === 0;
+    if (m.shadows.weight >= MIN_SHADOW_WEIGHT) keepMs = m.shadows.bestWindowMs(now, miss, memRate);
+    else if (this.opts.populationPrior && this.population.weight >= MIN_POPULATION_WEIGHT) keepMs = this.population.bestWindowMs(miss, memRate);
+    else keepMs = (miss / memRate) * 1000;
+    keepMs = clamp(keepMs);
+    const alone = pool.busyCount === 0 && pool.idleCount <= 1 && pool.startingCount === 0 && m.idleFrom === m.idleFrom;
     if (alone && this.opts.prewarm && m.idleGaps.size >= MIN_PREWARM_GAPS) {
-      const gaps = m.idleGaps.sorted();
-      const pw = bestPrewarm(gaps, pool.stats.coldStartMs, coldCost, memRate);
-      if (pw !== null && pw.value > keepValue(gaps, keepMs, coldCost, memRate)) {
-        this.adoptPlan(pool, m, now, pw);
-        return 0;
+      if (m.cachedPlan === null || m.gapsRecorded - m.cachedPlanAt >= PLAN_REFRESH_GAPS) {
+        m.cachedPlan = bestIdlePlan(m.idleGaps.sorted(), prices);
+        m.cachedPlanAt = m.gapsRecorded;
+      }
+      const plan = m.cachedPlan;
+      // Plans count from the last arrival; the instance went idle `since` after it.
+      const since = now - m.idleFrom;
+      if (plan !== null && plan.prewarmAtMs !== Infinity && plan.prewarmAtMs >= since) {
+        m.judge.plan = plan;
+        m.judge.keepMs = since + keepMs;
+        if (m.judge.favoursPlan(() => plan.cost < keepCost(m.idleGaps.sorted(), since + keepMs, prices))) {
+          this.adoptPlan(pool, m, m.idleFrom, plan);
+          return Math.max(0, plan.keepMs - since);
+        }
       }
     }
-    return clamp(keepMs);
+    return keepMs;
   }
 
-  /** Release-then-pre-warm: an instance ready `lead` after the function went idle, held until `hold`. */
-  private adoptPlan(pool: PoolView, m: FunctionModel, idleSince: number, pw: PrewarmChoice): void {
+  /** Release-then-pre-warm: the plan's instance starts `prewarmAtMs` after the last arrival, held until `holdMs`. */
+  private adoptPlan(pool: PoolView, m: FunctionModel, from: number, plan: IdlePlan): void {
     const coldMs = pool.stats.coldStartMs;
-    const startMs = pw.leadMs - coldMs * (1 + PREWARM_MARGIN_FRACTION) - PREWARM_MARGIN_MS;
-    m.plan = { atMs: idleSince + Math.max(0, startMs), count: this.opts.burstPrewarm && m.bursts > 1 ? Math.max(1, Math.round(m.peakEwma)) : 1 };
-    m.planFor = idleSince;
-    m.planHoldMs = clamp(pw.holdMs - pw.leadMs + coldMs * PREWARM_MARGIN_FRACTION + PREWARM_MARGIN_MS);
+    m.plan = { atMs: from + plan.prewarmAtMs, count: this.opts.burstPrewarm && m.bursts > 1 ? Math.max(1, Math.round(m.peakEwma)) : 1 };
+    m.planFor = from;
+    m.planHoldMs = clamp(plan.holdMs - plan.prewarmAtMs - coldMs);
   }
 
   prewarmPlan(pool: PoolView, now: number): PrewarmPlan | null {
     const m = model(pool);
     if (m.plan !== null && pool.busyCount === 0 && pool.waitingCount === 0) return m.plan;
     const empty = pool.busyCount === 0 && pool.idleCount === 0 && pool.startingCount === 0 && pool.waitingCount === 0;
-    if (empty && this.opts.prewarm && m.planFor !== m.lastFullyIdleAt && m.idleGaps.size >= MIN_PREWARM_GAPS) {
-      // The last instance just expired (a burst's capacity, say): plan its return once per idle period.
-      m.planFor = m.lastFullyIdleAt;
-      const { memRate, coldCost } = this.costs(pool);
-      const pw = bestPrewarm(m.idleGaps.sorted(), pool.stats.coldStartMs, coldCost, memRate);
-      if (pw !== null && pw.value > 0) {
-        this.adoptPlan(pool, m, m.lastFullyIdleAt, pw);
-        if (m.plan!.atMs >= now) return m.plan;
-        m.plan = null;
+    if (empty && this.opts.prewarm && m.idleFrom === m.idleFrom && m.planFor !== m.idleFrom && m.idleGaps.size >= MIN_PREWARM_GAPS) {
+      // The last instance just expired (a burst's capacity, say): plan its return once per idle
+      // period, on the gaps longer than the time already idle (the keep is spent).
+      m.planFor = m.idleFrom;
+      const elapsed = now - m.idleFrom;
+      const all = m.idleGaps.sorted();
+      let from = 0;
+      while (from < all.length && all[from]! <= elapsed) from++;
+      const plan = bestIdlePlan(all.subarray(from), this.idlePrices(pool, m), elapsed);
+      if (plan !== null && plan.prewarmAtMs !== Infinity && plan.prewarmAtMs >= elapsed) {
+        this.adoptPlan(pool, m, m.idleFrom, plan);
+        return m.plan;
       }
     }
     return null;
   }
 
   /**
-   * Queue model: with k instances busy or starting, the waiters drain at k per execution time.
-   * Begin only the cold starts needed for the last waiter to be served within one cold start;
-   * and always one more when the oldest waiter already waited that long (estimates were wrong).
+   * Wait or cold-start (queue-plan.ts): the waiters take turns on the busy instances (each
+   * expected to be free after its execution's expected remaining time) and the starting ones;
+   * a cold start begins for each waiter whose turn would come late enough that the wait it saves
+   * is worth the new instance's initialising slot time. Also one more instance when queueing
+   * for released instances has lately cost more than an instance's memory (the growth rule),
+   * and when the oldest waiter already waited a whole cold start (estimates were wrong).
    */
   coldStartsOnMiss(pool: PoolView, now: number, deficit: number): number {
     const st = pool.stats;
@@ -244,15 +415,34 @@ export class AdaptivePolicy implements ScalingPolicy {
     if (!this.opts.queueModel || st.execSamples < MIN_EXEC_SAMPLES || !(exec > 0)) return deficit;
     const cold = st.coldStartMs;
     const m = model(pool);
-    const capacity = pool.busyCount + pool.startingCount;
-    let needed = Math.ceil((pool.waitingCount * exec) / (cold * this.opts.queueFraction));
-    // A queue is only a good idea if it drains: keep utilisation (arrival rate x exec / k) below 1.
+    const latencyGB = this.latencyGB();
+    const memGB = pool.memoryMb / 1024;
+    const busy = pool.busyStarts(busyScratch);
+    let servers = 0;
+    for (let i = 0; i < busy; i++) freeScratch[servers++] = m.execs.remaining(now - busyScratch[i]!, exec);
+    for (let i = 0; i < pool.startingCount && servers < freeScratch.length; i++) freeScratch[servers++] = cold / 2;
+    // The waiters, and the stream behind them: the rest of the current burst (its expected size
+    // given its size so far, from the function's recent bursts) at the in-burst arrival rate.
+    const remaining = m.burstSizes.remaining(m.burstCount, 2 * m.burstCount);
     const gap = m.burstGapMs;
-    if (gap > 0) needed = Math.max(needed, Math.ceil(exec / (gap * MAX_QUEUE_UTILISATION)));
-    let n = needed - capacity;
-    if (capacity === 0 && n < 1) n = 1;
-    // Estimates were wrong if the oldest waiter already waited a whole cold start: add one
-    // instance, at most one per cold-start time (the added one needs that long itself).
+    let n = coldStartsWorthIt({
+      freeInMs: freeScratch,
+      servers,
+      waiting: pool.waitingCount,
+      execMs: exec,
+      coldMs: cold,
+      latencyGB,
+      memGB,
+      expected: this.opts.streamAware && gap > 0 ? Math.min(MAX_SIMULATED_WAITERS, Math.round(remaining)) : 0,
+      gapMs: gap > 0 ? gap : 1,
+    });
+    if (n > deficit) n = deficit;
+    // The stream, not the waiter: when requests keep queueing for released instances, one more
+    // instance takes that waiting away for as long as it lives, for its memory over that time.
+    if (n < 1 && this.opts.growth && (decayedWait(m, now) / GROWTH_WINDOW_MS) * latencyGB > memGB && !(now - m.lastForcedColdStart < cold)) {
+      m.lastForcedColdStart = now;
+      n = 1;
+    }
     if (n < 1 && now - pool.oldestWaitingSince() >= cold && !(now - m.lastForcedColdStart < cold)) {
       m.lastForcedColdStart = now;
       n = 1;
@@ -266,55 +456,17 @@ export class AdaptivePolicy implements ScalingPolicy {
   }
 }
 
-interface PrewarmChoice {
-  readonly leadMs: number;
-  readonly holdMs: number;
-  readonly value: number;
+/** Scratch for the queue model (one thread, one decision at a time). */
+const busyScratch = new Float64Array(MAX_SIMULATED_WAITERS);
+const freeScratch = new Float64Array(MAX_SIMULATED_WAITERS);
+
+/** The function's recent arrival rate, per ms, decayed to `now`. */
+function arrivalRate(m: FunctionModel, now: number): number {
+  return m.rateAt === m.rateAt ? m.rate * Math.exp(-(now - m.rateAt) / m.rateWindowMs) : 0;
 }
 
-/** Slack past the longest recent gap that a pre-warmed instance waits for its request. */
-export const PREWARM_HOLD_SLACK = 0.1;
-/** Share of recent gaps a pre-warm plan must catch to be considered at all. */
-export const MIN_PREWARM_HIT_RATE = 0.75;
-
-/**
- * Best release-then-pre-warm over the recent idle gaps (ascending): for a lead L (a recent gap
- * value), a gap x in [L, hold] is a hit worth coldCost minus the pre-warmed idle time; a gap
- * beyond hold wastes the pre-warm; a gap below L is an ordinary cold start (no gain, no cost).
- */
-function bestPrewarm(gaps: Float64Array, coldMs: number, coldCost: number, memRate: number): PrewarmChoice | null {
-  const n = gaps.length;
-  if (n === 0) return null;
-  const holdMs = gaps[n - 1]! * (1 + PREWARM_HOLD_SLACK);
-  const marginMs = coldMs * PREWARM_MARGIN_FRACTION + PREWARM_MARGIN_MS;
-  let best: PrewarmChoice | null = null;
-  for (let j = 0; j < n; j++) {
-    const lead = gaps[j]!;
-    if (lead <= coldMs + marginMs) continue;
-    let value = 0;
-    for (let i = j; i < n; i++) {
-      const x = gaps[i]!;
-      const idleSec = (coldMs + marginMs + Math.min(x, holdMs) - lead) / 1000;
-      value += (x <= holdMs ? coldCost : 0) - memRate * idleSec;
-    }
-    value /= n;
-    // Picking the best of n leads on n samples flatters noise: demand a predictable gap.
-    if ((n - j) / n < MIN_PREWARM_HIT_RATE) break;
-    if (best === null || value > best.value) best = { leadMs: lead, holdMs, value };
-  }
-  return best;
-}
-
-/** Expected value of keeping the last instance `keepMs`: P(G <= w) x coldCost - memRate x E[min(G, w)]. */
-function keepValue(gaps: Float64Array, keepMs: number, coldCost: number, memRate: number): number {
-  const n = gaps.length;
-  if (n === 0) return 0;
-  let value = 0;
-  for (let i = 0; i < n; i++) {
-    const x = gaps[i]!;
-    value += x <= keepMs ? coldCost - (memRate * x) / 1000 : (-memRate * keepMs) / 1000;
-  }
-  return value / n;
+function decayedWait(m: FunctionModel, now: number): number {
+  return m.queuedWaitMs * Math.exp(-(now - m.queuedWaitAt) / GROWTH_WINDOW_MS);
 }
 
 function clamp(ms: number): number {

@@ -1,0 +1,132 @@
+/**
+ * Wait or cold-start: given when each busy or starting instance is expected to be free, how
+ * many new cold starts the waiting requests are worth. The waiters are served first come first
+ * served by whichever instance frees first (each then busy for a mean execution); a waiter
+ * whose turn would come later than a new instance could be ready gets one when its extra wait
+ * is worth more than the new instance's initialising slot time:
+ *
+ *   (turn - (now + cold)) x latencyGB > cold x memGB
+ *
+ * Greedy in queue order, so a new instance also takes later waiters' turns earlier. This is the
+ * lone waiter behind a short request (wait), the AI request whose busy instance will run for
+ * another minute (cold-start if the model loads faster), and the queue that a burst builds
+ * (cold-start as many as the queue needs). What the new instance costs after the queue is the
+ * keep-alive's concern; what queueing costs the stream is the policy's growth rule.
+ */
+
+/** Queue positions simulated one by one; beyond, they drain at the pool's full rate. */
+export const MAX_SIMULATED_WAITERS = 256;
+
+let heap = new Float64Array(64);
+
+function push(n: number, v: number): number {
+  if (n === heap.length) {
+    const bigger = new Float64Array(n * 2);
+    bigger.set(heap);
+    heap = bigger;
+  }
+  let i = n;
+  heap[i] = v;
+  while (i > 0) {
+    const p = (i - 1) >> 1;
+    if (heap[p]! <= v) break;
+    heap[i] = heap[p]!;
+    i = p;
+  }
+  heap[i] = v;
+  return n + 1;
+}
+
+/** Replaces the minimum with `v` (size unchanged). */
+function replaceTop(n: number, v: number): void {
+  let i = 0;
+  for (;;) {
+    const l = 2 * i + 1;
+    if (l >= n) break;
+    const r = l + 1;
+    const c = r < n && heap[r]! < heap[l]! ? r : l;
+    if (heap[c]! >= v) break;
+    heap[i] = heap[c]!;
+    i = c;
+  }
+  heap[i] = v;
+}
+
+export interface QueueState {
+  /** When each busy or starting instance is expected to be free, ms from now (any order). */
+  readonly freeInMs: Float64Array;
+  readonly servers: number;
+  readonly waiting: number;
+  readonly execMs: number;
+  readonly coldMs: number;
+  readonly latencyGB: number;
+  readonly memGB: number;
+  /** Requests expected to arrive after the waiters, one every `gapMs` from now. */
+  readonly expected: number;
+  readonly gapMs: number;
+}
+
+/** Cold starts considered at once (a burst's worth; the miss is re-asked as it unfolds). */
+export const MAX_NEW_INSTANCES = 64;
+
+/**
+ * Waiting of the stream (the waiters at 0, then `expected` arrivals `gapMs` apart), first come
+ * first served on the current instances plus `added` new ones free at `coldMs`; also the new
+ * ones' idle time up to the stream's last start (their slot time not spent serving).
+ */
+function simulate(q: QueueState, added: number): { waitMs: number; newIdleMs: number } {
+  let n = 0;
+  for (let i = 0; i < q.servers; i++) n = push(n, q.freeInMs[i]!);
+  // New instances are marked by a negative sign bit in their heap value's companion: keep them
+  // apart instead, as a count of those not yet used and their busy time.
+  let fresh = added;
+  let newBusyMs = 0;
+  let waitMs = 0;
+  let lastStart = 0;
+  const total = Math.min(MAX_SIMULATED_WAITERS, q.waiting + q.expected);
+  for (let p = 0; p < total; p++) {
+    const at = p < q.waiting ? 0 : (p - q.waiting + 1) * q.gapMs;
+    const free = n > 0 ? heap[0]! : Infinity;
+    if (fresh > 0 && q.coldMs < free) {
+      // A new instance is the first free: it joins the pool once used.
+      fresh--;
+      const start = q.coldMs > at ? q.coldMs : at;
+      waitMs += start - at;
+      newBusyMs += q.execMs;
+      n = push(n, start + q.execMs);
+      lastStart = start;
+      continue;
+    }
+    const start = free > at ? free : at;
+    waitMs += start - at;
+    replaceTop(n, start + q.execMs);
+    lastStart = start;
+  }
+  const span = Math.max(0, lastStart + q.execMs - q.coldMs);
+  return { waitMs, newIdleMs: Math.max(0, added * span - newBusyMs) };
+}
+
+/**
+ * New cold starts worth beginning now: the number of new instances (ready a cold start from
+ * now) that minimises the stream's waiting at `latencyGB` plus their slot time (initialising,
+ * and idle within the stream) at their memory. The waiters and the arrivals expected behind
+ * them count alike: a cold start begun now serves the rest of a burst, not only the waiter at
+ * hand; a lone waiter behind a short request waits.
+ */
+export function coldStartsWorthIt(q: QueueState): number {
+  const slotCost = (added: number, idleMs: number): number => q.memGB * (added * q.coldMs + idleMs);
+  let base = simulate(q, 0);
+  let bestCost = q.latencyGB * base.waitMs;
+  let best = 0;
+  const limit = Math.min(MAX_NEW_INSTANCES, q.waiting + q.expected);
+  for (let k = 1; k <= limit; k++) {
+    const s = simulate(q, k);
+    const cost = q.latencyGB * s.waitMs + slotCost(k, s.newIdleMs);
+    if (cost < bestCost) {
+      bestCost = cost;
+      best = k;
+    } else if (s.waitMs >= base.waitMs) break;
+    base = s;
+  }
+  return best;
+}
