@@ -18,6 +18,8 @@ import { DEFAULT_SCALER_ADDRESS, LATE_DISPATCH_MS } from '../src/sim/replayer.js
 import { DEFAULT_STATS_ADDRESS, splitAddress } from '../src/sim/stats-server.js';
 import { ClairvoyantBound, type ClairvoyantResult } from '../src/sim/clairvoyant-bound.js';
 import { DatasetError, forEachRequestFieldsSync, loadMetasSync } from '../src/sim/dataset-loader.js';
+import { hindsightKeepAlive, type HindsightKeepAlive } from '../src/sim/hindsight-keep-alive.js';
+import { describeWindow, type TraceWindow } from '../src/sim/trace-window.js';
 import { LiveRunError, runLiveSeries, type LiveRunResult } from '../src/sim/live-run.js';
 import { renderHtmlReport } from '../src/sim/report-html.js';
 import { renderTextReport, toJsonLine } from '../src/sim/report-text.js';
@@ -55,6 +57,11 @@ bundled smoke dataset, with the tail shortened to ${QUICK_TAIL_MS / 1000} s (off
                           live: passed to our scaler as --policy
   --scaler-cmd CMD        live: evaluate any scaler started by \`sh -c CMD\` (it must listen on the
                           scaler address; SCALER_ADDRESS and PLATFORM_ADDRESS are in its env); ours is not started
+  --from DURATION         replay only the requests from this offset after the trace's first one
+  --for DURATION          ... and up to this long after --from (e.g. --from 4h --for 15m); the
+                          bound and the hindsight reference are computed on the same window
+  --no-hindsight          skip the hindsight reference (the best fixed keep-alive per function:
+                          ten fixed-policy replays of the trace, seconds on the tuning sets)
   --tail DURATION         slot time charged after the last request (default ${formatDuration(QUICK_TAIL_MS)} without --data,
                           else ${formatDuration(OFFICIAL_TAIL_MS)}); durations take a unit: ${DURATION_UNITS_HELP}
   --speed K               live: replay K times faster (score NOT comparable to official runs)
@@ -84,6 +91,9 @@ export interface EvaluateOptions {
   readonly policy: string;
   readonly scalerCmd: string | undefined;
   readonly tailMs: number;
+  /** Only this window of each trace (undefined: all of it). */
+  readonly window: TraceWindow | undefined;
+  readonly hindsight: boolean;
   readonly speed: number;
   readonly shards: number | undefined;
   readonly scalerAddress: string;
@@ -135,6 +145,9 @@ export function parseEvaluateArgs(argv: readonly string[]): EvaluateOptions | nu
         policy: { type: 'string' },
         'scaler-cmd': { type: 'string' },
         tail: { type: 'string' },
+        from: { type: 'string' },
+        for: { type: 'string' },
+        'no-hindsight': { type: 'boolean' },
         speed: { type: 'string' },
         shards: { type: 'string' },
         'scaler-address': { type: 'string' },
@@ -165,6 +178,10 @@ export function parseEvaluateArgs(argv: readonly string[]): EvaluateOptions | nu
   const dataDirs = explicitData ? (values.data as string[]).map((d) => resolve(d)) : [SMOKE_DATASET];
   const tailMs = duration('--tail', values.tail) ?? (explicitData ? OFFICIAL_TAIL_MS : QUICK_TAIL_MS);
   const speed = positiveNumber('--speed', values.speed, false) ?? 1;
+  const fromMs = duration('--from', values.from);
+  const forMs = duration('--for', values.for);
+  if (forMs === 0) throw new UsageError('--for needs a positive duration');
+  const window = fromMs === undefined && forMs === undefined ? undefined : { fromMs: fromMs ?? 0, forMs: forMs ?? Infinity };
   const shardsRaw = values.shards;
   let shards: number | undefined;
   if (shardsRaw !== undefined) {
@@ -181,6 +198,8 @@ export function parseEvaluateArgs(argv: readonly string[]): EvaluateOptions | nu
     policy,
     scalerCmd,
     tailMs,
+    window,
+    hindsight: values['no-hindsight'] !== true,
     speed,
     shards,
     scalerAddress: address('--scaler-address', values['scaler-address'], DEFAULT_SCALER_ADDRESS),
@@ -216,7 +235,7 @@ export function ourScalerCommand(policy: string, shards: number | undefined): st
 }
 
 /** The bound from the trace alone, with the virtual engine's modelled latencies. */
-export function traceBound(dir: string): { bound: ClairvoyantResult; requests: number; spanMs: number } {
+export function traceBound(dir: string, window?: TraceWindow): { bound: ClairvoyantResult; requests: number; spanMs: number } {
   const metas = loadMetasSync(dir);
   const b = new ClairvoyantBound({ createMs: DEFAULT_CREATE_LATENCY_MS, rpcOverheadMs: DEFAULT_SCALER_RPC_MS });
   const handles = new Map<string, ReturnType<ClairvoyantBound['functionHandle']>>();
@@ -231,7 +250,7 @@ export function traceBound(dir: string): { bound: ClairvoyantResult; requests: n
     b.addFields(h, startTime, dur, status);
     if (first !== first) first = startTime;
     last = startTime;
-  });
+  }, window);
   return { bound: b.finish(), requests, spanMs: requests === 0 ? 0 : last - first };
 }
 
@@ -241,6 +260,7 @@ interface DatasetOutcome {
   readonly mode: 'live' | 'virtual';
   readonly report: ScoreReport;
   readonly bound: ClairvoyantResult | undefined;
+  readonly hindsight: HindsightKeepAlive | undefined;
   readonly failures: Record<string, number>;
   readonly leakedSlots: number;
   readonly liveSlotsAtEnd: number;
@@ -288,7 +308,8 @@ function header(o: EvaluateOptions, out: DatasetOutcome): string {
   if (o.tailMs !== OFFICIAL_TAIL_MS) notes.push(`tail shortened to ${fmt(o.tailMs / 1000, 1)} s (official ${OFFICIAL_TAIL_MS / 1000} s): slot cost lower than an official run`);
   if (!o.virtual && o.speed !== 1) notes.push(`speed x${o.speed}: time compressed, score NOT comparable to official runs`);
   const mode = out.mode === 'virtual' ? 'virtual time' : 'live';
-  return `== ${out.dataset} (${mode}, ${who})` + (notes.length > 0 ? `\n   note: ${notes.join('; ')}` : '');
+  const window = o.window === undefined ? '' : ` window ${describeWindow(o.window, formatDuration)}`;
+  return `== ${out.dataset}${window} (${mode}, ${who})` + (notes.length > 0 ? `\n   note: ${notes.join('; ')}` : '');
 }
 
 function liveLines(r: LiveRunResult): string[] {
@@ -304,7 +325,7 @@ function failureLine(failures: Record<string, number>): string {
 }
 
 function renderText(o: EvaluateOptions, out: DatasetOutcome): string {
-  const lines = [header(o, out), renderTextReport(out.report, out.bound).trimEnd(), ''];
+  const lines = [header(o, out), renderTextReport(out.report, out.bound, out.hindsight).trimEnd(), ''];
   if (out.live !== undefined) lines.push(...liveLines(out.live));
   else lines.push(`slots: live at end ${out.liveSlotsAtEnd}, leaked ${out.leakedSlots}; ${fmt((out.requestsPerSec ?? 0) / 1000, 0)}k requests/s of wall time`);
   lines.push(failureLine(out.failures));
@@ -313,9 +334,10 @@ function renderText(o: EvaluateOptions, out: DatasetOutcome): string {
 }
 
 function jsonLine(o: EvaluateOptions, out: DatasetOutcome): string {
-  const base = JSON.parse(toJsonLine(out.report, out.bound)) as Record<string, unknown>;
+  const base = JSON.parse(toJsonLine(out.report, out.bound, {}, out.hindsight)) as Record<string, unknown>;
   return JSON.stringify({
     dataset: out.dataset,
+    window: o.window === undefined ? null : { fromMs: o.window.fromMs, forMs: Number.isFinite(o.window.forMs) ? o.window.forMs : null },
     mode: out.mode,
     policy: o.scalerCmd !== undefined ? null : o.policy,
     scalerCmd: o.scalerCmd ?? null,
@@ -387,7 +409,7 @@ function htmlPath(file: string, dataset: string, several: boolean): string {
 function runVirtualSeries(o: EvaluateOptions, emit: (out: DatasetOutcome) => void): DatasetOutcome[] {
   const outs: DatasetOutcome[] = [];
   for (const dir of o.dataDirs) {
-    const source = datasetSource(dir);
+    const source = datasetSource(dir, o.window);
     const name = basename(dir);
     let progress: Progress | undefined;
     let total = 0;
@@ -409,6 +431,7 @@ function runVirtualSeries(o: EvaluateOptions, emit: (out: DatasetOutcome) => voi
       mode: 'virtual',
       report: r.report,
       bound: r.bound,
+      hindsight: o.hindsight ? hindsightKeepAlive({ source: () => datasetSource(dir, o.window), tailMs: o.tailMs }) : undefined,
       failures: r.failures,
       leakedSlots: r.leakedSlots,
       liveSlotsAtEnd: r.liveSlotsAtEnd,
@@ -435,7 +458,7 @@ function traceLineEstimate(dir: string): number {
 
 async function runLiveMode(o: EvaluateOptions, emit: (out: DatasetOutcome) => void): Promise<DatasetOutcome[]> {
   // Bounds (and spans for the progress bar) come from the traces alone, before the run.
-  const pre = o.dataDirs.map((d) => traceBound(d));
+  const pre = o.dataDirs.map((d) => traceBound(d, o.window));
   const outs: DatasetOutcome[] = [];
   let progress: Progress | undefined;
   let timer: NodeJS.Timeout | undefined;
@@ -456,6 +479,7 @@ async function runLiveMode(o: EvaluateOptions, emit: (out: DatasetOutcome) => vo
       statsAddress: o.statsAddress,
       speed: o.speed,
       tailMs: o.tailMs,
+      window: o.window,
       output: null,
       onDataset: (i, dir, book: ScoreBook) => {
         stopProgress();
@@ -479,6 +503,7 @@ async function runLiveMode(o: EvaluateOptions, emit: (out: DatasetOutcome) => vo
           mode: 'live',
           report: r.report,
           bound: pre[i]!.bound,
+          hindsight: o.hindsight ? hindsightKeepAlive({ source: () => datasetSource(o.dataDirs[i]!, o.window), tailMs: o.tailMs }) : undefined,
           failures: r.failures,
           leakedSlots: r.leakedSlots,
           liveSlotsAtEnd: r.liveSlotsAtEnd,
@@ -525,6 +550,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       const html = renderHtmlReport(out.report, {
         title: `${out.dataset}: ${opts.scalerCmd !== undefined ? 'external scaler' : opts.policy} (${out.mode})`,
         bound: out.bound,
+        hindsight: out.hindsight,
         policy: opts.scalerCmd !== undefined ? undefined : opts.policy,
         mode: out.mode,
       });

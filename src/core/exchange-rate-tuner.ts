@@ -76,34 +76,6 @@ class DecayedTotals {
   }
 }
 
-/** A fed function's requests in flight, in arrival order (ids the runs know them by). */
-class FedFunction {
-  arrivals: number[] = [];
-  ids: number[] = [];
-  head = 0;
-
-  constructor(readonly meta: FunctionMetaRef) {}
-
-  /** The id of the request that arrived at `arrivedAt` (removed), or -1. */
-  take(arrivedAt: number): number {
-    const a = this.arrivals;
-    for (let i = this.head; i < a.length; i++) {
-      if (a[i] === arrivedAt) {
-        const id = this.ids[i]!;
-        a[i] = NaN;
-        while (this.head < a.length && a[this.head] !== a[this.head]) this.head++;
-        if (this.head > 64 && this.head * 2 > a.length) {
-          this.arrivals = a.slice(this.head);
-          this.ids = this.ids.slice(this.head);
-          this.head = 0;
-        }
-        return id;
-      }
-    }
-    return -1;
-  }
-}
-
 export class ExchangeRateTuner {
   private current = INITIAL_EXCHANGE_RATE;
   /** The runs' rates, ascending, and the runs (made at the first arrival). */
@@ -115,12 +87,10 @@ export class ExchangeRateTuner {
   private edgeWins = 0;
   /** Moves of the runs so far. */
   moves = 0;
-  /** Function key -> its requests in flight, or null when it is not fed (sampled out). */
-  private readonly fed = new Map<string, FedFunction | null>();
-  private seenFunctions = 0;
-  /** Feed one new function in `stride` (1: all). */
+  /** Function key -> the order it was first seen in (functions are sampled by it). */
+  private readonly order = new Map<string, number>();
+  /** Feed the functions whose order is a multiple of `stride` (1: all). */
   private stride = 1;
-  private nextId = 0;
   private fedTotal = 0;
   private arrivalsTotal = 0;
   private firstArrivalAt = NaN;
@@ -150,13 +120,13 @@ export class ExchangeRateTuner {
     return this.scores() ?? this.rates.map(() => NaN);
   }
 
-  /** A request of `meta` arrives at `now`; returns the rate to use. */
-  arrive(meta: FunctionMetaRef, now: number): number {
+  /** Request `arrival` (the live core's serial) of `meta` arrives at `now`; returns the rate to use. */
+  arrive(meta: FunctionMetaRef, arrival: number, now: number): number {
     if (this.arrivalsTotal++ === 0) this.firstArrivalAt = now;
-    let f = this.fed.get(meta.key);
-    if (f === undefined) {
-      f = this.seenFunctions++ % this.stride === 0 ? new FedFunction(meta) : null;
-      this.fed.set(meta.key, f);
+    let order = this.order.get(meta.key);
+    if (order === undefined) {
+      order = this.order.size;
+      this.order.set(meta.key, order);
     }
     if (this.runs === null) {
       this.runs = this.rates.map((r) => this.opts.runFor(r, now));
@@ -166,26 +136,20 @@ export class ExchangeRateTuner {
     for (const run of runs) run.advanceTo(now);
     if (this.nextSnapshotAt !== this.nextSnapshotAt) this.nextSnapshotAt = now + TUNER_SNAPSHOT_MS;
     if (now >= this.nextSnapshotAt) this.snapshot(now);
-    if (f !== null) {
-      const id = this.nextId++;
-      f.arrivals.push(now);
-      f.ids.push(id);
-      for (const run of runs) run.arrive(id, meta);
+    if (order % this.stride === 0) {
+      for (const run of runs) run.arrive(arrival, meta);
       this.fedTotal++;
     }
     return this.current;
   }
 
-  /** The live Idle of a request of `meta` that arrived at `arrivedAt`. */
-  finish(meta: FunctionMetaRef, arrivedAt: number, durationMs: number, broken: boolean, now: number): void {
-    const f = this.fed.get(meta.key);
+  /** The live Idle of request `arrival`: how long it ran (the runs ignore requests they were not fed). */
+  finish(arrival: number, durationMs: number, broken: boolean, now: number): void {
     const runs = this.runs;
-    if (f === undefined || f === null || runs === null) return;
-    const id = f.take(arrivedAt);
-    if (id < 0) return;
+    if (runs === null) return;
     for (const run of runs) {
       run.advanceTo(now);
-      run.finish(id, durationMs, broken);
+      run.finish(arrival, durationMs, broken);
     }
   }
 

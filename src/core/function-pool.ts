@@ -8,6 +8,8 @@ import type { AssignCallback } from './types.js';
 export interface Waiter {
   readonly requestId: string;
   readonly arrivedAt: number;
+  /** The core's serial of this Assign. */
+  readonly arrival: number;
   readonly cb: AssignCallback;
   done: boolean;
 }

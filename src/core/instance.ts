@@ -31,8 +31,8 @@ export class Instance implements InstanceView {
   busyRequestId = '';
   /** When its current request was handed the instance. */
   busySince = NaN;
-  /** When its current request arrived (before any wait). */
-  busyArrivedAt = NaN;
+  /** The core's serial of its current request's Assign (see `ScalingPolicy.onArrival`). */
+  busyArrival = -1;
   lastRequestId = '';
   prev: Instance | null = null;
   next: Instance | null = null;

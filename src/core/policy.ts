@@ -62,13 +62,16 @@ export interface PolicyEnv {
 export interface ScalingPolicy {
   readonly name: string;
   bind?(env: PolicyEnv): void;
-  /** A request for this function arrived (before it is served). */
-  onArrival(pool: PoolView, now: number): void;
+  /**
+   * A request for this function arrived (before it is served). `arrival`: the core's serial of
+   * this Assign, the same one `onExecDone` reports when the request is done.
+   */
+  onArrival(pool: PoolView, now: number, arrival?: number): void;
   /**
    * A request finished executing on an instance of this function (`broken`: need_destroy);
-   * `arrivedAt`: when its Assign arrived.
+   * `arrival`: the serial `onArrival` was given for it.
    */
-  onExecDone(pool: PoolView, durationMs: number, now: number, broken?: boolean, arrivedAt?: number): void;
+  onExecDone(pool: PoolView, durationMs: number, now: number, broken?: boolean, arrival?: number): void;
   /**
    * A waiting request was just handed `inst` after waiting `waitedMs`: a new instance (its cold
    * start) when `inst.uses` is 0, else one released by an earlier request (it queued).

@@ -69,21 +69,30 @@ export interface QueueState {
 /** Cold starts considered at once (a burst's worth; the miss is re-asked as it unfolds). */
 export const MAX_NEW_INSTANCES = 64;
 
+/** Costs by number of new instances, for one decision. */
+const costs = new Float64Array(MAX_NEW_INSTANCES + 2);
+/** The earliest free times, ascending (a sorted array is a min-heap: copied in, no pushes). */
+let earliest = new Float64Array(MAX_SIMULATED_WAITERS);
+
 /**
  * Waiting of the stream (the waiters at 0, then `expected` arrivals `gapMs` apart), first come
- * first served on the current instances plus `added` new ones free at `coldMs`; also the new
- * ones' idle time up to the stream's last start (their slot time not spent serving).
+ * first served on the `m` earliest-free current instances plus `added` new ones free at
+ * `coldMs`; also the new ones' idle time up to the stream's last start (their slot time not
+ * spent serving). With `total` arrivals no instance later than the `total` earliest can serve.
  */
-function simulate(q: QueueState, added: number): { waitMs: number; newIdleMs: number } {
-  let n = 0;
-  for (let i = 0; i < q.servers; i++) n = push(n, q.freeInMs[i]!);
-  // New instances are marked by a negative sign bit in their heap value's companion: keep them
-  // apart instead, as a count of those not yet used and their busy time.
+/** What `simulate` found (module scratch: one decision at a time, nothing allocated). */
+let simWaitMs = 0;
+let simNewIdleMs = 0;
+
+function simulate(q: QueueState, m: number, total: number, added: number): void {
+  if (heap.length < m + added) heap = new Float64Array(2 * (m + added));
+  heap.set(earliest.subarray(0, m));
+  let n = m;
+  // New instances are kept apart, as a count of those not yet used and their busy time.
   let fresh = added;
   let newBusyMs = 0;
   let waitMs = 0;
   let lastStart = 0;
-  const total = Math.min(MAX_SIMULATED_WAITERS, q.waiting + q.expected);
   for (let p = 0; p < total; p++) {
     const at = p < q.waiting ? 0 : (p - q.waiting + 1) * q.gapMs;
     const free = n > 0 ? heap[0]! : Infinity;
@@ -103,7 +112,8 @@ function simulate(q: QueueState, added: number): { waitMs: number; newIdleMs: nu
     lastStart = start;
   }
   const span = Math.max(0, lastStart + q.execMs - q.coldMs);
-  return { waitMs, newIdleMs: Math.max(0, added * span - newBusyMs) };
+  simWaitMs = waitMs;
+  simNewIdleMs = Math.max(0, added * span - newBusyMs);
 }
 
 /**
@@ -114,19 +124,40 @@ function simulate(q: QueueState, added: number): { waitMs: number; newIdleMs: nu
  * hand; a lone waiter behind a short request waits.
  */
 export function coldStartsWorthIt(q: QueueState): number {
-  const slotCost = (added: number, idleMs: number): number => q.memGB * (added * q.coldMs + idleMs);
-  let base = simulate(q, 0);
-  let bestCost = q.latencyGB * base.waitMs;
-  let best = 0;
-  const limit = Math.min(MAX_NEW_INSTANCES, q.waiting + q.expected);
-  for (let k = 1; k <= limit; k++) {
-    const s = simulate(q, k);
-    const cost = q.latencyGB * s.waitMs + slotCost(k, s.newIdleMs);
-    if (cost < bestCost) {
-      bestCost = cost;
-      best = k;
-    } else if (s.waitMs >= base.waitMs) break;
-    base = s;
+  const total = Math.min(MAX_SIMULATED_WAITERS, q.waiting + q.expected);
+  if (total === 0) return 0;
+  // The `total` earliest free instances, ascending.
+  const all = q.freeInMs.subarray(0, q.servers);
+  let m = all.length;
+  if (earliest.length < m) earliest = new Float64Array(2 * m);
+  earliest.set(all);
+  const sorted = earliest.subarray(0, m).sort();
+  if (m > total) m = total;
+  // Every arrival finds an instance free no later than a new one could be: nothing to gain.
+  if (q.expected === 0 && q.waiting <= m && sorted[q.waiting - 1]! <= q.coldMs) return 0;
+  // The cost (waiting at latencyGB plus the new instances' slot time) is convex in the number
+  // of new instances: probe 1, 2, 4, ... while it falls, then bisect for where it turns.
+  const limit = Math.min(MAX_NEW_INSTANCES, total);
+  costs.fill(NaN, 0, limit + 2);
+  const cost = (k: number): number => {
+    let c = costs[k]!;
+    if (c !== c) {
+      simulate(q, m, total, k);
+      c = costs[k] = q.latencyGB * simWaitMs + q.memGB * (k * q.coldMs + simNewIdleMs);
+    }
+    return c;
+  };
+  if (!(cost(1) < cost(0))) return 0;
+  let hi = 1;
+  while (hi < limit && cost(Math.min(limit, hi * 2)) < cost(hi)) hi = Math.min(limit, hi * 2);
+  if (hi === limit) return limit;
+  // The least cost is at some k in [hi, min(limit, 2 hi)): the first where the next costs no less.
+  let a = hi;
+  let b = Math.min(limit, hi * 2);
+  while (a < b) {
+    const mid = (a + b) >> 1;
+    if (cost(mid + 1) >= cost(mid)) b = mid;
+    else a = mid + 1;
   }
-  return best;
+  return a;
 }

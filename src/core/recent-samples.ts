@@ -9,30 +9,30 @@ export const RECENT_SAMPLES = 32;
 
 export class RecentSamples {
   private readonly ring = new Float64Array(RECENT_SAMPLES);
+  /** The same samples kept sorted (insertion on record: no sort on read). */
   private readonly sortedBuf = new Float64Array(RECENT_SAMPLES);
   private head = 0;
   private n = 0;
-  private dirty = false;
 
   get size(): number {
     return this.n;
   }
 
-  record(ms: number): void {
-    this.ring[this.head] = ms;
+  record(x: number): void {
+    const s = this.sortedBuf;
+    let len = this.n;
+    if (len === RECENT_SAMPLES) {
+      // Drop the sample the ring overwrites from the sorted copy.
+      const old = this.ring[this.head]!;
+      let i = lowerBound(s, len, old);
+      s.copyWithin(i, i + 1, len);
+      len--;
+    } else this.n++;
+    this.ring[this.head] = x;
     this.head = (this.head + 1) % RECENT_SAMPLES;
-    if (this.n < RECENT_SAMPLES) this.n++;
-    this.dirty = true;
-  }
-
-  private sorted(): Float64Array {
-    const out = this.sortedBuf.subarray(0, this.n);
-    if (this.dirty) {
-      out.set(this.ring.subarray(0, this.n));
-      out.sort();
-      this.dirty = false;
-    }
-    return out;
+    const at = lowerBound(s, len, x);
+    s.copyWithin(at + 1, at, len);
+    s[at] = x;
   }
 
   /**
@@ -41,19 +41,32 @@ export class RecentSamples {
    * how much). `fallback` (a typical whole value) when there are no samples.
    */
   remaining(elapsed: number, fallback: number): number {
-    if (this.n === 0) return Math.max(0, fallback - elapsed);
-    const elapsedMs = elapsed;
-    const s = this.sorted();
+    const n = this.n;
+    if (n === 0) return Math.max(0, fallback - elapsed);
+    const s = this.sortedBuf;
+    // First sample greater than `elapsed`.
     let lo = 0;
-    let hi = s.length;
+    let hi = n;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (s[mid]! <= elapsedMs) lo = mid + 1;
+      if (s[mid]! <= elapsed) lo = mid + 1;
       else hi = mid;
     }
-    if (lo === s.length) return s[s.length - 1]! / 4;
+    if (lo === n) return s[n - 1]! / 4;
     let sum = 0;
-    for (let i = lo; i < s.length; i++) sum += s[i]!;
-    return sum / (s.length - lo) - elapsedMs;
+    for (let i = lo; i < n; i++) sum += s[i]!;
+    return sum / (n - lo) - elapsed;
   }
+}
+
+/** First index in the sorted prefix `s[0..len)` whose value is >= x. */
+function lowerBound(s: Float64Array, len: number, x: number): number {
+  let lo = 0;
+  let hi = len;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (s[mid]! < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }

@@ -115,6 +115,8 @@ export class ScalerCore {
   private readonly observer: SlotObserver;
   private readonly totalsSource: () => ScoreTotals;
   private seq = 0;
+  /** Serial of the next accepted Assign (what the policy knows a request by, from arrival to Idle). */
+  private arrivals = 0;
   private stopping = false;
   /** Slots whose DestroySlot has not been answered yet. */
   private readonly destroying = new Set<string>();
@@ -203,11 +205,12 @@ export class ScalerCore {
     const pool = this.poolFor(input.meta);
     if (this.guardIds) this.activeRequests.add(input.requestId);
     pool.stats.observeArrival(now);
-    this.policy.onArrival(pool, now);
+    const arrival = this.arrivals++;
+    this.policy.onArrival(pool, now, arrival);
     const inst = pool.popIdle();
     if (inst !== null) {
       m.idleInstances--;
-      this.markBusy(inst, input.requestId, now, now);
+      this.markBusy(inst, input.requestId, now, arrival);
       m.scheduleMs += this.rpcOverheadMs;
       this.updatePrewarm(pool, now);
       cb(null, inst.id);
@@ -215,7 +218,7 @@ export class ScalerCore {
     }
     m.inflightAssigns++;
     m.waitingAssigns++;
-    pool.addWaiter({ requestId: input.requestId, arrivedAt: now, cb, done: false });
+    pool.addWaiter({ requestId: input.requestId, arrivedAt: now, arrival, cb, done: false });
     this.ensureColdStarts(pool, now, false);
     this.updatePrewarm(pool, now);
   }
@@ -260,7 +263,7 @@ export class ScalerCore {
       pool.stats.observeExec(dur);
     }
     pool.stats.lastReleaseAt = now;
-    this.policy.onExecDone(pool, dur, now, input.needDestroy, inst.busyArrivedAt);
+    this.policy.onExecDone(pool, dur, now, input.needDestroy, inst.busyArrival);
     if (input.needDestroy || this.stopping) {
       this.destroyInstance(inst, input.needDestroy ? 'need_destroy' : 'shutdown');
       if (!this.stopping) this.ensureColdStarts(pool, now, false);
@@ -348,11 +351,11 @@ export class ScalerCore {
     return pool;
   }
 
-  private markBusy(inst: Instance, requestId: string, now: number, arrivedAt: number): void {
+  private markBusy(inst: Instance, requestId: string, now: number, arrival: number): void {
     inst.state = InstanceState.Busy;
     inst.busyRequestId = requestId;
     inst.busySince = now;
-    inst.busyArrivedAt = arrivedAt;
+    inst.busyArrival = arrival;
     inst.uses++;
     inst.pool.addBusy(inst);
     this.metrics.busyInstances++;
@@ -403,7 +406,7 @@ export class ScalerCore {
       m.inflightAssigns--;
       m.scheduleMs += now - w.arrivedAt + this.rpcOverheadMs;
       this.policy.onWaitServed?.(pool, inst, now - w.arrivedAt, now);
-      this.markBusy(inst, w.requestId, now, w.arrivedAt);
+      this.markBusy(inst, w.requestId, now, w.arrival);
       w.cb(null, inst.id);
       return;
     }

@@ -16,6 +16,7 @@ import { createReadStream, closeSync, existsSync, openSync, readFileSync, readSy
 import { basename, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { MetaRecord, RequestRecord } from './dataset-types.js';
+import { TraceWindowFilter, type TraceWindow } from './trace-window.js';
 
 export const METAS_FILE = 'metas';
 export const REQUESTS_FILE = 'requests';
@@ -466,18 +467,25 @@ export function loadMetasSync(dir: string): Map<string, MetaRecord> {
   return metasFromText(readFileSync(file, 'utf8'), file);
 }
 
-/** Streams validated requests line by line; memory stays bounded whatever the file size. */
-export async function* streamRequests(dir: string, metas: Map<string, MetaRecord>): AsyncGenerator<RequestRecord> {
+/**
+ * Streams validated requests line by line; memory stays bounded whatever the file size. With a
+ * window, only the requests in it (reading stops past its end).
+ */
+export async function* streamRequests(dir: string, metas: Map<string, MetaRecord>, window?: TraceWindow): AsyncGenerator<RequestRecord> {
   const file = requireFile(dir, REQUESTS_FILE);
   const decoder = new RequestLineDecoder(metas, file);
   const input = createReadStream(file, { encoding: 'utf8', highWaterMark: 1 << 16 });
   const rl = createInterface({ input, crlfDelay: Infinity });
+  const filter = window === undefined ? undefined : new TraceWindowFilter(window);
   let line = 0;
   try {
     for await (const text of rl) {
       line++;
       const r = decoder.decode(text, 0, text.length, line);
-      if (r !== null) yield r;
+      if (r === null) continue;
+      if (filter === undefined) yield r;
+      else if (filter.accepts(r.startTime)) yield r;
+      else if (filter.done) break;
     }
   } finally {
     rl.close();
@@ -488,9 +496,11 @@ export async function* streamRequests(dir: string, metas: Map<string, MetaRecord
 /**
  * Synchronous chunked reader for the virtual engine: no promises, no strings and no object per
  * line (lines are parsed in place in each chunk's bytes). Returns the number of requests visited.
+ * With a window, only the requests in it are visited (reading stops past its end).
  */
-export function forEachRequestFieldsSync(dir: string, metas: Map<string, MetaRecord>, fn: RequestFieldsVisitor): number {
+export function forEachRequestFieldsSync(dir: string, metas: Map<string, MetaRecord>, fn: RequestFieldsVisitor, window?: TraceWindow): number {
   const file = requireFile(dir, REQUESTS_FILE);
+  const filter = window === undefined ? undefined : new TraceWindowFilter(window);
   const decoder = new RequestByteDecoder(metas, file);
   const fd = openSync(file, 'r');
   let buf = Buffer.allocUnsafe(SYNC_READ_CHUNK_BYTES);
@@ -519,13 +529,14 @@ export function forEachRequestFieldsSync(dir: string, metas: Map<string, MetaRec
         let nl = buf.indexOf(10, pos);
         if (nl < 0 || nl > lastNl) nl = lastNl;
         line++;
-        if (decoder.decode(buf, pos, nl, line)) {
+        if (decoder.decode(buf, pos, nl, line) && (filter === undefined || filter.accepts(decoder.startTime))) {
           fn(decoder.startTime, decoder.meta as MetaRecord, decoder.durationsInMs, decoder.statusCode, line);
           count++;
         }
         pos = nl + 1;
+        if (filter?.done === true) break;
       }
-      if (eof) break;
+      if (eof || filter?.done === true) break;
       // Keep the bytes after the last newline for the next round.
       const rest = filled - (lastNl + 1);
       buf.copy(buf, 0, lastNl + 1, filled);
@@ -538,10 +549,15 @@ export function forEachRequestFieldsSync(dir: string, metas: Map<string, MetaRec
 }
 
 /** `forEachRequestFieldsSync` with a record per request. */
-export function forEachRequestSync(dir: string, metas: Map<string, MetaRecord>, fn: RequestVisitor): number {
-  return forEachRequestFieldsSync(dir, metas, (startTime, meta, durationsInMs, statusCode, line) => {
-    fn({ startTime, metaKey: meta.key, durationsInMs, statusCode }, meta, line);
-  });
+export function forEachRequestSync(dir: string, metas: Map<string, MetaRecord>, fn: RequestVisitor, window?: TraceWindow): number {
+  return forEachRequestFieldsSync(
+    dir,
+    metas,
+    (startTime, meta, durationsInMs, statusCode, line) => {
+      fn({ startTime, metaKey: meta.key, durationsInMs, statusCode }, meta, line);
+    },
+    window,
+  );
 }
 
 /** Whole dataset in memory: fine for small sets (smoke test, generated families). */

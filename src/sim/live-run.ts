@@ -19,6 +19,7 @@ import { ScoreBook } from './score-book.js';
 import { spawnScaler, type ScalerExit, type SpawnedScaler } from './scaler-process.js';
 import type { ScoreReport } from './score-book.js';
 import { DEFAULT_STATS_ADDRESS, StatsServer, splitAddress } from './stats-server.js';
+import type { TraceWindow } from './trace-window.js';
 import type { MetaMsg } from '../proto.js';
 
 /** How long a spawned scaler may take to accept connections on its port. */
@@ -56,6 +57,8 @@ export interface LiveRunOptions {
   readonly statsAddress?: string | null;
   readonly speed?: number;
   readonly tailMs?: number;
+  /** Replay only this window of each dataset's trace. */
+  readonly window?: TraceWindow;
   readonly createLatencyMs?: number;
   readonly assignDeadlineMs?: number;
   readonly idleDeadlineMs?: number;
@@ -309,6 +312,7 @@ export async function runLiveSeries(opts: LiveSeriesOptions): Promise<LiveRunRes
         scoreBook: book,
         speed: opts.speed,
         tailMs: opts.tailMs,
+        window: opts.window,
         assignDeadlineMs: opts.assignDeadlineMs,
         idleDeadlineMs: opts.idleDeadlineMs,
         lookAheadMs: opts.lookAheadMs,

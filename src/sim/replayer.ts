@@ -15,6 +15,7 @@ import type { AssignReply__Output } from '../generated/serverless/simulator/Assi
 import type { Assignment__Output } from '../generated/serverless/simulator/Assignment.js';
 import type { IdleReply__Output } from '../generated/serverless/simulator/IdleReply.js';
 import { loadMetas, streamRequests } from './dataset-loader.js';
+import type { TraceWindow } from './trace-window.js';
 import type { MetaRecord, RequestRecord } from './dataset-types.js';
 import { monotonicClock } from './platform-server.js';
 import type { InstanceEntry, WallClock } from './platform-server.js';
@@ -72,6 +73,8 @@ export interface InstanceLedger {
 export interface ReplayerOptions {
   /** Dataset folder (`metas` + `requests`). Either this or `requests` + `metas`. */
   readonly dataDir?: string;
+  /** Only this window of the dataset's trace (with `dataDir`). */
+  readonly window?: TraceWindow;
   readonly requests?: AsyncIterable<RequestRecord> | Iterable<RequestRecord>;
   readonly metas?: ReadonlyMap<string, MetaRecord>;
   /** For keys absent from `metas` (load tests); `undefined` = request fails as `unknown-meta`. */
@@ -217,7 +220,7 @@ export class Replayer {
     let requests = this.opts.requests;
     if (this.opts.dataDir !== undefined) {
       metas ??= await loadMetas(this.opts.dataDir);
-      requests ??= streamRequests(this.opts.dataDir, new Map(metas));
+      requests ??= streamRequests(this.opts.dataDir, new Map(metas), this.opts.window);
     }
     const metaMap = metas ?? new Map<string, MetaRecord>();
     const proto = loadProto();

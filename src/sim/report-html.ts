@@ -3,6 +3,7 @@
  * from anywhere), so it can be archived next to results and opened offline.
  */
 import type { ClairvoyantResult } from './clairvoyant-bound.js';
+import type { HindsightKeepAlive } from './hindsight-keep-alive.js';
 import type { FunctionStats, ScoreReport } from './score-book.js';
 import type { TimelinePoint } from './run-timeline.js';
 import { boundFraction } from './report-text.js';
@@ -16,6 +17,8 @@ export type HtmlBound = Pick<ClairvoyantResult, 'score' | 'resourceHalf' | 'late
 export interface HtmlReportOptions {
   readonly title: string;
   readonly bound?: HtmlBound;
+  /** The best fixed keep-alive per function, in hindsight. */
+  readonly hindsight?: Pick<HindsightKeepAlive, 'score' | 'resourceHalf' | 'latencyHalf'>;
   readonly policy?: string;
   readonly mode: 'live' | 'virtual';
 }
@@ -259,6 +262,9 @@ function summary(report: ScoreReport, opts: HtmlReportOptions): string {
     card('Resource half', n(report.resourceHalf), `50 &times; exec GB-s / slot GB-s`),
     card('Latency half', n(report.latencyHalf), `50 &times; exec s / (exec + schedule)`),
     card('Bound fraction', frac !== undefined ? pct(frac) : '-', b !== undefined ? `clairvoyant ${n(b.score)} (${n(b.resourceHalf)} + ${n(b.latencyHalf)})` : 'no bound given'),
+    ...(opts.hindsight !== undefined
+      ? [card('Best fixed keep-alive', n(opts.hindsight.score), `per function, in hindsight (${n(opts.hindsight.resourceHalf)} + ${n(opts.hindsight.latencyHalf)})`)]
+      : []),
     card('Success rate', pct(report.successRate, 3), `${report.failedRequestsCount} failed of ${report.totalRequestsCount}`),
     card('Cold starts', String(report.coldStarts), `${report.slotsCreated} slots created`),
     card('Peak live slots', String(report.peakLiveSlots), `${report.totalLiveSlotCount} alive at end`),

@@ -2,6 +2,7 @@
  * Terminal and machine renderings of a ScoreReport (optionally next to the clairvoyant bound).
  */
 import type { ClairvoyantResult } from './clairvoyant-bound.js';
+import type { HindsightKeepAlive } from './hindsight-keep-alive.js';
 import type { ScoreReport } from './score-book.js';
 
 /** Rows of the top-functions table in the text report. */
@@ -29,7 +30,7 @@ export function boundFraction(report: ScoreReport, bound?: Pick<ClairvoyantResul
   return report.score / bound.score;
 }
 
-export function renderTextReport(report: ScoreReport, bound?: ClairvoyantResult): string {
+export function renderTextReport(report: ScoreReport, bound?: ClairvoyantResult, hindsight?: HindsightKeepAlive): string {
   const frac = boundFraction(report, bound);
   const spanS = (report.endMs - report.startMs) / 1000;
   const lines: string[] = [];
@@ -38,6 +39,13 @@ export function renderTextReport(report: ScoreReport, bound?: ClairvoyantResult)
       (bound !== undefined ? `   bound ${fmt(bound.score)} (${fmt(bound.resourceHalf)} + ${fmt(bound.latencyHalf)})` : '') +
       (frac !== undefined ? `   ${fmt(frac * 100, 1)}% of bound` : ''),
   );
+  if (hindsight !== undefined) {
+    lines.push(
+      `best fixed keep-alive per function, in hindsight: ${fmt(hindsight.score)} (${fmt(hindsight.resourceHalf)} + ${fmt(hindsight.latencyHalf)})` +
+        `   this run ${report.score >= hindsight.score ? '+' : ''}${fmt(report.score - hindsight.score)}` +
+        (bound !== undefined ? `; prediction and bursts leave ${fmt(bound.score - hindsight.score)} to the bound` : ''),
+    );
+  }
   lines.push(
     `requests ${report.totalRequestsCount}  failed ${report.failedRequestsCount}  success ${fmt(report.successRate * 100, 3)}%` +
       `  cold starts ${report.coldStarts}  slots ${report.slotsCreated} (peak ${report.peakLiveSlots}, live at end ${report.totalLiveSlotCount})`,
@@ -75,11 +83,12 @@ export interface JsonLineOptions {
 }
 
 /** One line of JSON: the summary (and bound), suitable for appending to a results log. */
-export function toJsonLine(report: ScoreReport, bound?: ClairvoyantResult, opts: JsonLineOptions = {}): string {
+export function toJsonLine(report: ScoreReport, bound?: ClairvoyantResult, opts: JsonLineOptions = {}, hindsight?: HindsightKeepAlive): string {
   const { functions, timeline, ...summary } = report;
   const frac = boundFraction(report, bound);
   const out: Record<string, unknown> = { ...summary, functionCount: functions.length };
   if (bound !== undefined) out.bound = bound;
+  if (hindsight !== undefined) out.hindsight = hindsight;
   if (frac !== undefined) out.boundFraction = frac;
   if (opts.full === true) {
     out.functions = functions;

@@ -5,9 +5,10 @@ import { ScalerCore } from '../core/scaler-core.js';
 import type { AssignCallback, FunctionMeta } from '../core/types.js';
 import { VirtualClock } from '../core/virtual-clock.js';
 import { ClairvoyantBound, type ClairvoyantBoundOptions, type ClairvoyantFunction, type ClairvoyantResult } from './clairvoyant-bound.js';
-import { forEachRequestSync, loadMetasSync } from './dataset-loader.js';
+import { forEachRequestFieldsSync, forEachRequestSync, loadMetasSync } from './dataset-loader.js';
 import { forEachRequestFieldsParallel, forEachRequestFieldsWithBound } from './parallel-request-source.js';
 import type { MetaRecord, RequestRecord } from './dataset-types.js';
+import type { TraceWindow } from './trace-window.js';
 import { ScoreBook, type ScoreBookFunction, type ScoreReport } from './score-book.js';
 import { DEFAULT_CREATE_LATENCY_MS, DEFAULT_PLATFORM_RPC_MS, VirtualPlatform, type VirtualFaults, type VirtualSlot } from './virtual-platform.js';
 
@@ -34,9 +35,21 @@ export interface RequestSource {
   forEachFieldsWithBound?(fn: RequestFieldsFn, bound: ClairvoyantBoundOptions): ClairvoyantResult;
 }
 
-export function datasetSource(dir: string): RequestSource {
+/**
+ * A dataset folder as a request source. With a window, only its requests (read in this thread:
+ * the parsing worker and the bound it computes see whole files).
+ */
+export function datasetSource(dir: string, window?: TraceWindow): RequestSource {
   const metas = loadMetasSync(dir);
   const name = dir.replace(/\/+$/, '').split('/').pop() ?? dir;
+  if (window !== undefined) {
+    return {
+      name,
+      metas,
+      forEach: (fn) => void forEachRequestSync(dir, metas, (r, m) => fn(r, m), window),
+      forEachFields: (fn) => void forEachRequestFieldsSync(dir, metas, fn, window),
+    };
+  }
   return {
     name,
     metas,

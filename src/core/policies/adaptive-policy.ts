@@ -250,11 +250,11 @@ export class AdaptivePolicy implements ScalingPolicy {
     };
   }
 
-  onArrival(pool: PoolView, now: number): void {
-    if (this.tuner !== undefined) {
+  onArrival(pool: PoolView, now: number, arrival?: number): void {
+    if (this.tuner !== undefined && arrival !== undefined) {
       if (!this.statsByKey.has(pool.key)) this.statsByKey.set(pool.key, pool.stats);
       this.createMs = pool.stats.createMs;
-      this.rate = this.tuner.arrive(pool.meta, now);
+      this.rate = this.tuner.arrive(pool.meta, arrival, now);
     }
     const m = model(pool);
     // A young function's outcomes also teach the population prior for the next new function.
@@ -312,10 +312,10 @@ export class AdaptivePolicy implements ScalingPolicy {
     if (demand > m.burstPeak) m.burstPeak = demand;
   }
 
-  onExecDone(pool: PoolView, durationMs: number, now: number, broken?: boolean, arrivedAt?: number): void {
+  onExecDone(pool: PoolView, durationMs: number, now: number, broken?: boolean, arrival?: number): void {
     const m = model(pool);
     if (durationMs > 0) m.execs.record(durationMs);
-    if (this.tuner !== undefined && arrivedAt !== undefined) this.tuner.finish(pool.meta, arrivedAt, durationMs, broken === true, now);
+    if (this.tuner !== undefined && arrival !== undefined) this.tuner.finish(arrival, durationMs, broken === true, now);
     if (broken !== true) m.shadows.release(now);
     if (pool.busyCount === 0 && pool.waitingCount === 0 && m.lastArrival === m.lastArrival) {
       m.idleFrom = m.lastArrival;
@@ -417,15 +417,19 @@ export class AdaptivePolicy implements ScalingPolicy {
     const m = model(pool);
     const latencyGB = this.latencyGB();
     const memGB = pool.memoryMb / 1024;
+    // The oldest busy instances (up to MAX_QUEUE_SERVERS: those most likely to free first) and
+    // the starting ones, each with when it is expected to be free.
     const busy = pool.busyStarts(busyScratch);
     let servers = 0;
     for (let i = 0; i < busy; i++) freeScratch[servers++] = m.execs.remaining(now - busyScratch[i]!, exec);
     for (let i = 0; i < pool.startingCount && servers < freeScratch.length; i++) freeScratch[servers++] = cold / 2;
+    const capacity = pool.busyCount + pool.startingCount;
     // The waiters, and the stream behind them: the rest of the current burst (its expected size
     // given its size so far, from the function's recent bursts) at the in-burst arrival rate.
     const remaining = m.burstSizes.remaining(m.burstCount, 2 * m.burstCount);
     const gap = m.burstGapMs;
-    let n = coldStartsWorthIt({
+    // (A queue longer than the plan simulates is the drain rule's below.)
+    let n = pool.waitingCount > MAX_SIMULATED_WAITERS / 2 ? 0 : coldStartsWorthIt({
       freeInMs: freeScratch,
       servers,
       waiting: pool.waitingCount,
@@ -436,6 +440,11 @@ export class AdaptivePolicy implements ScalingPolicy {
       expected: this.opts.streamAware && gap > 0 ? Math.min(MAX_SIMULATED_WAITERS, Math.round(remaining)) : 0,
       gapMs: gap > 0 ? gap : 1,
     });
+    // A queue longer than the plan looks at must still drain before a new instance would
+    // surely have been worth it (a cold start, plus its slot time's worth of waiting).
+    const worthAfterMs = cold * (1 + memGB / latencyGB);
+    const drain = Math.ceil((pool.waitingCount * exec) / worthAfterMs) - capacity;
+    if (drain > n) n = drain;
     if (n > deficit) n = deficit;
     // The stream, not the waiter: when requests keep queueing for released instances, one more
     // instance takes that waiting away for as long as it lives, for its memory over that time.
@@ -457,8 +466,10 @@ export class AdaptivePolicy implements ScalingPolicy {
 }
 
 /** Scratch for the queue model (one thread, one decision at a time). */
-const busyScratch = new Float64Array(MAX_SIMULATED_WAITERS);
-const freeScratch = new Float64Array(MAX_SIMULATED_WAITERS);
+/** Busy instances the queue model looks at, oldest first (the ones most likely to free first). */
+export const MAX_QUEUE_SERVERS = 64;
+const busyScratch = new Float64Array(MAX_QUEUE_SERVERS);
+const freeScratch = new Float64Array(2 * MAX_QUEUE_SERVERS);
 
 /** The function's recent arrival rate, per ms, decayed to `now`. */
 function arrivalRate(m: FunctionModel, now: number): number {
