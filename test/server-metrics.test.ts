@@ -181,8 +181,16 @@ describe('GET /metrics on a running scaler under load', () => {
     expect(okAssigns(second)).toBeGreaterThan(okAssigns(first));
 
     // Settled (the shards refresh their platform counters every 250 ms): exact agreement.
-    await sleep(600);
-    const f = checkFormat((await getText(port, '/metrics')).body);
+    const settledBy = Date.now() + 5_000;
+    let f = checkFormat((await getText(port, '/metrics')).body);
+    while (
+      Date.now() < settledBy &&
+      (sumOf(f, 'scaler_platform_calls_total', { method: 'Init', code: 'ok' }) !== (h.platform.callCounts.Init.Ok ?? 0) ||
+        sumOf(f, 'scaler_live_slots') !== h.platform.liveSlotCount)
+    ) {
+      await sleep(100);
+      f = checkFormat((await getText(port, '/metrics')).body);
+    }
     const assignsOk = okAssigns(f);
     expect(assignsOk).toBe(result.pairsOk);
     expect(sumOf(f, 'grpc_server_handled_total', { grpc_method: 'Idle', grpc_code: 'OK' })).toBe(result.pairsOk);
