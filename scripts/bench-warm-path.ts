@@ -162,7 +162,8 @@ try {
   const noop = startChild('noop-scaler', [`${distDir}scripts/noop-scaler.js`, '--port', String(noopPort), '--host', '127.0.0.1']);
   const scaler = startChild('scaler', [
     `${distDir}src/main.js`, '--address', `127.0.0.1:${scalerPort}`, '--platform', `127.0.0.1:${platformPort}`,
-    '--shards', String(shards), '--stats-port', '0', '--log-level', 'warn',
+    // A stats port, as deployed: without one the scaler skips its /metrics instrumentation.
+    '--shards', String(shards), '--stats-port', String(await freePort()), '--log-level', 'warn',
   ]);
   await Promise.all([waitForPort(noopPort, noop, 'noop-scaler'), waitForPort(scalerPort, scaler, 'scaler')]);
   const abHistograms = values['compare-latency-histograms'];
@@ -170,7 +171,7 @@ try {
   const scalerOff = abHistograms
     ? startChild('scaler-no-histograms', [
       `${distDir}src/main.js`, '--address', `127.0.0.1:${offPort}`, '--platform', `127.0.0.1:${platformPort}`,
-      '--shards', String(shards), '--stats-port', '0', '--log-level', 'warn', '--latency-histograms', 'off',
+      '--shards', String(shards), '--stats-port', String(await freePort()), '--log-level', 'warn', '--latency-histograms', 'off',
     ])
     : undefined;
   if (scalerOff !== undefined) await waitForPort(offPort, scalerOff, 'scaler-no-histograms');

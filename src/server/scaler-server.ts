@@ -88,9 +88,11 @@ export class ScalerServer {
       }),
     });
     router.on('event', (shard, ev) => journal.apply(shard, ev));
-    const functionSlots = config.metricsTopFunctions > 0 ? new FunctionSlotTally() : undefined;
+    // Without a stats port nobody can scrape: no metrics, and no per-call instrumentation.
+    const withMetrics = config.statsPort !== 0;
+    const functionSlots = withMetrics && config.metricsTopFunctions > 0 ? new FunctionSlotTally() : undefined;
     if (functionSlots !== undefined) router.on('event', (_shard, ev) => functionSlots.apply(ev));
-    const metrics = new ScalerMetrics({
+    const metrics = !withMetrics ? undefined : new ScalerMetrics({
       counters: router.counters,
       policy: config.policy,
       platformClient: config.platformClient ?? DEFAULT_PLATFORM_CLIENT,
@@ -111,9 +113,10 @@ export class ScalerServer {
 
     const grpcServer = new grpc.Server(GRPC_SERVER_OPTIONS);
     const proto = loadProto();
+    const handlers = createScalerHandlers(router, { maxAssignsPerShard: config.maxInFlightPerShard });
     grpcServer.addService(
       proto.serverless.simulator.Scaler.service,
-      instrumentScalerHandlers(createScalerHandlers(router, { maxAssignsPerShard: config.maxInFlightPerShard }), metrics.rpc),
+      metrics === undefined ? handlers : instrumentScalerHandlers(handlers, metrics.rpc),
     );
     let port: number;
     try {
