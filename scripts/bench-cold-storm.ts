@@ -7,7 +7,12 @@
  * should be create + init plus a few ms. It also checks that the storm got one cold start per
  * waiter (nobody is busy, so waiting for a busy instance can never be faster).
  *
- *   node dist/scripts/bench-cold-storm.js [--assigns 20000] [--keys 2000] [--init-ms 2000] [--json]
+ * The platform stand-in counts the calls it is handling at once: the peak of CreateSlot + Init
+ * must stay within the scaler's bound (`--max-cold-starts` per shard, times the shards), which
+ * is what keeps a storm queued inside the scaler instead of flooding the platform.
+ * `--compare-unbounded` runs the same storm again with the bound off (`--max-cold-starts 0`).
+ *
+ *   node dist/scripts/bench-cold-storm.js [--assigns 20000] [--keys 2000] [--init 2s] [--max-cold-starts N] [--compare-unbounded] [--json]
  *   node dist/scripts/bench-cold-storm.js --short      # 2,000 Assigns, 200 keys, 300 ms init (CI)
  *
  * The platform runs in a child process (this script with --platform-child) so its work does not
@@ -22,7 +27,9 @@ import { RawH2Client } from '../src/load/raw-h2-client.js';
 import { LatencyHistogram } from '../src/load/latency-histogram.js';
 import { ProcessSampler, readProcessCpuMs } from '../src/load/process-sampler.js';
 import { grpcStatusName } from '../src/load/load-client.js';
-import { ChildSet, describeMachine, fetchScalerTotals, startScaler } from '../src/load/bench-harness.js';
+import { ChildSet, describeMachine, durationArg, fetchScalerTotals, startScaler } from '../src/load/bench-harness.js';
+import { DEFAULT_MAX_COLD_STARTS_PER_SHARD } from '../src/server/bounded-platform.js';
+import { DURATION_UNITS_HELP, formatDuration } from '../src/duration.js';
 
 export const STORM_ASSIGNS = 20_000;
 export const STORM_KEYS = 2_000;
@@ -51,6 +58,8 @@ interface PlatformCheckReply {
   readonly invalid: string[];
   readonly createdSlots: number;
   readonly instances: number;
+  /** Most calls the platform handled at once. */
+  readonly peakInFlight: PlatformServer['peakInFlight'];
 }
 
 async function platformChild(createMs: number, initMs: number): Promise<void> {
@@ -66,7 +75,9 @@ async function platformChild(createMs: number, initMs: number): Promise<void> {
       else if (inst.readyAtMs === undefined || inst.readyAtMs > at + READY_CHECK_TOLERANCE_MS) invalid.push(`${iid}: assigned before its Init finished`);
       if (invalid.length >= 20) break;
     }
-    const reply: PlatformCheckReply = { t: 'checked', invalid, createdSlots: platform.createdSlotCount, instances: platform.instances.size };
+    const reply: PlatformCheckReply = {
+      t: 'checked', invalid, createdSlots: platform.createdSlotCount, instances: platform.instances.size, peakInFlight: platform.peakInFlight,
+    };
     process.send!(reply);
   });
   process.once('SIGTERM', () => void platform.close().then(() => process.exit(0)));
@@ -81,22 +92,31 @@ const { values } = parseArgs({
     short: { type: 'boolean', default: false },
     assigns: { type: 'string' },
     keys: { type: 'string' },
-    'init-ms': { type: 'string' },
-    'create-ms': { type: 'string' },
+    init: { type: 'string' },
+    create: { type: 'string' },
     shards: { type: 'string' },
     connections: { type: 'string', default: '4' },
+    'max-cold-starts': { type: 'string' },
+    'compare-unbounded': { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
-const USAGE = `usage: bench-cold-storm [--short] [--assigns N] [--keys N] [--init-ms MS] [--create-ms MS]
-                        [--shards N] [--connections N] [--json]`;
+const USAGE = `usage: bench-cold-storm [--short] [--assigns N] [--keys N] [--init DURATION] [--create DURATION]
+                        [--shards N] [--connections N] [--max-cold-starts N] [--compare-unbounded] [--json]
+  --init, --create     platform stand-in latencies (default ${formatDuration(STORM_INIT_MS)}, ${formatDuration(STORM_CREATE_MS)}; --short: Init ${formatDuration(SHORT_INIT_MS)})
+  --max-cold-starts N  the scaler's cold starts in flight per shard (default its own, ${DEFAULT_MAX_COLD_STARTS_PER_SHARD}; 0: unbounded)
+  --compare-unbounded  run the storm again with the bound off, in the same run
+  Durations take a unit: ${DURATION_UNITS_HELP}.`;
+
 const assigns = Number(values.assigns ?? (values.short ? SHORT_ASSIGNS : STORM_ASSIGNS));
 const keys = Number(values.keys ?? (values.short ? SHORT_KEYS : STORM_KEYS));
-const initMs = Number(values['init-ms'] ?? (values.short ? SHORT_INIT_MS : STORM_INIT_MS));
-const createMs = Number(values['create-ms'] ?? STORM_CREATE_MS);
+const initMs = durationArg('bench-cold-storm', '--init', values.init, values.short ? SHORT_INIT_MS : STORM_INIT_MS);
+const createMs = durationArg('bench-cold-storm', '--create', values.create, STORM_CREATE_MS);
 const shards = values.shards !== undefined ? Number(values.shards) : os.availableParallelism();
 const connections = Number(values.connections);
+/** Per shard, as the scaler's `--max-cold-starts` takes it. */
+const maxColdStarts = values['max-cold-starts'] !== undefined ? Number(values['max-cold-starts']) : DEFAULT_MAX_COLD_STARTS_PER_SHARD;
 
 if (values['platform-child']) {
   await platformChild(createMs, initMs);
@@ -105,15 +125,18 @@ if (values['platform-child']) {
     console.log(USAGE);
     process.exit(0);
   }
-  if (!(assigns >= 1) || !(keys >= 1) || keys > assigns || !(initMs >= 0) || !(createMs >= 0) || !(shards >= 1) || !(connections >= 1)) {
+  if (!(assigns >= 1) || !(keys >= 1) || keys > assigns || !(shards >= 1) || !(connections >= 1) || !Number.isInteger(maxColdStarts) || maxColdStarts < 0) {
     console.error(USAGE);
     process.exit(2);
   }
-  process.exit(await runStorm());
+  const bounds = values['compare-unbounded'] && maxColdStarts !== 0 ? [maxColdStarts, 0] : [maxColdStarts];
+  let exitCode = 0;
+  for (const bound of bounds) exitCode = Math.max(exitCode, await runStorm(bound));
+  process.exit(exitCode);
 }
 
 function startPlatformChild(): Promise<{ child: ChildProcess; port: number }> {
-  const child = fork(fileURLToPath(import.meta.url), ['--platform-child', '--create-ms', String(createMs), '--init-ms', String(initMs)], {
+  const child = fork(fileURLToPath(import.meta.url), ['--platform-child', '--create', `${createMs}ms`, '--init', `${initMs}ms`], {
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });
   return new Promise((resolve, reject) => {
@@ -130,7 +153,7 @@ function checkWithPlatform(child: ChildProcess, assignments: Array<readonly [str
   });
 }
 
-async function runStorm(): Promise<number> {
+async function runStorm(bound: number): Promise<number> {
   const children = new ChildSet();
   let platformChildProc: ChildProcess | undefined;
   process.once('SIGINT', () => {
@@ -142,7 +165,9 @@ async function runStorm(): Promise<number> {
   try {
     const platform = await startPlatformChild();
     platformChildProc = platform.child;
-    const scaler = await startScaler(children, 'scaler', { platformAddress: `127.0.0.1:${platform.port}`, shards });
+    const scaler = await startScaler(children, 'scaler', {
+      platformAddress: `127.0.0.1:${platform.port}`, shards, extraArgs: ['--max-cold-starts', String(bound)],
+    });
     const client = new RawH2Client({ target: `127.0.0.1:${scaler.port}`, sessions: connections });
     await client.connect();
     const sampler = new ProcessSampler(scaler.pid, RSS_SAMPLE_MS);
@@ -220,6 +245,12 @@ async function runStorm(): Promise<number> {
       bench: 'cold-storm',
       machine: describeMachine(),
       assigns, keys, initMs, createMs, shards, connections,
+      /** Cold starts in flight: per shard (0: unbounded) and for the whole scaler. */
+      maxColdStartsPerShard: bound,
+      coldStartBound: bound === 0 ? null : bound * shards,
+      platformPeakColdStartCalls: check.peakInFlight['CreateSlot+Init'],
+      platformPeakDestroyCalls: check.peakInFlight.DestroySlot,
+      shardRestarts: after.routerRestarts! - before.routerRestarts!,
       assignOk, idleOk,
       unfinished: assigns - settled,
       errors: Object.fromEntries(errors),
@@ -237,13 +268,16 @@ async function runStorm(): Promise<number> {
       idle: idleH.summary(),
       p99OverheadMs: a.p99Ms - base,
     };
+    if (errors.size > 0) process.stderr.write(`bench-cold-storm: errors; the scaler's last log lines:\n${scaler.stderr().slice(-3000)}\n`);
+    const withinBound = result.coldStartBound === null || result.platformPeakColdStartCalls <= result.coldStartBound;
     const ok = assignOk === assigns && idleOk === assigns && doubleAssigned === 0 && check.invalid.length === 0 &&
-      result.maxRssMb < RSS_LIMIT_MB;
+      result.maxRssMb < RSS_LIMIT_MB && withinBound;
     if (values.json) {
       console.log(JSON.stringify({ ...result, ok }));
     } else {
       console.log(`cold-start storm: ${describeMachine()}\n${assigns} Assigns across ${keys} keys sent at once ` +
-        `(${sendMs.toFixed(0)} ms to send), CreateSlot ${createMs} ms + Init ${initMs} ms, ${shards} shard(s)\n`);
+        `(${sendMs.toFixed(0)} ms to send), CreateSlot ${createMs} ms + Init ${initMs} ms, ${shards} shard(s), ` +
+        `cold starts in flight ${bound === 0 ? 'unbounded' : `<= ${bound} per shard`}\n`);
       console.log(`  succeeded      ${assignOk}/${assigns} Assigns, ${idleOk}/${assigns} Idles` +
         (errors.size > 0 ? `; errors ${JSON.stringify(result.errors)}` : '') + (result.unfinished > 0 ? `; ${result.unfinished} unfinished` : ''));
       console.log(`  double-assigned ${doubleAssigned}; platform check: ${check.invalid.length === 0 ? 'every assignment valid' : check.invalid.join('; ')}`);
@@ -253,6 +287,9 @@ async function runStorm(): Promise<number> {
       console.log(`  scaler         max RSS ${result.maxRssMb.toFixed(0)} MiB (limit ${RSS_LIMIT_MB}), CPU ${result.scalerCpuMs.toFixed(0)} ms ` +
         `(${((result.scalerCpuMs * 1000) / assigns).toFixed(0)} us per Assign+Idle incl. its cold start); ` +
         `platform stand-in CPU ${platformCpuMs.toFixed(0)} ms`);
+      console.log(`  platform peak  ${result.platformPeakColdStartCalls} CreateSlot + Init calls at once ` +
+        (result.coldStartBound === null ? '(unbounded)' : `(bound ${result.coldStartBound} = ${bound} x ${shards} shards: ${withinBound ? 'within' : 'EXCEEDED'})`) +
+        `, ${result.platformPeakDestroyCalls} DestroySlot; shard restarts ${result.shardRestarts}`);
       console.log(`  first reply after ${assignH.percentileMs(0).toFixed(1)} ms; all settled after ${elapsedMs.toFixed(0)} ms`);
       console.log(`\n${ok ? 'PASS' : 'FAIL'}`);
     }

@@ -1,25 +1,28 @@
 /**
  * Loader throughput on a generated 1M-request dataset (cached under .bench/).
  *
- *   node dist/scripts/bench-loader.js [--requests N] [--max-seconds S] [--dir DIR]
+ *   node dist/scripts/bench-loader.js [--requests N] [--max-time DURATION] [--dir DIR]
  *
- * Each measured pass stops early once --max-seconds is spent, so the run stays bounded.
+ * Each measured pass stops early once --max-time (default 20s) is spent, so the run stays bounded.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { forEachRequestSync, loadMetasSync, streamRequests } from '../src/sim/dataset-loader.js';
 import { generateDataset, writeDataset } from '../src/sim/workload-generator.js';
+import { durationArg } from '../src/load/bench-harness.js';
+
+export const DEFAULT_MAX_TIME_MS = 20_000;
 
 const { values } = parseArgs({
   options: {
     requests: { type: 'string', default: '1000000' },
-    'max-seconds': { type: 'string', default: '20' },
+    'max-time': { type: 'string' },
     dir: { type: 'string' },
   },
 });
 const target = Number(values.requests);
-const maxMs = Number(values['max-seconds']) * 1000;
+const maxMs = durationArg('bench-loader', '--max-time', values['max-time'], DEFAULT_MAX_TIME_MS);
 const dir = values.dir ?? join('.bench', `loader-${target}`);
 
 class Stop extends Error {}

@@ -15,7 +15,7 @@
  * run, whatever a learning policy would decide about functions called once; `--policy adaptive`
  * measures the default policy instead.
  *
- *   node dist/scripts/bench-many-functions.js [--levels 1000,10000,100000] [--duration 3] [--rounds 3]
+ *   node dist/scripts/bench-many-functions.js [--levels 1000,10000,100000] [--duration 3s] [--rounds 3]
  */
 import * as os from 'node:os';
 import { parseArgs } from 'node:util';
@@ -25,10 +25,11 @@ import { KeyPopulation } from '../src/load/key-population.js';
 import { runLoad } from '../src/load/load-runner.js';
 import { readProcessRssMb } from '../src/load/process-sampler.js';
 import {
-  ChildSet, describeMachine, fetchScalerTotals, medianOf, readCpuSplit, startScaler,
+  ChildSet, describeMachine, durationArg, fetchScalerTotals, medianOf, readCpuSplit, startScaler,
 } from '../src/load/bench-harness.js';
 
 export const DEFAULT_LEVELS = [1_000, 10_000, 100_000];
+export const DEFAULT_DURATION_MS = 3_000;
 /** Keep-alive of the fixed policy: longer than any run, so every instance stays idle. */
 export const BENCH_KEEP_ALIVE_MS = 600_000;
 /** New keys' first Assign+Idle pairs kept in flight while creating instances. */
@@ -39,7 +40,7 @@ export const KEY_PREFIX = 'many-fn-';
 const { values } = parseArgs({
   options: {
     levels: { type: 'string', default: DEFAULT_LEVELS.join(',') },
-    duration: { type: 'string', default: '3' },
+    duration: { type: 'string' },
     rounds: { type: 'string', default: '3' },
     concurrency: { type: 'string', default: '64' },
     shards: { type: 'string' },
@@ -48,14 +49,14 @@ const { values } = parseArgs({
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
-const USAGE = `usage: bench-many-functions [--levels 1000,10000,100000] [--duration S] [--rounds N]
+const USAGE = `usage: bench-many-functions [--levels 1000,10000,100000] [--duration DURATION] [--rounds N]
                             [--concurrency N] [--shards N] [--policy fixed|adaptive] [--json]`;
 if (values.help) {
   console.log(USAGE);
   process.exit(0);
 }
 const levels = values.levels.split(',').map(Number).sort((a, b) => a - b);
-const durationMs = Number(values.duration) * 1000;
+const durationMs = durationArg('bench-many-functions', '--duration', values.duration, DEFAULT_DURATION_MS);
 const rounds = Number(values.rounds);
 const concurrency = Number(values.concurrency);
 const shards = values.shards !== undefined ? Number(values.shards) : os.availableParallelism();
@@ -125,7 +126,7 @@ try {
   const scaler = await startScaler(children, 'scaler', {
     platformAddress: `127.0.0.1:${platformPort}`,
     shards,
-    extraArgs: ['--policy', values.policy, ...(values.policy === 'fixed' ? ['--keep-alive-ms', String(BENCH_KEEP_ALIVE_MS)] : [])],
+    extraArgs: ['--policy', values.policy, ...(values.policy === 'fixed' ? ['--keep-alive', `${BENCH_KEEP_ALIVE_MS}ms`] : [])],
   });
   const client = new RawH2Client({ target: `127.0.0.1:${scaler.port}` });
   await client.connect();

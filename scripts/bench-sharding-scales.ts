@@ -9,7 +9,7 @@
  * was, and the mean requests per shard message (router counters). Configurations run in
  * alternating rounds so a shared machine's noise spreads evenly; medians are reported.
  *
- *   node dist/scripts/bench-sharding-scales.js [--shards N] [--work-us 250] [--duration 3] [--rounds 3]
+ *   node dist/scripts/bench-sharding-scales.js [--shards N] [--work-us 250] [--duration 3s] [--rounds 3]
  */
 import * as os from 'node:os';
 import { parseArgs } from 'node:util';
@@ -18,17 +18,18 @@ import { createLoadClient } from '../src/load/create-load-client.js';
 import { KeyPopulation } from '../src/load/key-population.js';
 import { runLoad } from '../src/load/load-runner.js';
 import {
-  ChildSet, describeMachine, fetchScalerTotals, medianOf, readCpuSplit, startScaler, type ScalerChild,
+  ChildSet, describeMachine, durationArg, fetchScalerTotals, medianOf, readCpuSplit, startScaler, type ScalerChild,
 } from '../src/load/bench-harness.js';
 import { BENCH_SHARD_WORK_ENV } from '../src/server/bench-shard-work.js';
 
 export const DEFAULT_WORK_US = 250;
+export const DEFAULT_DURATION_MS = 3_000;
 export const WARMUP_MS = 1_000;
 
 const USAGE = `usage: bench-sharding-scales [options]
   --shards N       the multi-shard configuration (default: CPU cores, at least 2)
   --work-us US     extra busy work per request in each shard for the "heavy" runs (default ${DEFAULT_WORK_US})
-  --duration S     measured seconds per run (default 3)
+  --duration D     measured time per run, e.g. 3s (default 3s)
   --rounds N       alternating rounds; medians are reported (default 3)
   --concurrency N  closed-loop callers (default 64)
   --keys N         distinct keys, uniform (default 16)
@@ -40,7 +41,7 @@ const { values } = parseArgs({
   options: {
     shards: { type: 'string' },
     'work-us': { type: 'string', default: String(DEFAULT_WORK_US) },
-    duration: { type: 'string', default: '3' },
+    duration: { type: 'string' },
     rounds: { type: 'string', default: '3' },
     concurrency: { type: 'string', default: '64' },
     keys: { type: 'string', default: '16' },
@@ -55,7 +56,7 @@ if (values.help) {
 }
 const nShards = values.shards !== undefined ? Number(values.shards) : Math.max(2, os.availableParallelism());
 const workUs = Number(values['work-us']);
-const durationMs = Number(values.duration) * 1000;
+const durationMs = durationArg('bench-sharding-scales', '--duration', values.duration, DEFAULT_DURATION_MS);
 const rounds = Number(values.rounds);
 const concurrency = Number(values.concurrency);
 const keys = Number(values.keys);

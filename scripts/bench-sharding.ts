@@ -3,12 +3,13 @@
  * ShardRouter (1 and 2 shards) versus an unbatched baseline (one postMessage per request and per
  * reply over a plain MessagePort), all measured in this one run.
  *
- *   npx tsc -p tsconfig.json && node dist/scripts/bench-sharding.js [--ms 1000] [--concurrency 256]
+ *   npx tsc -p tsconfig.json && node dist/scripts/bench-sharding.js [--duration 1s] [--concurrency 256]
  *
  * This file is also its own worker script (router shard or baseline echo, chosen by workerData).
  */
 import { MessageChannel, Worker, isMainThread, workerData, type MessagePort } from 'node:worker_threads';
 import { ShardRouter, isShardBootstrap, serveShard, type BatchFlush } from '../src/sharding/index.js';
+import { durationArg } from '../src/load/bench-harness.js';
 
 /** Measured window per scenario. */
 export const BENCH_DEFAULT_MS = 800;
@@ -131,7 +132,8 @@ async function benchRouter(
 }
 
 async function main(): Promise<void> {
-  const ms = argNum('--ms', BENCH_DEFAULT_MS);
+  const at = process.argv.indexOf('--duration');
+  const ms = durationArg('bench-sharding', '--duration', at >= 0 ? process.argv[at + 1] : undefined, BENCH_DEFAULT_MS);
   const concurrency = argNum('--concurrency', BENCH_DEFAULT_CONCURRENCY);
   const fmt = (n: number): string => Math.round(n).toLocaleString('en-US').padStart(11);
   console.log(`sharding round trips, closed loop, concurrency ${concurrency}, ${ms} ms per scenario`);

@@ -2,7 +2,7 @@
  * Virtual-engine throughput on large generated traces (cached under .bench/, generated once).
  *
  *   node dist/scripts/bench-virtual.js [--trace contest-scale|stress|all] [--policy NAME]
- *                                      [--max-seconds S] [--dir DIR] [--no-bound] [--json]
+ *                                      [--max-time DURATION] [--dir DIR] [--no-bound] [--json]
  *
  * Traces:
  * - `contest-scale`: the shape of the contest's largest dataset (dataSet_2: ~5 functions, millions
@@ -13,7 +13,7 @@
  * For each, the engine's requests per second of wall time (clairvoyant bound and score book
  * included) and, as a baseline measured in the same process, the bare loader pass over the
  * same file (no engine can replay a trace faster than it can read it). Each pass stops after
- * --max-seconds. Main-thread CPU is reported apart: large traces are parsed by a worker thread.
+ * --max-time. Main-thread CPU is reported apart: large traces are parsed by a worker thread.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -24,6 +24,7 @@ import { createPolicy, policyNames } from '../src/core/policies/policy-registry.
 import { readProcessCpuMs } from '../src/load/process-sampler.js';
 import { forEachRequestFieldsSync, loadMetasSync } from '../src/sim/dataset-loader.js';
 import { datasetSource, runVirtual } from '../src/sim/virtual-engine.js';
+import { durationArg } from '../src/load/bench-harness.js';
 
 const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const GENERATOR = join(PACKAGE_ROOT, 'dist', 'scripts', 'generate-dataset.js');
@@ -41,7 +42,7 @@ export const BENCH_TRACES: readonly BenchTrace[] = [
   { name: 'contest-scale', pattern: 'poisson', functions: 5, durationSec: 3600, rate: 200, seed: 2 },
   { name: 'stress', pattern: 'poisson', functions: 50, durationSec: 3600, rate: 20, seed: 1 },
 ];
-export const DEFAULT_MAX_SECONDS = 60;
+export const DEFAULT_MAX_TIME_MS = 60_000;
 /** Throughput the issue asks of the engine. */
 export const TARGET_REQUESTS_PER_SEC = 500_000;
 
@@ -66,7 +67,7 @@ function ensureTrace(t: BenchTrace, dir: string): boolean {
   // In a child process: the generator holds the whole trace, which would hide our peak RSS.
   const gen = spawnSync(
     process.execPath,
-    [GENERATOR, '--pattern', t.pattern, '--functions', String(t.functions), '--duration', String(t.durationSec), '--rate', String(t.rate), '--seed', String(t.seed), '--out', dir],
+    [GENERATOR, '--pattern', t.pattern, '--functions', String(t.functions), '--duration', `${t.durationSec}s`, '--rate', String(t.rate), '--seed', String(t.seed), '--out', dir],
     { stdio: ['ignore', 'inherit', 'inherit'] },
   );
   if (gen.status !== 0) process.stderr.write(`bench-virtual: generating the ${t.name} trace failed (status ${gen.status})\n`);
@@ -170,7 +171,7 @@ function main(): number {
     options: {
       trace: { type: 'string', default: 'all' },
       policy: { type: 'string', default: 'adaptive' },
-      'max-seconds': { type: 'string', default: String(DEFAULT_MAX_SECONDS) },
+      'max-time': { type: 'string' },
       dir: { type: 'string' },
       'no-bound': { type: 'boolean' },
       json: { type: 'boolean' },
@@ -178,7 +179,7 @@ function main(): number {
     },
     strict: true,
   });
-  const usage = 'Usage: bench-virtual [--trace contest-scale|stress|all] [--policy NAME] [--max-seconds S] [--dir DIR] [--no-bound] [--json]\n';
+  const usage = 'Usage: bench-virtual [--trace contest-scale|stress|all] [--policy NAME] [--max-time DURATION] [--dir DIR] [--no-bound] [--json]\n  durations take a unit: ms, s, m, h or d\n';
   if (values.help === true) {
     process.stdout.write(usage);
     return 0;
@@ -188,9 +189,9 @@ function main(): number {
     process.stderr.write(`bench-virtual: unknown policy ${policy}; known: ${policyNames().join(', ')}\n`);
     return 2;
   }
-  const maxMs = Number(values['max-seconds']) * 1000;
+  const maxMs = durationArg('bench-virtual', '--max-time', values['max-time'], DEFAULT_MAX_TIME_MS);
   if (!(maxMs > 0)) {
-    process.stderr.write('bench-virtual: --max-seconds must be positive\n');
+    process.stderr.write('bench-virtual: --max-time must be positive\n');
     return 2;
   }
   const bound = values['no-bound'] !== true;

@@ -6,7 +6,7 @@
  * Starts a platform stand-in (in this process, instant CreateSlot/Init), the scaler and the
  * no-op server (child processes), then drives each with the load generator:
  *
- *   node dist/scripts/bench-warm-path.js [--duration 10] [--concurrency 64] [--shards 2] [--json]
+ *   node dist/scripts/bench-warm-path.js [--duration 10s] [--concurrency 64] [--shards 2] [--json]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as os from 'node:os';
@@ -18,9 +18,10 @@ import { KeyPopulation } from '../src/load/key-population.js';
 import { runLoad, type LoadMode, type LoadRunResult } from '../src/load/load-runner.js';
 import { formatLoadResult } from '../src/load/load-report.js';
 import { freePort } from '../src/free-port.js';
-import { waitForPort } from '../src/load/bench-harness.js';
+import { durationArg, medianOf, readCpuSplit, waitForPort } from '../src/load/bench-harness.js';
 
 export const BENCH_WARMUP_S = 2;
+export const DEFAULT_DURATION_MS = 5_000;
 /** How long a child may take to shut down gracefully before it is killed. */
 export const CHILD_STOP_GRACE_MS = 5_000;
 /** The issue's targets: the scaler reaches this share of the no-op ceiling ... */
@@ -29,7 +30,7 @@ export const TARGET_CEILING_RATIO = 0.8;
 export const TARGET_HALF_LOAD_P99_MS = 2;
 
 const USAGE = `usage: bench-warm-path [options]
-  --duration S        measured seconds per run (default 5)
+  --duration DURATION measured time per run, e.g. 5s (default 5s)
   --rounds N          alternate no-op and scaler saturation runs N times; medians are compared,
                       which keeps a noisy (shared) machine from skewing the ratio (default 3)
   --concurrency N     closed-loop callers for the saturation runs (default 64)
@@ -37,18 +38,22 @@ const USAGE = `usage: bench-warm-path [options]
   --shards N          scaler shard workers (default: CPU cores)
   --client raw|grpc-js  load-generator client for the main runs (default raw)
   --compare-clients   also measure the no-op ceiling with the other client mode
+  --compare-latency-histograms
+                      also run a scaler with --latency-histograms off in every round (A/B of
+                      the per-call prom-client cost: CPU per pair, total and main thread)
   --json              one JSON line with every run
   --help`;
 
 const { values } = parseArgs({
   options: {
-    duration: { type: 'string', default: '5' },
+    duration: { type: 'string' },
     rounds: { type: 'string', default: '3' },
     concurrency: { type: 'string', default: '64' },
     keys: { type: 'string', default: '16' },
     shards: { type: 'string' },
     client: { type: 'string', default: 'raw' },
     'compare-clients': { type: 'boolean', default: false },
+    'compare-latency-histograms': { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
@@ -57,7 +62,7 @@ if (values.help) {
   console.log(USAGE);
   process.exit(0);
 }
-const durationMs = Number(values.duration) * 1000;
+const durationMs = durationArg('bench-warm-path', '--duration', values.duration, DEFAULT_DURATION_MS);
 const concurrency = Number(values.concurrency);
 const keys = Number(values.keys);
 const shards = values.shards !== undefined ? Number(values.shards) : os.availableParallelism();
@@ -118,21 +123,26 @@ function oneLine(label: string, r: LoadRunResult): string {
     `loadgen cpu ${r.loadgenCpuPercent.toFixed(0)}% (${r.loadgenCpuUsPerPair.toFixed(0)} us/pair)${t}`;
 }
 
+/** Main-thread CPU per pair of the target during the measured part (us), by run. */
+const mainCpuUsPerPair = new WeakMap<LoadRunResult, number>();
+
 async function measure(
   label: string, port: number, pid: number | undefined, kind: LoadClientKind, mode: LoadMode, rate?: number,
 ): Promise<LoadRunResult> {
   const client = createLoadClient({ kind, target: `127.0.0.1:${port}` });
   await client.connect();
-  const r = await runLoad({
+  const load = {
     client,
     population: new KeyPopulation({ distribution: keys === 1 ? 'hot' : 'uniform', keys }),
     mode,
     concurrency,
     ...(rate !== undefined ? { ratePerSec: rate } : {}),
-    warmupMs: BENCH_WARMUP_S * 1000,
-    durationMs,
-    ...(pid !== undefined ? { pid } : {}),
-  });
+  };
+  // Warm-up apart, so that the main thread's CPU can be read around the measured part alone.
+  await runLoad({ ...load, durationMs: BENCH_WARMUP_S * 1000 });
+  const cpu0 = pid !== undefined ? readCpuSplit(pid) : undefined;
+  const r = await runLoad({ ...load, durationMs, ...(pid !== undefined ? { pid } : {}) });
+  if (pid !== undefined) mainCpuUsPerPair.set(r, ((readCpuSplit(pid).mainMs - cpu0!.mainMs) * 1000) / Math.max(1, r.pairsOk));
   client.close();
   if (!values.json) console.log(oneLine(label, r));
   return r;
@@ -152,9 +162,19 @@ try {
   const noop = startChild('noop-scaler', [`${distDir}scripts/noop-scaler.js`, '--port', String(noopPort), '--host', '127.0.0.1']);
   const scaler = startChild('scaler', [
     `${distDir}src/main.js`, '--address', `127.0.0.1:${scalerPort}`, '--platform', `127.0.0.1:${platformPort}`,
-    '--shards', String(shards), '--stats-port', '0', '--log-level', 'warn',
+    // A stats port, as deployed: without one the scaler skips its /metrics instrumentation.
+    '--shards', String(shards), '--stats-port', String(await freePort()), '--log-level', 'warn',
   ]);
   await Promise.all([waitForPort(noopPort, noop, 'noop-scaler'), waitForPort(scalerPort, scaler, 'scaler')]);
+  const abHistograms = values['compare-latency-histograms'];
+  const offPort = abHistograms ? await freePort() : 0;
+  const scalerOff = abHistograms
+    ? startChild('scaler-no-histograms', [
+      `${distDir}src/main.js`, '--address', `127.0.0.1:${offPort}`, '--platform', `127.0.0.1:${platformPort}`,
+      '--shards', String(shards), '--stats-port', String(await freePort()), '--log-level', 'warn', '--latency-histograms', 'off',
+    ])
+    : undefined;
+  if (scalerOff !== undefined) await waitForPort(offPort, scalerOff, 'scaler-no-histograms');
 
   if (!values.json) {
     console.log(`warm path: ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, node ${process.version}, ` +
@@ -163,12 +183,19 @@ try {
   const other: LoadClientKind = clientKind === 'raw' ? 'grpc-js' : 'raw';
   const all: Record<string, LoadRunResult[]> = { noop: [], scaler: [] };
   if (values['compare-clients']) all[`noop-${other}`] = [];
+  if (scalerOff !== undefined) all.scalerNoHistograms = [];
   for (let i = 1; i <= rounds; i++) {
     all.noop!.push(await measure(`round ${i} no-op ceiling (${clientKind})`, noopPort, noop.pid, clientKind, 'closed'));
     if (values['compare-clients']) {
       all[`noop-${other}`]!.push(await measure(`round ${i} no-op ceiling (${other})`, noopPort, noop.pid, other, 'closed'));
     }
-    all.scaler!.push(await measure(`round ${i} scaler saturation (${clientKind})`, scalerPort, scaler.pid, clientKind, 'closed'));
+    const on = (): Promise<LoadRunResult> => measure(`round ${i} scaler saturation (${clientKind})`, scalerPort, scaler.pid, clientKind, 'closed');
+    const off = (): Promise<LoadRunResult> =>
+      measure(`round ${i} scaler saturation, --latency-histograms off (${clientKind})`, offPort, scalerOff!.pid, clientKind, 'closed');
+    // With the A/B, the two scalers take turns going first.
+    if (scalerOff !== undefined && i % 2 === 0) all.scalerNoHistograms!.push(await off());
+    all.scaler!.push(await on());
+    if (scalerOff !== undefined && i % 2 === 1) all.scalerNoHistograms!.push(await off());
   }
   const runs: Record<string, LoadRunResult> = {};
   for (const [name, rs] of Object.entries(all)) runs[name] = median(rs);
@@ -205,10 +232,25 @@ try {
     p99TargetMs: TARGET_HALF_LOAD_P99_MS,
     errors,
   };
+  /** The histogram A/B: medians over the rounds of CPU per pair, whole process and main thread. */
+  const cpuOf = (rs: LoadRunResult[]): { totalUs: number; mainUs: number } => ({
+    totalUs: medianOf(rs.map((r) => r.targetCpuUsPerPair ?? NaN)),
+    mainUs: medianOf(rs.map((r) => mainCpuUsPerPair.get(r) ?? NaN)),
+  });
+  const histogramAb = scalerOff !== undefined ? { on: cpuOf(all.scaler!), off: cpuOf(all.scalerNoHistograms!) } : undefined;
   if (values.json) {
     const perRound = Object.fromEntries(Object.entries(all).map(([k, rs]) => [k, rs.map((r) => r.pairsPerSec)]));
-    console.log(JSON.stringify({ bench: 'warm-path', shards, concurrency, keys, client: clientKind, durationMs, rounds, ...verdict, perRound, runs }));
+    const perRoundMainCpu = Object.fromEntries(Object.entries(all).map(([k, rs]) => [k, rs.map((r) => mainCpuUsPerPair.get(r) ?? null)]));
+    console.log(JSON.stringify({
+      bench: 'warm-path', shards, concurrency, keys, client: clientKind, durationMs, rounds, ...verdict, histogramAb, perRound, perRoundMainCpu, runs,
+    }));
   } else {
+    if (histogramAb !== undefined) {
+      const { on, off } = histogramAb;
+      console.log(`latency histograms A/B, CPU per pair (medians of ${rounds}): on ${on.totalUs.toFixed(1)} us (main thread ${on.mainUs.toFixed(1)}), ` +
+        `off ${off.totalUs.toFixed(1)} us (main thread ${off.mainUs.toFixed(1)}): +${(on.totalUs - off.totalUs).toFixed(1)} us total, ` +
+        `+${(on.mainUs - off.mainUs).toFixed(1)} us main`);
+    }
     console.log(`scaler / no-op ceiling (medians): ${runsScaler.pairsPerSec.toFixed(0)} / ${runsNoop.pairsPerSec.toFixed(0)} pairs/s = ` +
       `${(ratio * 100).toFixed(1)}% (target >= ${TARGET_CEILING_RATIO * 100}%)`);
     console.log(`target CPU per pair (medians' runs): scaler ${scalerCpu.toFixed(0)} us, no-op ${noopCpu.toFixed(0)} us ` +

@@ -1,10 +1,11 @@
 /**
  * Writes a generated contest-format dataset (DIR/metas, DIR/requests).
  *
- *   node dist/scripts/generate-dataset.js --pattern mix --seed 1 --duration 600 --out DIR [--functions N] [--rate X]
+ *   node dist/scripts/generate-dataset.js --pattern mix --seed 1 --duration 10m --out DIR [--functions N] [--rate X]
  *   node dist/scripts/generate-dataset.js --family faas-mix --out DIR
  */
 import { parseArgs } from 'node:util';
+import { DURATION_UNITS_HELP, formatDuration, parseDuration } from '../src/duration.js';
 import {
   DEFAULT_DURATION_SEC,
   DEFAULT_FUNCTIONS,
@@ -23,12 +24,14 @@ const HELP = `Usage: generate-dataset --out DIR [options]
   --family NAME       a named 10-minute preset: ${WORKLOAD_FAMILIES.map((f) => f.name).join(', ')}
                       (explicit options override the preset's)
   --seed N            PRNG seed (default 1)
-  --duration SECS     trace length (default ${DEFAULT_DURATION_SEC})
+  --duration DURATION trace length, e.g. 60s or 10m (default ${formatDuration(DEFAULT_DURATION_SEC * 1000)})
   --functions N       number of functions (default ${DEFAULT_FUNCTIONS})
   --rate X            arrival-rate multiplier (default 1)
   --error-rate F      fraction of requests with status 408/500 (default 0.004)
   --out DIR           output folder (created); writes DIR/metas and DIR/requests
   --help              this text
+
+Durations take a unit: ${DURATION_UNITS_HELP}; a bare number is refused.
 `;
 
 function num(name: string, v: string | undefined): number | undefined {
@@ -72,7 +75,8 @@ function main(): number {
     ...preset,
     ...(pattern !== undefined ? { pattern } : {}),
     ...(values.seed !== undefined ? { seed: num('seed', values.seed) } : {}),
-    ...(values.duration !== undefined ? { durationSec: num('duration', values.duration) } : {}),
+    // DurationError's message says which units are accepted; main's catch prints it (exit 2).
+    ...(values.duration !== undefined ? { durationSec: parseDuration('--duration', values.duration) / 1000 } : {}),
     ...(values.functions !== undefined ? { functions: num('functions', values.functions) } : {}),
     ...(values.rate !== undefined ? { rate: num('rate', values.rate) } : {}),
     ...(values['error-rate'] !== undefined ? { errorRate: num('error-rate', values['error-rate']) } : {}),

@@ -3,25 +3,26 @@
  * loop, over a chosen key population; reports throughput, latency percentiles, errors by status
  * and, with --pid, the target's CPU and RSS.
  *
- *   node dist/scripts/loadgen.js --target 127.0.0.1:9001 --client raw --concurrency 64 --duration 10
+ *   node dist/scripts/loadgen.js --target 127.0.0.1:9001 --client raw --concurrency 64 --duration 10s
  */
 import { parseArgs } from 'node:util';
 import { createLoadClient, LOAD_CLIENT_KINDS, type LoadClientKind } from '../src/load/create-load-client.js';
 import { KeyPopulation, type KeyDistribution } from '../src/load/key-population.js';
 import { runLoad, DEFAULT_CLOSED_CONCURRENCY, DEFAULT_MEMORY_MB, type LoadMode } from '../src/load/load-runner.js';
 import { formatLoadResult, loadResultJson } from '../src/load/load-report.js';
+import { DURATION_UNITS_HELP, DurationError, formatDuration, parseDuration } from '../src/duration.js';
 
-export const DEFAULT_DURATION_S = 10;
+export const DEFAULT_DURATION_MS = 10_000;
 
 const USAGE = `usage: loadgen --target HOST:PORT [options]
   --target HOST:PORT    Scaler service address (required)
   --mode closed|open    closed: N concurrent callers; open: fixed arrival rate (default closed)
   --concurrency N       closed loop callers (default ${DEFAULT_CLOSED_CONCURRENCY})
   --rate R              open loop pair arrivals per second
-  --duration S          measured seconds (default ${DEFAULT_DURATION_S} unless --count is given)
+  --duration DURATION   measured time (default ${formatDuration(DEFAULT_DURATION_MS)} unless --count is given)
   --count N             measured pairs to send
-  --warmup S            unmeasured seconds before the measurement (default 0)
-  --hold MS             ms between an Assign's reply and its Idle (default 0)
+  --warmup DURATION     unmeasured time before the measurement (default 0s)
+  --hold DURATION       between an Assign's reply and its Idle, also sent as its duration (default 0ms)
   --keys N              number of distinct function keys (default 1)
   --zipf S              Zipf(S) popularity over the keys instead of uniform
   --hot                 a single hot key (same as --keys 1)
@@ -32,6 +33,8 @@ const USAGE = `usage: loadgen --target HOST:PORT [options]
   --pid PID             sample this process's CPU and RSS during the run
   --json                print one JSON line instead of the human report
   --help                this text
+
+Durations take a unit: ${DURATION_UNITS_HELP}; a bare number is refused.
 
 Exit status: 0 if every measured pair succeeded, 1 otherwise (errors are in the report).
 
@@ -50,6 +53,16 @@ function num(name: string, v: string | undefined, opts: { int?: boolean; min?: n
     fail(`invalid --${name} ${v}`);
   }
   return n;
+}
+
+function dur(name: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  try {
+    return parseDuration(`--${name}`, v);
+  } catch (e) {
+    if (e instanceof DurationError) fail(e.message);
+    throw e;
+  }
 }
 
 const { values } = (() => {
@@ -96,9 +109,9 @@ const concurrency = num('concurrency', values.concurrency, { int: true, min: 1 }
 const rate = num('rate', values.rate, { min: 0 });
 if (mode === 'open' && !(rate! > 0)) fail('--mode open needs --rate > 0');
 const count = num('count', values.count, { int: true, min: 1 });
-const durationS = num('duration', values.duration, { min: 0 }) ?? (count === undefined ? DEFAULT_DURATION_S : undefined);
-const warmupS = num('warmup', values.warmup, { min: 0 }) ?? 0;
-const holdMs = num('hold', values.hold, { min: 0 }) ?? 0;
+const durationMs = dur('duration', values.duration) ?? (count === undefined ? DEFAULT_DURATION_MS : undefined);
+const warmupMs = dur('warmup', values.warmup) ?? 0;
+const holdMs = dur('hold', values.hold) ?? 0;
 const keys = num('keys', values.keys, { int: true, min: 1 }) ?? 1;
 const zipf = num('zipf', values.zipf, { min: 0 });
 if (zipf !== undefined && !(zipf > 0)) fail('--zipf must be > 0');
@@ -114,7 +127,7 @@ const client = createLoadClient({
   kind: clientKind,
   target: values.target,
   connections,
-  idleResult: { statusCode: 200, durationInMs: Math.round(holdMs) },
+  idleResult: { statusCode: 200, durationInMs: holdMs },
 });
 try {
   await client.connect();
@@ -130,10 +143,10 @@ const result = await runLoad({
   mode,
   holdMs,
   memoryMb,
-  warmupMs: warmupS * 1000,
+  warmupMs,
   ...(concurrency !== undefined ? { concurrency } : {}),
   ...(rate !== undefined ? { ratePerSec: rate } : {}),
-  ...(durationS !== undefined ? { durationMs: durationS * 1000 } : {}),
+  ...(durationMs !== undefined ? { durationMs } : {}),
   ...(count !== undefined ? { count } : {}),
   ...(pid !== undefined ? { pid } : {}),
 });

@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DEFAULT_POLICY } from '../src/config.js';
+import { DURATION_UNITS_HELP, DurationError, formatDuration, parseDuration } from '../src/duration.js';
 import { createPolicy } from '../src/core/policies/policy-registry.js';
 import { loadMetas, streamRequests } from '../src/sim/dataset-loader.js';
 import { DEFAULT_OUTAGE_MS, FAULT_KINDS, FaultPlan, virtualFaults, type FaultKind, type FaultRates } from '../src/sim/fault-plan.js';
@@ -30,11 +31,13 @@ const HELP = `Usage: reliability [options]
   --faults LIST       comma-separated faults (default: none,each fault,all); known: ${FAULT_KINDS.join(', ')}
   --quick             generated workload ${QUICK_DURATION_SEC} s instead of 10 min
   --live MODE         live smoke runs: each (default) | all (only the all-faults row) | none
-  --live-max-init-ms  cap of init durations in live runs (default ${DEFAULT_LIVE_MAX_INIT_MS})
+  --live-max-init DURATION  cap of init durations in live runs (default ${formatDuration(DEFAULT_LIVE_MAX_INIT_MS)})
   --smoke DIR         smoke dataset (default datasets/function_smoke_test)
   --policy NAME       scaling policy (default ${DEFAULT_POLICY})
   --seed N            fault seed (default 1)
   --json              one JSON line per row instead of the table
+
+Durations take a unit: ${DURATION_UNITS_HELP}; a bare number is refused.
 `;
 
 interface Row {
@@ -134,7 +137,7 @@ async function main(): Promise<number> {
       faults: { type: 'string' },
       quick: { type: 'boolean' },
       live: { type: 'string' },
-      'live-max-init-ms': { type: 'string' },
+      'live-max-init': { type: 'string' },
       smoke: { type: 'string' },
       policy: { type: 'string' },
       seed: { type: 'string' },
@@ -153,7 +156,7 @@ async function main(): Promise<number> {
   const policy = values.policy ?? DEFAULT_POLICY;
   const live = values.live ?? 'each';
   if (!['each', 'all', 'none'].includes(live)) throw new Error(`--live must be each, all or none`);
-  const maxInitMs = values['live-max-init-ms'] === undefined ? DEFAULT_LIVE_MAX_INIT_MS : Number(values['live-max-init-ms']);
+  const maxInitMs = values['live-max-init'] === undefined ? DEFAULT_LIVE_MAX_INIT_MS : parseDuration('--live-max-init', values['live-max-init']);
   const faults = values.faults?.split(',') ?? ['none', ...FAULT_KINDS, 'all'];
   for (const f of faults) {
     if (f !== 'none' && f !== 'all' && !(FAULT_KINDS as readonly string[]).includes(f)) throw new Error(`unknown fault ${f}`);
@@ -191,7 +194,9 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (err: unknown) => {
-    process.stderr.write(`reliability: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    // A bad duration is a usage error: its message says which units are accepted.
+    const text = err instanceof DurationError ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err);
+    process.stderr.write(`reliability: ${text}\n`);
     process.exit(2);
   },
 );

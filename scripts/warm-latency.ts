@@ -16,11 +16,13 @@ import { parseArgs } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import { loadProto, Status, type ScalerClient } from '../src/proto.js';
 import { PlatformServer } from '../src/sim/platform-server.js';
+import { durationArg } from '../src/load/bench-harness.js';
+import { formatDuration } from '../src/duration.js';
 
 export const DEFAULT_PAIRS = 5_000;
 export const DEFAULT_WARMUP_PAIRS = 500;
 /** The whole run (start, warm-up, measurement, stop) must end within this. */
-export const DEFAULT_TIME_LIMIT_S = 120;
+export const DEFAULT_TIME_LIMIT_MS = 120_000;
 export const SCALER_START_TIMEOUT_MS = 15_000;
 export const CALL_DEADLINE_MS = 5_000;
 /** Stand-in platform latencies: tiny, the cold start is not what is measured. */
@@ -31,7 +33,7 @@ const USAGE = `usage: warm-latency [options]
   --pairs N         measured Assign+Idle pairs (default ${DEFAULT_PAIRS})
   --warmup N        unmeasured pairs first (default ${DEFAULT_WARMUP_PAIRS})
   --policy NAME     scaler policy (default: the scaler's)
-  --time-limit S    give up after S seconds (default ${DEFAULT_TIME_LIMIT_S})
+  --time-limit D    give up after this long, e.g. 2m (default ${formatDuration(DEFAULT_TIME_LIMIT_MS)})
   --json            one JSON line instead of the table
   --help`;
 
@@ -41,7 +43,7 @@ const { values } = parseArgs({
     pairs: { type: 'string', default: String(DEFAULT_PAIRS) },
     warmup: { type: 'string', default: String(DEFAULT_WARMUP_PAIRS) },
     policy: { type: 'string' },
-    'time-limit': { type: 'string', default: String(DEFAULT_TIME_LIMIT_S) },
+    'time-limit': { type: 'string' },
     json: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
@@ -53,7 +55,7 @@ if (values.help) {
 const shards = Number(values.shards);
 const pairs = Number(values.pairs);
 const warmup = Number(values.warmup);
-const timeLimitMs = Number(values['time-limit']) * 1000;
+const timeLimitMs = durationArg('warm-latency', '--time-limit', values['time-limit'], DEFAULT_TIME_LIMIT_MS);
 if (![shards, pairs, timeLimitMs].every((n) => Number.isInteger(n) && n >= 1) || !(Number.isInteger(warmup) && warmup >= 0)) {
   console.error(USAGE);
   process.exit(2);
@@ -136,7 +138,7 @@ let exitCode = 0;
 let scaler: ChildProcess | undefined;
 let client: ScalerClient | undefined;
 const limit = setTimeout(() => {
-  console.error(`warm-latency: gave up after ${timeLimitMs / 1000} s`);
+  console.error(`warm-latency: gave up after ${formatDuration(timeLimitMs)}`);
   scaler?.kill('SIGKILL');
   process.exit(1);
 }, timeLimitMs);

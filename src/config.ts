@@ -1,4 +1,6 @@
 import { availableParallelism } from 'node:os';
+import { DURATION_UNITS_HELP, DurationError, parseDuration } from './duration.js';
+import { DEFAULT_MAX_COLD_STARTS_PER_SHARD, DEFAULT_MAX_DESTROYS_PER_SHARD } from './server/bounded-platform.js';
 
 /** The contest's fixed addresses; the stats port must avoid 9000 and 50051 (the simulator's). */
 export const DEFAULT_SCALER_ADDRESS = '0.0.0.0:9001';
@@ -7,6 +9,10 @@ export const DEFAULT_STATS_PORT = 9091;
 export const RESERVED_PORTS: readonly number[] = [9000, 50051];
 export const DEFAULT_POLICY = 'adaptive';
 export const DEFAULT_MAX_INFLIGHT_PER_SHARD = 50_000;
+/** Longest keep-alive `--keep-alive` accepts. */
+export const MAX_KEEP_ALIVE_MS = 86_400_000;
+/** Largest `--metrics-top-functions`: per-function series are opt-in and must stay few. */
+export const MAX_METRICS_TOP_FUNCTIONS = 1_000;
 
 /** Router/worker batch flush mode (see `BatchFlush` in src/sharding/types.ts). */
 export type ScalerBatchFlush = 'microtask' | 'immediate';
@@ -32,8 +38,16 @@ export interface ScalerConfig {
   logLevel: LogLevel;
   /** Scaling policy name (see `npm start -- --help`). */
   policy: string;
-  /** Keep-alive of the fixed policies, ms. */
+  /** Keep-alive of the fixed policies, ms (`--keep-alive 60s`). */
   keepAliveMs: number | undefined;
+  /** Cold starts (CreateSlot + Init) in flight per shard; 0 means unbounded. */
+  maxColdStartsPerShard: number;
+  /** DestroySlot calls in flight per shard; 0 means unbounded. */
+  maxDestroysPerShard: number;
+  /** Functions with their own series on `/metrics` (the N with most live slot memory); 0: none. */
+  metricsTopFunctions: number;
+  /** Assign/Idle latency histograms on `/metrics` (a prom-client observe per call). */
+  latencyHistograms: boolean;
   /** Assigns in flight per shard beyond which new ones answer RESOURCE_EXHAUSTED. */
   maxInFlightPerShard: number;
   /** Batch flush mode of the shard router; undefined means the server's default. */
@@ -66,16 +80,29 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   { flag: '--stats-host', env: 'SCALER_STATS_HOST', arg: 'HOST', help: 'HTTP stats bind host (default 127.0.0.1)' },
   { flag: '--log-level', env: 'LOG_LEVEL', arg: 'LEVEL', help: `Log level: ${LOG_LEVELS.join('|')} (default info)` },
   { flag: '--policy', env: 'SCALER_POLICY', arg: 'NAME', help: `Scaling policy (default ${DEFAULT_POLICY})` },
-  { flag: '--keep-alive-ms', env: 'SCALER_KEEP_ALIVE_MS', arg: 'MS', help: 'Keep-alive of the fixed keep-alive policy' },
+  { flag: '--keep-alive', env: 'SCALER_KEEP_ALIVE', arg: 'DURATION', help: 'Keep-alive of the fixed keep-alive policy, e.g. 90s or 5m (default 60s)' },
   { flag: '--batch-flush', env: 'SCALER_BATCH_FLUSH', arg: 'MODE', help: 'Shard message batching: immediate|microtask (default immediate)' },
   { flag: '--platform-client', env: 'SCALER_PLATFORM_CLIENT', arg: 'KIND', help: `Platform client: ${PLATFORM_CLIENT_KINDS.join('|')} (default ${DEFAULT_PLATFORM_CLIENT})` },
   { flag: '--max-inflight', env: 'SCALER_MAX_INFLIGHT', arg: 'N', help: `Assigns in flight per shard before RESOURCE_EXHAUSTED (default ${DEFAULT_MAX_INFLIGHT_PER_SHARD})` },
+  { flag: '--max-cold-starts', env: 'SCALER_MAX_COLD_STARTS', arg: 'N', help: `Cold starts (CreateSlot+Init) in flight per shard, more queue; 0: unbounded (default ${DEFAULT_MAX_COLD_STARTS_PER_SHARD})` },
+  { flag: '--max-destroys', env: 'SCALER_MAX_DESTROYS', arg: 'N', help: `DestroySlot calls in flight per shard, more queue; 0: unbounded (default ${DEFAULT_MAX_DESTROYS_PER_SHARD})` },
+  { flag: '--metrics-top-functions', env: 'SCALER_METRICS_TOP_FUNCTIONS', arg: 'N', help: 'Per-function series on /metrics for the N functions with most live slot memory (default 0: none)' },
+  { flag: '--latency-histograms', env: 'SCALER_LATENCY_HISTOGRAMS', arg: 'on|off', help: 'Assign/Idle latency histograms on /metrics (default on)' },
 ];
+
+/** Options that were renamed: giving the old name says what to write instead. */
+const RENAMED: ReadonlyMap<string, string> = new Map([
+  ['--keep-alive-ms', `--keep-alive-ms was replaced by --keep-alive DURATION (${DURATION_UNITS_HELP})`],
+  ['SCALER_KEEP_ALIVE_MS', `SCALER_KEEP_ALIVE_MS was replaced by SCALER_KEEP_ALIVE (a duration: ${DURATION_UNITS_HELP})`],
+]);
 
 export function helpText(): string {
   const lines = ['Usage: npm start -- [options]   (or: node dist/src/main.js [options])', '', 'Options (flag, then environment variable):'];
-  for (const o of OPTION_SPECS) lines.push(`  ${`${o.flag} ${o.arg}`.padEnd(26)} ${o.env.padEnd(22)} ${o.help}`);
-  lines.push(`  ${'--help'.padEnd(26)} ${''.padEnd(22)} Show this help`);
+  const flagWidth = Math.max(...OPTION_SPECS.map((o) => o.flag.length + 1 + o.arg.length));
+  const envWidth = Math.max(...OPTION_SPECS.map((o) => o.env.length));
+  for (const o of OPTION_SPECS) lines.push(`  ${`${o.flag} ${o.arg}`.padEnd(flagWidth)}  ${o.env.padEnd(envWidth)}  ${o.help}`);
+  lines.push(`  ${'--help'.padEnd(flagWidth)}  ${''.padEnd(envWidth)}  Show this help`);
+  lines.push('', `Durations are written with a unit: ${DURATION_UNITS_HELP}; a bare number is refused.`);
   return lines.join('\n');
 }
 
@@ -102,13 +129,16 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Sc
     const v = env[o.env];
     if (v !== undefined && v !== '') values.set(o.flag, v);
   }
+  for (const [name, message] of RENAMED) {
+    if (!name.startsWith('--') && env[name] !== undefined && env[name] !== '') throw new ConfigError(message);
+  }
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '--help' || a === '-h') return null;
     const eq = a.indexOf('=');
     const flag = eq > 0 ? a.slice(0, eq) : a;
     const spec = OPTION_SPECS.find((o) => o.flag === flag);
-    if (spec === undefined) throw new ConfigError(`unknown option "${a}" (see --help)`);
+    if (spec === undefined) throw new ConfigError(RENAMED.get(flag) ?? `unknown option "${a}" (see --help)`);
     const value = eq > 0 ? a.slice(eq + 1) : argv[++i];
     if (value === undefined) throw new ConfigError(`${flag} needs a value`);
     values.set(flag, value);
@@ -134,6 +164,25 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Sc
   if (platformClient !== undefined && !PLATFORM_CLIENT_KINDS.includes(platformClient)) {
     throw new ConfigError(`--platform-client must be one of ${PLATFORM_CLIENT_KINDS.join(', ')}, got "${platformClient}"`);
   }
+  /** Where an option's value came from, for messages: the flag, or its environment variable. */
+  const source = (flag: string): string => (flagged.has(flag) ? flag : (OPTION_SPECS.find((o) => o.flag === flag)?.env ?? flag));
+  const duration = (flag: string, max: number): number | undefined => {
+    const raw = values.get(flag);
+    if (raw === undefined) return undefined;
+    let ms: number;
+    try {
+      ms = parseDuration(source(flag), raw);
+    } catch (err) {
+      if (err instanceof DurationError) throw new ConfigError(err.message);
+      throw err;
+    }
+    if (ms > max) throw new ConfigError(`${source(flag)} must be at most ${max / 3_600_000} h, got "${raw}"`);
+    return ms;
+  };
+  const intOr = (flag: string, dflt: number, min: number, max: number): number =>
+    values.has(flag) ? parseIntStrict(source(flag), values.get(flag)!, min, max) : dflt;
+  const histograms = values.get('--latency-histograms') ?? 'on';
+  if (histograms !== 'on' && histograms !== 'off') throw new ConfigError(`${source('--latency-histograms')} must be on or off, got "${histograms}"`);
   const logLevel = (values.get('--log-level') ?? 'info') as LogLevel;
   if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
   return {
@@ -144,10 +193,12 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Sc
     statsHost: values.get('--stats-host') ?? '127.0.0.1',
     logLevel,
     policy: values.get('--policy') ?? DEFAULT_POLICY,
-    keepAliveMs: values.has('--keep-alive-ms') ? parseIntStrict('--keep-alive-ms', values.get('--keep-alive-ms')!, 0, 86_400_000) : undefined,
-    maxInFlightPerShard: values.has('--max-inflight')
-      ? parseIntStrict('--max-inflight', values.get('--max-inflight')!, 1, 10_000_000)
-      : DEFAULT_MAX_INFLIGHT_PER_SHARD,
+    keepAliveMs: duration('--keep-alive', MAX_KEEP_ALIVE_MS),
+    maxInFlightPerShard: intOr('--max-inflight', DEFAULT_MAX_INFLIGHT_PER_SHARD, 1, 10_000_000),
+    maxColdStartsPerShard: intOr('--max-cold-starts', DEFAULT_MAX_COLD_STARTS_PER_SHARD, 0, 10_000_000),
+    maxDestroysPerShard: intOr('--max-destroys', DEFAULT_MAX_DESTROYS_PER_SHARD, 0, 10_000_000),
+    metricsTopFunctions: intOr('--metrics-top-functions', 0, 0, MAX_METRICS_TOP_FUNCTIONS),
+    latencyHistograms: histograms === 'on',
     batchFlush,
     platformClient,
   };

@@ -1,4 +1,5 @@
 import { defineCounterLayout } from './sharding/index.js';
+import type { PlatformCallCode, PlatformMethod } from './server/bounded-platform.js';
 
 /**
  * The scaler's shared counters: one row per shard in the `SharedArrayBuffer` of the sharding
@@ -33,6 +34,35 @@ export const SCALER_COUNTER_LAYOUT = defineCounterLayout([
   'slotGBs',
   'execSecs',
   'scheduleSecs',
+  /** Platform calls answered, by method and outcome (src/server/bounded-platform.ts). */
+  'platformCreateSlotOk',
+  'platformCreateSlotThrottle',
+  'platformCreateSlotTransient',
+  'platformCreateSlotPermanent',
+  'platformInitOk',
+  'platformInitThrottle',
+  'platformInitTransient',
+  'platformInitPermanent',
+  'platformDestroySlotOk',
+  'platformDestroySlotThrottle',
+  'platformDestroySlotTransient',
+  'platformDestroySlotPermanent',
+  /** Cold starts holding a permit of the shard's bound, and CreateSlots waiting for one. */
+  'coldStartsInFlight',
+  'coldStartsQueued',
+  /** DestroySlot calls in flight, and waiting for the shard's bound. */
+  'destroysInFlight',
+  'destroysQueued',
 ] as const);
 
 export type ScalerCounterField = (typeof SCALER_COUNTER_LAYOUT)[number];
+
+type PlatformCallField = `platform${PlatformMethod}${Capitalize<PlatformCallCode>}`;
+
+/**
+ * The counter of platform calls answered for `method` with outcome `code`. (It compiles only
+ * while the layout has a field for every method and outcome.)
+ */
+export function platformCallField(method: PlatformMethod, code: PlatformCallCode): ScalerCounterField {
+  return `platform${method}${code[0]!.toUpperCase()}${code.slice(1)}` as PlatformCallField;
+}

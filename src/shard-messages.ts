@@ -61,6 +61,9 @@ export interface ShardWorkerData {
   readonly platformClient?: PlatformClientKind;
   readonly policy: string;
   readonly keepAliveMs: number | undefined;
+  /** `--max-cold-starts` / `--max-destroys` (0: unbounded); absent means the defaults of src/server/bounded-platform.ts. */
+  readonly maxColdStarts?: number;
+  readonly maxDestroys?: number;
   readonly logLevel: string;
   /** Unique per process start, shard and generation: instance ids never collide. */
   readonly instancePrefix: string;

@@ -3,8 +3,11 @@
  * across 200 keys with no instance, 100 ms CreateSlot + 300 ms Init. Correctness only, no timing:
  * every Assign and Idle succeeds, no instance is held by two requests at once, every assignment
  * names an instance the platform initialised for that key, one cold start per waiter, and RSS
- * stays under the benchmark's limit. Runs the compiled script (it spawns the scaler and a
- * platform child), so `npm test` must have built `dist/`.
+ * stays under the benchmark's limit. The scaler runs with a small platform bound (100 cold
+ * starts in flight per shard), so the storm queues inside it: the platform stand-in must never
+ * see more CreateSlot + Init calls at once than the bound, and every Assign is still served.
+ * Runs the compiled script (it spawns the scaler and a platform child), so `npm test` must have
+ * built `dist/`.
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -24,11 +27,17 @@ interface StormResult {
   coldStarts: number;
   invalidAssignments: string[];
   maxRssMb: number;
+  maxColdStartsPerShard: number;
+  shards: number;
+  coldStartBound: number | null;
+  platformPeakColdStartCalls: number;
 }
 
+const BOUND_PER_SHARD = 100;
+
 describe('cold-start storm (short)', () => {
-  it('every Assign succeeds, none double-assigned, one cold start per waiter', { timeout: 55_000 }, () => {
-    const run = spawnSync(process.execPath, [SCRIPT, '--short', '--json'], { encoding: 'utf8', timeout: 50_000 });
+  it('every Assign succeeds, none double-assigned, one cold start per waiter, the platform bound held', { timeout: 55_000 }, () => {
+    const run = spawnSync(process.execPath, [SCRIPT, '--short', '--json', '--max-cold-starts', String(BOUND_PER_SHARD)], { encoding: 'utf8', timeout: 50_000 });
     expect(run.status, run.stderr).toBe(0);
     const line = run.stdout.trim().split('\n').pop()!;
     const r = JSON.parse(line) as StormResult;
@@ -46,6 +55,11 @@ describe('cold-start storm (short)', () => {
     expect(r.coldStarts).toBeLessThanOrEqual(r.assigns);
     expect(r.coldStarts).toBeGreaterThanOrEqual(0.9 * r.assigns);
     expect(r.maxRssMb).toBeLessThan(1024);
+    expect(r.maxColdStartsPerShard).toBe(BOUND_PER_SHARD);
+    expect(r.coldStartBound).toBe(BOUND_PER_SHARD * r.shards);
+    // 2,000 cold starts queued at once against 100 x shards permits: the bound is reached, never passed.
+    expect(r.platformPeakColdStartCalls).toBeLessThanOrEqual(r.coldStartBound!);
+    expect(r.platformPeakColdStartCalls).toBeGreaterThan(r.coldStartBound! / 2);
     expect(r.ok).toBe(true);
   });
 });

@@ -45,7 +45,7 @@ describe('loadgen and noop-scaler scripts', () => {
 
   it('prints a human report for an open-loop run', { timeout: 30_000 }, async () => {
     const { stdout } = await run(process.execPath, [
-      LOADGEN, '--target', `127.0.0.1:${port}`, '--mode', 'open', '--rate', '200', '--duration', '0.5', '--hot',
+      LOADGEN, '--target', `127.0.0.1:${port}`, '--mode', 'open', '--rate', '200', '--duration', '500ms', '--hot',
     ]);
     expect(stdout).toMatch(/open loop, 100\/100 pairs ok/);
     expect(stdout).toMatch(/pair\s+n=100\s+p50 [\d.]+\s+p90 [\d.]+\s+p99 [\d.]+\s+max [\d.]+ ms/);
@@ -56,6 +56,11 @@ describe('loadgen and noop-scaler scripts', () => {
     await expect(run(process.execPath, [LOADGEN, '--target', '127.0.0.1:1', '--count', '5'])).rejects.toMatchObject({ code: 1 });
     await expect(run(process.execPath, [LOADGEN, '--mode', 'open'])).rejects.toMatchObject({ code: 2 });
     await expect(run(process.execPath, [LOADGEN, '--target', 'x:1', '--mode', 'open'])).rejects.toMatchObject({ code: 2 });
+    // A duration without its unit is refused, saying which units are accepted.
+    await expect(run(process.execPath, [LOADGEN, '--target', `127.0.0.1:${port}`, '--duration', '10'])).rejects.toMatchObject({
+      code: 2,
+      stderr: expect.stringMatching(/--duration "10" has no unit; write it with one of ms, s, m, h or d/),
+    });
     const { stdout } = await run(process.execPath, [LOADGEN, '--help']);
     expect(stdout).toMatch(/--client grpc-js\|raw/);
   });

@@ -60,7 +60,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       mainJs: MAIN_JS,
       platformAddress: platform.target,
       shards: opts.shards ?? 1,
-      extraArgs: opts.args ?? ['--policy', 'fixed', '--keep-alive-ms', '60000'],
+      extraArgs: opts.args ?? ['--policy', 'fixed', '--keep-alive', '60s'],
       env: opts.env,
     });
   } catch (e) {

@@ -42,7 +42,7 @@ beforeAll(async () => {
   h = await startHarness({
     shards: 2,
     // Short keep-alive so that expiry destroys race with reuse; inits differ per function.
-    args: ['--policy', 'fixed', '--keep-alive-ms', '150'],
+    args: ['--policy', 'fixed', '--keep-alive', '150ms'],
     platform: { createLatencyMs: 2, initDurationMs: (m) => 5 + 10 * KEYS.indexOf(m.key) },
   });
 }, 30_000);

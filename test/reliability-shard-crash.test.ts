@@ -105,7 +105,7 @@ describe('shard crash', () => {
 describe('overload', () => {
   it('past --max-inflight outstanding Assigns per shard, answers RESOURCE_EXHAUSTED at once; Idle still flows', async () => {
     const max = 3;
-    h = await startHarness({ shards: 1, platform: platformOpts, args: ['--policy', 'fixed', '--keep-alive-ms', '60000', '--max-inflight', String(max)] });
+    h = await startHarness({ shards: 1, platform: platformOpts, args: ['--policy', 'fixed', '--keep-alive', '60s', '--max-inflight', String(max)] });
     const held = await h.assign(assignReq('held', 'fn-h'));
     const heldId = held.reply!.assigment!.instanceId;
     // `held` answered, so it no longer counts; fill the bound with waiting cold starts.

@@ -16,6 +16,7 @@ import {
   parseConfig,
   type ScalerConfig,
 } from '../src/config.js';
+import { DEFAULT_MAX_COLD_STARTS_PER_SHARD, DEFAULT_MAX_DESTROYS_PER_SHARD } from '../src/server/bounded-platform.js';
 
 function parse(argv: string[], env: Record<string, string> = {}): ScalerConfig {
   const c = parseConfig(argv, env);
@@ -46,6 +47,10 @@ describe('parseConfig', () => {
       policy: DEFAULT_POLICY,
       keepAliveMs: undefined,
       maxInFlightPerShard: DEFAULT_MAX_INFLIGHT_PER_SHARD,
+      maxColdStartsPerShard: DEFAULT_MAX_COLD_STARTS_PER_SHARD,
+      maxDestroysPerShard: DEFAULT_MAX_DESTROYS_PER_SHARD,
+      metricsTopFunctions: 0,
+      latencyHistograms: true,
     });
     expect(DEFAULT_SCALER_ADDRESS).toBe('0.0.0.0:9001');
     expect(DEFAULT_PLATFORM_ADDRESS).toBe('127.0.0.1:50051');
@@ -59,8 +64,12 @@ describe('parseConfig', () => {
       SCALER_STATS_PORT: '9100',
       LOG_LEVEL: 'warn',
       SCALER_POLICY: 'fixed',
-      SCALER_KEEP_ALIVE_MS: '1000',
+      SCALER_KEEP_ALIVE: '1s',
       SCALER_MAX_INFLIGHT: '77',
+      SCALER_MAX_COLD_STARTS: '64',
+      SCALER_MAX_DESTROYS: '0',
+      SCALER_METRICS_TOP_FUNCTIONS: '5',
+      SCALER_LATENCY_HISTOGRAMS: 'off',
     };
     const fromEnv = parse([], env);
     expect(fromEnv).toMatchObject({
@@ -72,9 +81,14 @@ describe('parseConfig', () => {
       policy: 'fixed',
       keepAliveMs: 1000,
       maxInFlightPerShard: 77,
+      maxColdStartsPerShard: 64,
+      maxDestroysPerShard: 0,
+      metricsTopFunctions: 5,
+      latencyHistograms: false,
     });
     const fromFlags = parse(
-      ['--address', '127.0.0.1:7002', '--platform=10.0.0.2:6001', '--shards', '5', '--stats-port=0', '--log-level', 'error', '--policy', 'fixed-5m', '--keep-alive-ms', '0', '--max-inflight', '8'],
+      ['--address', '127.0.0.1:7002', '--platform=10.0.0.2:6001', '--shards', '5', '--stats-port=0', '--log-level', 'error', '--policy', 'fixed-5m', '--keep-alive', '0s', '--max-inflight', '8',
+        '--max-cold-starts', '3', '--max-destroys=2', '--metrics-top-functions', '0', '--latency-histograms', 'on'],
       env,
     );
     expect(fromFlags).toMatchObject({
@@ -86,6 +100,10 @@ describe('parseConfig', () => {
       policy: 'fixed-5m',
       keepAliveMs: 0,
       maxInFlightPerShard: 8,
+      maxColdStartsPerShard: 3,
+      maxDestroysPerShard: 2,
+      metricsTopFunctions: 0,
+      latencyHistograms: true,
     });
   });
 
@@ -111,7 +129,11 @@ describe('parseConfig', () => {
       expect(help).toContain(o.env);
     }
     expect(help).toContain('--help');
+    expect(help).toContain('--keep-alive DURATION');
+    expect(help).toMatch(/Durations are written with a unit: ms, s, m, h or d .*a bare number is refused/);
   });
+
+
 
   it.each([
     [['--shards', '0'], /--shards must be between 1 and 256, got 0/],
@@ -123,7 +145,14 @@ describe('parseConfig', () => {
     [['--address', 'h:99999'], /--address port must be between 0 and 65535/],
     [['--platform', ':x'], /--platform must be HOST:PORT/],
     [['--log-level', 'loud'], /--log-level must be one of .*got "loud"/],
-    [['--keep-alive-ms', '-5'], /--keep-alive-ms must be an integer/],
+    [['--keep-alive', '30'], /--keep-alive "30" has no unit; write it with one of ms, s, m, h or d/],
+    [['--keep-alive', '-5s'], /--keep-alive "-5s" is not a duration/],
+    [['--keep-alive', '2d'], /--keep-alive must be at most 24 h, got "2d"/],
+    [['--keep-alive-ms', '500'], /--keep-alive-ms was replaced by --keep-alive DURATION \(ms, s, m/],
+    [['--max-cold-starts', '-1'], /--max-cold-starts must be an integer/],
+    [['--max-destroys', 'many'], /--max-destroys must be an integer/],
+    [['--metrics-top-functions', '5000'], /--metrics-top-functions must be between 0 and 1000/],
+    [['--latency-histograms', 'yes'], /--latency-histograms must be on or off, got "yes"/],
     [['--max-inflight', '0'], /--max-inflight must be between 1/],
     [['--frobnicate'], /unknown option "--frobnicate"/],
     [['--shards'], /--shards needs a value/],
@@ -131,8 +160,11 @@ describe('parseConfig', () => {
     expect(configError(argv).message).toMatch(message);
   });
 
-  it('rejects bad values from the environment too', () => {
+  it('rejects bad values from the environment too, naming the variable for durations', () => {
     expect(configError([], { SCALER_SHARDS: 'many' }).message).toMatch(/--shards must be an integer/);
+    expect(configError([], { SCALER_KEEP_ALIVE: '90' }).message).toMatch(/^SCALER_KEEP_ALIVE "90" has no unit; write it with one of ms, s/);
+    expect(configError([], { SCALER_KEEP_ALIVE_MS: '90000' }).message).toMatch(/SCALER_KEEP_ALIVE_MS was replaced by SCALER_KEEP_ALIVE/);
+    expect(parse(['--keep-alive', '1m30s'], { SCALER_KEEP_ALIVE: '5' }).keepAliveMs).toBe(90_000);
   });
 
   it.each([9000, 50051])('rejects stats port %i (the simulator owns it), by flag or environment', (port) => {

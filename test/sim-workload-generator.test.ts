@@ -147,10 +147,13 @@ describe('generate-dataset CLI (compiled)', () => {
     const help = execFileSync(process.execPath, [script, '--help'], { encoding: 'utf8' });
     expect(help).toContain('--pattern');
     const out = join(root, 'cli');
-    const msg = execFileSync(process.execPath, [script, '--pattern', 'poisson', '--seed', '1', '--duration', '60', '--functions', '3', '--out', out], { encoding: 'utf8' });
+    const msg = execFileSync(process.execPath, [script, '--pattern', 'poisson', '--seed', '1', '--duration', '60s', '--functions', '3', '--out', out], { encoding: 'utf8' });
     expect(msg).toMatch(/3 functions, \d+ requests/);
     const ds = loadDatasetSync(out);
     expect(ds.requests).toEqual(generateDataset({ pattern: 'poisson', seed: 1, durationSec: 60, functions: 3 }).requests);
     expect(() => execFileSync(process.execPath, [script, '--pattern', 'nope', '--out', out], { stdio: 'pipe' })).toThrow();
+    // A bare number is refused with the units it takes.
+    expect(() => execFileSync(process.execPath, [script, '--duration', '60', '--out', out], { stdio: 'pipe', encoding: 'utf8' }))
+      .toThrow(/--duration "60" has no unit; write it with one of ms, s, m, h or d/);
   }, 20_000);
 });

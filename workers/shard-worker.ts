@@ -6,11 +6,12 @@ import { RealClock } from '../src/core/real-clock.js';
 import { ScalerCore } from '../src/core/scaler-core.js';
 import { createPolicy } from '../src/core/policies/policy-registry.js';
 import type { ScoreTotals } from '../src/core/score-prices.js';
-import { SCALER_COUNTER_LAYOUT, type ScalerCounterField } from '../src/counters-layout.js';
+import { SCALER_COUNTER_LAYOUT, platformCallField, type ScalerCounterField } from '../src/counters-layout.js';
 import { DEFAULT_PLATFORM_CLIENT, type LogLevel } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
 import { GrpcPlatformClient } from '../src/server/grpc-platform-client.js';
 import { RawH2PlatformClient } from '../src/server/raw-h2-platform-client.js';
+import { BoundedPlatform, PLATFORM_CALL_CODES, PLATFORM_METHODS } from '../src/server/bounded-platform.js';
 import { ShardOp, type ShardEvent, type ShardRequest, type ShardResponse, type ShardWorkerData } from '../src/shard-messages.js';
 import { serveShard, type ShardContext, type ShardReply, type SharedCounters } from '../src/sharding/index.js';
 import { ScalerErrorCode } from '../src/core/types.js';
@@ -26,7 +27,7 @@ type Ctx = ShardContext<ShardEvent, ScalerCounterField, ShardWorkerData>;
 
 let core: ScalerCore | undefined;
 let clock: RealClock | undefined;
-let platform: GrpcPlatformClient | RawH2PlatformClient | undefined;
+let platform: BoundedPlatform | undefined;
 let syncScheduled = false;
 let refreshTimer: NodeJS.Timeout | undefined;
 /** See src/server/test-hooks.ts; read once, the hot path only tests a boolean. */
@@ -62,6 +63,26 @@ function writeCounters(ctx: Ctx): void {
   c.set(s, 'slotGBs', t.slotGBs);
   c.set(s, 'execSecs', t.execSecs);
   c.set(s, 'scheduleSecs', t.scheduleSecs);
+}
+
+/** Platform call counts and queue depths: for metrics only, so on the refresh timer, not per request. */
+function writePlatformCounters(ctx: Ctx): void {
+  const p = platform;
+  if (p === undefined) return;
+  const c = ctx.counters;
+  const s = ctx.shard;
+  for (const method of PLATFORM_METHODS) {
+    for (const code of PLATFORM_CALL_CODES) c.set(s, platformCallField(method, code), p.callCount(method, code));
+  }
+  c.set(s, 'coldStartsInFlight', p.coldStartsInFlight);
+  c.set(s, 'coldStartsQueued', p.coldStartsQueued);
+  c.set(s, 'destroysInFlight', p.destroysInFlight);
+  c.set(s, 'destroysQueued', p.destroysQueued);
+}
+
+function refreshCounters(ctx: Ctx): void {
+  writeCounters(ctx);
+  writePlatformCounters(ctx);
 }
 
 function globalTotals(counters: SharedCounters<ScalerCounterField>): ScoreTotals {
@@ -120,9 +141,10 @@ serveShard<ShardRequest, ShardResponse, ShardEvent, ScalerCounterField, ShardWor
     const log = createLogger(wd.logLevel as LogLevel, { shard: ctx.shard, generation: ctx.generation });
     clock = new RealClock();
     const platformClient = wd.platformClient ?? DEFAULT_PLATFORM_CLIENT;
-    platform = platformClient === 'raw'
+    const client = platformClient === 'raw'
       ? new RawH2PlatformClient({ address: wd.platformAddress })
       : new GrpcPlatformClient({ address: wd.platformAddress });
+    platform = new BoundedPlatform(client, { maxColdStarts: wd.maxColdStarts, maxDestroys: wd.maxDestroys });
     core = new ScalerCore({
       clock,
       platform,
@@ -137,9 +159,12 @@ serveShard<ShardRequest, ShardResponse, ShardEvent, ScalerCounterField, ShardWor
     });
     // A crashed predecessor's slots: nobody can serve from them, so stop paying for them.
     for (const [slotId, mem, iid] of wd.orphanSlots) core.destroyOrphanSlot(slotId, mem, iid);
-    refreshTimer = setInterval(() => writeCounters(ctx), COUNTER_REFRESH_MS);
+    refreshTimer = setInterval(() => refreshCounters(ctx), COUNTER_REFRESH_MS);
     refreshTimer.unref();
-    log.info({ policy: core.policyName, platformClient, orphans: wd.orphanSlots.length }, 'shard ready');
+    log.info(
+      { policy: core.policyName, platformClient, maxColdStarts: platform.maxColdStarts, maxDestroys: platform.maxDestroys, orphans: wd.orphanSlots.length },
+      'shard ready',
+    );
   },
   async onShutdown(ctx) {
     if (refreshTimer !== undefined) clearInterval(refreshTimer);
@@ -154,8 +179,11 @@ serveShard<ShardRequest, ShardResponse, ShardEvent, ScalerCounterField, ShardWor
         clearTimeout(t);
         resolve();
       });
+      // The core is stopping now: CreateSlots still queued for a permit would only create
+      // slots to destroy; failed, the core counts them out instead of retrying.
+      platform?.abortQueuedColdStarts('scaler is shutting down');
     });
-    writeCounters(ctx);
+    refreshCounters(ctx);
     clock?.stop();
     platform?.close();
   },

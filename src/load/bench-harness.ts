@@ -11,6 +11,7 @@ import * as os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { readProcessCpuMs } from './process-sampler.js';
 import { freePort } from '../free-port.js';
+import { DurationError, parseDuration } from '../duration.js';
 export { freePort };
 
 export const BENCH_READY_TIMEOUT_MS = 20_000;
@@ -193,4 +194,19 @@ export interface CpuSplit {
 
 export function readCpuSplit(pid: number): CpuSplit {
   return { totalMs: readProcessCpuMs(pid) ?? NaN, mainMs: readThreadCpuMs(pid, pid) ?? NaN };
+}
+
+/**
+ * A benchmark's duration flag (`--duration 5s`), or `dfltMs` when absent. A bad value (a bare
+ * number included) ends the run with a message saying which units are accepted (exit 2).
+ */
+export function durationArg(bench: string, flag: string, raw: string | undefined, dfltMs: number): number {
+  if (raw === undefined) return dfltMs;
+  try {
+    return parseDuration(flag, raw);
+  } catch (e) {
+    if (!(e instanceof DurationError)) throw e;
+    process.stderr.write(`${bench}: ${e.message}\n`);
+    process.exit(2);
+  }
 }

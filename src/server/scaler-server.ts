@@ -3,12 +3,15 @@ import { setFlagsFromString } from 'node:v8';
 import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
-import type { ScalerConfig } from '../config.js';
+import { DEFAULT_PLATFORM_CLIENT, type ScalerConfig } from '../config.js';
 import { SCALER_COUNTER_LAYOUT } from '../counters-layout.js';
 import type { Logger } from '../logger.js';
 import { loadProto } from '../proto.js';
 import type { ShardWorkerData } from '../shard-messages.js';
 import { ShardRouter } from '../sharding/index.js';
+import { FunctionSlotTally } from './function-slot-tally.js';
+import { instrumentScalerHandlers } from './rpc-metrics.js';
+import { ScalerMetrics } from './scaler-metrics.js';
 import { createScalerHandlers, type ScalerRouter } from './scaler-service.js';
 import { SlotJournal } from './slot-journal.js';
 import { startStatsEndpoint } from './stats-endpoint.js';
@@ -77,12 +80,28 @@ export class ScalerServer {
         platformClient: config.platformClient,
         policy: config.policy,
         keepAliveMs: config.keepAliveMs,
+        maxColdStarts: config.maxColdStartsPerShard,
+        maxDestroys: config.maxDestroysPerShard,
         logLevel: config.logLevel,
         instancePrefix: `${runId}-${shard}.${generation}-`,
         orphanSlots: journal.liveSlots(shard),
       }),
     });
     router.on('event', (shard, ev) => journal.apply(shard, ev));
+    // Without a stats port nobody can scrape: no metrics, and no per-call instrumentation.
+    const withMetrics = config.statsPort !== 0;
+    const functionSlots = withMetrics && config.metricsTopFunctions > 0 ? new FunctionSlotTally() : undefined;
+    if (functionSlots !== undefined) router.on('event', (_shard, ev) => functionSlots.apply(ev));
+    const metrics = !withMetrics ? undefined : new ScalerMetrics({
+      counters: router.counters,
+      policy: config.policy,
+      platformClient: config.platformClient ?? DEFAULT_PLATFORM_CLIENT,
+      maxColdStartsPerShard: config.maxColdStartsPerShard,
+      maxDestroysPerShard: config.maxDestroysPerShard,
+      latencyHistograms: config.latencyHistograms,
+      topFunctions: config.metricsTopFunctions,
+      functionSlots,
+    });
     // Exits during close() are the plan; any other exit is a crash the supervisor restarts.
     const state = { closing: false };
     router.on('shard-exit', (shard, code) => {
@@ -94,9 +113,10 @@ export class ScalerServer {
 
     const grpcServer = new grpc.Server(GRPC_SERVER_OPTIONS);
     const proto = loadProto();
+    const handlers = createScalerHandlers(router, { maxAssignsPerShard: config.maxInFlightPerShard });
     grpcServer.addService(
       proto.serverless.simulator.Scaler.service,
-      createScalerHandlers(router, { maxAssignsPerShard: config.maxInFlightPerShard }),
+      metrics === undefined ? handlers : instrumentScalerHandlers(handlers, metrics.rpc),
     );
     let port: number;
     try {
@@ -111,7 +131,7 @@ export class ScalerServer {
     let statsPort = 0;
     if (config.statsPort !== 0) {
       try {
-        stats = await startStatsEndpoint({ host: config.statsHost, port: config.statsPort, router, journal, policy: config.policy });
+        stats = await startStatsEndpoint({ host: config.statsHost, port: config.statsPort, router, journal, policy: config.policy, metrics });
         statsPort = (stats.address() as AddressInfo).port;
       } catch (err) {
         log.warn({ err: (err as Error).message, port: config.statsPort }, 'stats endpoint not started');

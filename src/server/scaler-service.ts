@@ -110,7 +110,9 @@ export function createScalerHandlers(router: ScalerRouter, opts: ScalerHandlerOp
         if (call.cancelled || expired) {
           // Nobody will ever Idle this instance: hand it straight back so it is not lost.
           router.requestShard(shard, { op: ShardOp.Idle, rid, key, iid: iid!, nd: false, dur: 0 }, noop);
+          // A cancelled call drops this answer on the wire; it still counts as CANCELLED in /metrics.
           if (expired) cb({ code: grpc.status.DEADLINE_EXCEEDED, details: `assign "${rid}" answered too close to its deadline; instance returned` });
+          else cb({ code: grpc.status.CANCELLED, details: `assign "${rid}" cancelled by the client; instance returned` });
           return;
         }
         cb(null, { status: Status.Ok, assigment: { requestId: rid, metaKey: key, instanceId: iid! } });

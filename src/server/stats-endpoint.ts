@@ -1,4 +1,5 @@
 import { createServer, type Server } from 'node:http';
+import type { ScalerMetrics } from './scaler-metrics.js';
 import type { ScalerRouter } from './scaler-service.js';
 import type { SlotJournal } from './slot-journal.js';
 
@@ -8,11 +9,14 @@ export interface StatsEndpointOptions {
   router: ScalerRouter;
   journal: SlotJournal;
   policy: string;
+  /** Serves `GET /metrics` (Prometheus text format) when given. */
+  metrics?: ScalerMetrics;
 }
 
 /**
  * `GET /` (or `/stats`): the shared counters per shard and in total, read straight from the
  * SharedArrayBuffer: no message to any shard. `GET /slots`: the journal's live slot ids.
+ * `GET /metrics`: the same counters and more in the Prometheus text format (scaler-metrics.ts).
  */
 export function startStatsEndpoint(opts: StatsEndpointOptions): Promise<Server> {
   const started = Date.now();
@@ -24,9 +28,22 @@ export function startStatsEndpoint(opts: StatsEndpointOptions): Promise<Server> 
       return;
     }
     const path = (req.url ?? '/').split('?', 1)[0];
+    if (req.method === 'GET' && path === '/metrics' && opts.metrics !== undefined) {
+      opts.metrics.render().then(
+        ({ contentType, body }) => {
+          res.writeHead(200, { 'content-type': contentType });
+          res.end(body);
+        },
+        (err: unknown) => {
+          res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' });
+          res.end(`metrics collection failed: ${err instanceof Error ? err.message : String(err)}\n`);
+        },
+      );
+      return;
+    }
     if (req.method !== 'GET' || (path !== '/' && path !== '/stats')) {
       res.writeHead(404, { 'content-type': 'application/json' });
-      res.end('{"error":"not found; try GET /stats or /slots"}');
+      res.end('{"error":"not found; try GET /stats, /slots or /metrics"}');
       return;
     }
     const snap = opts.router.counters.snapshot();

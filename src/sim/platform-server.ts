@@ -210,6 +210,8 @@ function defaultResolver(opts: PlatformServerOptions): FunctionResolver {
   };
 }
 
+type PlatformMethodName = 'CreateSlot' | 'Init' | 'DestroySlot';
+
 export class PlatformServer {
   readonly slots = new Map<string, SlotEntry>();
   readonly instances = new Map<string, InstanceEntry>();
@@ -219,6 +221,13 @@ export class PlatformServer {
     Init: {},
     DestroySlot: {},
   };
+  /** Calls being handled now, per method. */
+  readonly inFlight: Record<PlatformMethodName, number> = { CreateSlot: 0, Init: 0, DestroySlot: 0 };
+  /**
+   * The most calls handled at once, per method and for `CreateSlot` + `Init` together (a
+   * scaler's cold starts in flight, as the platform sees them): what bounding a client shows.
+   */
+  readonly peakInFlight: Record<PlatformMethodName | 'CreateSlot+Init', number> = { CreateSlot: 0, Init: 0, DestroySlot: 0, 'CreateSlot+Init': 0 };
 
   private readonly address: string;
   private readonly createLatencyMs: number;
@@ -294,21 +303,24 @@ export class PlatformServer {
     const server = new grpc.Server();
     const handlers: PlatformHandlers = {
       CreateSlot: (call, cb) => {
+        this.enter('CreateSlot');
         this.createSlot(call).then(
-          (reply) => cb(null, reply),
-          (e: unknown) => cb(null, this.fail('CreateSlot', Status.InternalError, `internal error: ${String(e)}`)),
+          (reply) => this.leave('CreateSlot', () => cb(null, reply)),
+          (e: unknown) => this.leave('CreateSlot', () => cb(null, this.fail('CreateSlot', Status.InternalError, `internal error: ${String(e)}`))),
         );
       },
       Init: (call, cb) => {
+        this.enter('Init');
         this.init(call).then(
-          (reply) => cb(null, reply),
-          (e: unknown) => cb(null, this.fail('Init', Status.InternalError, `internal error: ${String(e)}`)),
+          (reply) => this.leave('Init', () => cb(null, reply)),
+          (e: unknown) => this.leave('Init', () => cb(null, this.fail('Init', Status.InternalError, `internal error: ${String(e)}`))),
         );
       },
       DestroySlot: (call, cb) => {
+        this.enter('DestroySlot');
         this.destroySlot(call.request).then(
-          (reply) => cb(null, reply),
-          (e: unknown) => cb(null, this.fail('DestroySlot', Status.InternalError, `internal error: ${String(e)}`)),
+          (reply) => this.leave('DestroySlot', () => cb(null, reply)),
+          (e: unknown) => this.leave('DestroySlot', () => cb(null, this.fail('DestroySlot', Status.InternalError, `internal error: ${String(e)}`))),
         );
       },
     };
@@ -354,7 +366,26 @@ export class PlatformServer {
 
   // ------------------------------------------------------------------------------------------
 
-  private count(method: 'CreateSlot' | 'Init' | 'DestroySlot', status: StatusCode): void {
+  /** Forgets the peaks (e.g. after a warm-up): they restart from the calls in flight now. */
+  resetPeaks(): void {
+    const f = this.inFlight;
+    Object.assign(this.peakInFlight, { ...f, 'CreateSlot+Init': f.CreateSlot + f.Init });
+  }
+
+  private enter(method: PlatformMethodName): void {
+    const f = this.inFlight;
+    const p = this.peakInFlight;
+    if (++f[method] > p[method]) p[method] = f[method];
+    if (f.CreateSlot + f.Init > p['CreateSlot+Init']) p['CreateSlot+Init'] = f.CreateSlot + f.Init;
+  }
+
+  /** The call is over once its answer is handed to grpc-js: a client may send its next call at once. */
+  private leave(method: PlatformMethodName, answer: () => void): void {
+    this.inFlight[method]--;
+    answer();
+  }
+
+  private count(method: PlatformMethodName, status: StatusCode): void {
     const byStatus = this.callCounts[method];
     const k = statusName(status);
     byStatus[k] = (byStatus[k] ?? 0) + 1;

@@ -19,7 +19,7 @@ const FACTORIES: Record<string, { describe: string; create: PolicyFactory }> = {
     create: () => new AdaptivePolicy(),
   },
   fixed: {
-    describe: `fixed keep-alive, --keep-alive-ms (default ${DEFAULT_KEEP_ALIVE_MS / 1000} s)`,
+    describe: `fixed keep-alive, --keep-alive DURATION (default ${DEFAULT_KEEP_ALIVE_MS / 1000}s)`,
     create: (o) => new FixedKeepAlivePolicy(o.keepAliveMs ?? DEFAULT_KEEP_ALIVE_MS),
   },
   'fixed-5m': { describe: "the contest reference scaler's 5-minute keep-alive", create: () => new FixedKeepAlivePolicy(5 * 60_000) },
