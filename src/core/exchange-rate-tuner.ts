@@ -14,7 +14,8 @@
  * end stops, and judging starts over once the new one is warm.
  *
  * The runs move in step with the live clock: a request arrives in every run when it arrives
- * live, and its execution time reaches them with its live Idle. Work is bounded: past
+ * live, and its execution time reaches them with its live Idle; both are queued and fed in a
+ * batch off the request's path (the live Assign does not wait for three more). Work is bounded: past
  * TUNER_MAX_FED_RATE requests per second, only a share of the functions (chosen as they first
  * appear) is fed.
  */
@@ -51,9 +52,14 @@ export const TUNER_WARMUP_MS = 2 * 60_000;
 /** Counterfactual work bound: requests per second fed to the runs (whole functions are sampled beyond). */
 export const TUNER_MAX_FED_RATE = 200;
 
+/** Arrivals remembered as fed or not (a power of two; far more than are ever in flight). */
+const FED_MARK_MASK = (1 << 20) - 1;
+
 export interface ExchangeRateTunerOptions {
   /** A counterfactual run at `rate`, starting at `startMs`. */
   readonly runFor: (rate: number, startMs: number) => CounterfactualRun;
+  /** Runs `fn` soon, after the current request is handled (the policy's `PolicyEnv.defer`). */
+  readonly defer: (fn: () => void) => void;
 }
 
 /** Decayed sums of one run's totals. */
@@ -103,6 +109,17 @@ export class ExchangeRateTuner {
   private fedAtLast = 0;
   /** Rate choices made so far (for reports and tests). */
   choices = 0;
+  /** Arrivals and Idles not yet fed to the runs (parallel arrays; `meta` null for an Idle). */
+  private readonly queue = {
+    at: [] as number[],
+    arrival: [] as number[],
+    meta: [] as (FunctionMetaRef | null)[],
+    duration: [] as number[],
+    broken: [] as boolean[],
+  };
+  private drainScheduled = false;
+  /** Whether each recent arrival was fed to the runs, by arrival serial modulo the table's size. */
+  private readonly fedMark = new Uint8Array(FED_MARK_MASK + 1);
 
   constructor(private readonly opts: ExchangeRateTunerOptions) {}
 
@@ -120,7 +137,10 @@ export class ExchangeRateTuner {
     return this.scores() ?? this.rates.map(() => NaN);
   }
 
-  /** Request `arrival` (the live core's serial) of `meta` arrives at `now`; returns the rate to use. */
+  /**
+   * Request `arrival` (the live core's serial) of `meta` arrives at `now`; returns the rate to
+   * use. The runs hear of it later, off the request's path (see `drain`).
+   */
   arrive(meta: FunctionMetaRef, arrival: number, now: number): number {
     if (this.arrivalsTotal++ === 0) this.firstArrivalAt = now;
     let order = this.order.get(meta.key);
@@ -128,30 +148,60 @@ export class ExchangeRateTuner {
       order = this.order.size;
       this.order.set(meta.key, order);
     }
-    if (this.runs === null) {
-      this.runs = this.rates.map((r) => this.opts.runFor(r, now));
-      this.judgeFrom = now + TUNER_WARMUP_MS;
-    }
-    const runs = this.runs;
-    for (const run of runs) run.advanceTo(now);
-    if (this.nextSnapshotAt !== this.nextSnapshotAt) this.nextSnapshotAt = now + TUNER_SNAPSHOT_MS;
-    if (now >= this.nextSnapshotAt) this.snapshot(now);
-    if (order % this.stride === 0) {
-      for (const run of runs) run.arrive(arrival, meta);
-      this.fedTotal++;
-    }
+    const fed = order % this.stride === 0;
+    this.fedMark[arrival & FED_MARK_MASK] = fed ? 1 : 0;
+    if (fed) this.enqueue(now, arrival, meta, -1, false);
     return this.current;
   }
 
-  /** The live Idle of request `arrival`: how long it ran (the runs ignore requests they were not fed). */
+  /** The live Idle of request `arrival`: how long it ran (nothing for a request the runs were not fed). */
   finish(arrival: number, durationMs: number, broken: boolean, now: number): void {
-    const runs = this.runs;
-    if (runs === null) return;
-    for (const run of runs) {
-      run.advanceTo(now);
-      run.finish(arrival, durationMs, broken);
+    if (this.fedMark[arrival & FED_MARK_MASK] === 1) this.enqueue(now, arrival, null, durationMs, broken);
+  }
+
+  private enqueue(at: number, arrival: number, meta: FunctionMetaRef | null, durationMs: number, broken: boolean): void {
+    const q = this.queue;
+    q.at.push(at);
+    q.arrival.push(arrival);
+    q.meta.push(meta);
+    q.duration.push(durationMs);
+    q.broken.push(broken);
+    if (!this.drainScheduled) {
+      this.drainScheduled = true;
+      this.opts.defer(this.drain);
     }
   }
+
+  /** Feeds the runs every event since the last drain, in order; snapshots when due. */
+  private readonly drain = (): void => {
+    this.drainScheduled = false;
+    const q = this.queue;
+    const n = q.at.length;
+    for (let i = 0; i < n; i++) {
+      const now = q.at[i]!;
+      const meta = q.meta[i];
+      if (this.runs === null) {
+        if (meta === null || meta === undefined) continue;
+        this.runs = this.rates.map((r) => this.opts.runFor(r, now));
+        this.judgeFrom = now + TUNER_WARMUP_MS;
+        this.nextSnapshotAt = now + TUNER_SNAPSHOT_MS;
+      }
+      const runs = this.runs;
+      for (const run of runs) run.advanceTo(now);
+      if (now >= this.nextSnapshotAt) this.snapshot(now);
+      if (meta !== null && meta !== undefined) {
+        for (const run of runs) run.arrive(q.arrival[i]!, meta);
+        this.fedTotal++;
+      } else {
+        for (const run of runs) run.finish(q.arrival[i]!, q.duration[i]!, q.broken[i]!);
+      }
+    }
+    q.at.length = 0;
+    q.arrival.length = 0;
+    q.meta.length = 0;
+    q.duration.length = 0;
+    q.broken.length = 0;
+  };
 
   private snapshot(now: number): void {
     this.nextSnapshotAt = now + TUNER_SNAPSHOT_MS;

@@ -57,6 +57,8 @@ export interface PolicyEnv {
   prices(minResourceRatio?: number, minLatencyRatio?: number): ScorePrices;
   /** What each Assign+Idle pair adds to scheduling time beyond waiting, ms. */
   readonly rpcOverheadMs: number;
+  /** Runs `fn` soon, after the current call (on the core's clock: off the request's path). */
+  defer(fn: () => void): void;
 }
 
 export interface ScalingPolicy {

@@ -15,7 +15,7 @@
  */
 
 /** Queue positions simulated one by one; beyond, they drain at the pool's full rate. */
-export const MAX_SIMULATED_WAITERS = 256;
+export const MAX_SIMULATED_WAITERS = 64;
 
 let heap = new Float64Array(64);
 
@@ -160,4 +160,32 @@ export function coldStartsWorthIt(q: QueueState): number {
     else a = mid + 1;
   }
   return a;
+}
+
+/** Instances past which capacity sizing stops looking. */
+export const MAX_SIZED_INSTANCES = 4_096;
+
+/**
+ * Instances worth having for a sustained stream of `ratePerMs` arrivals of `execMs` each: the
+ * k > rate x exec (a queue that drains) minimising memory (k x memGB) plus waiting (the rate
+ * times the Erlang C mean wait with k instances, at `latencyGB`), per ms.
+ */
+export function sizedCapacity(ratePerMs: number, execMs: number, memGB: number, latencyGB: number): number {
+  const a = ratePerMs * execMs;
+  if (!(a > 0)) return 0;
+  const first = Math.floor(a) + 1;
+  // Erlang B by recursion up to `first`, then on while the cost falls.
+  let b = 1;
+  for (let i = 1; i <= first; i++) b = (a * b) / (i + a * b);
+  let bestK = first;
+  let bestCost = Infinity;
+  for (let k = first; k <= MAX_SIZED_INSTANCES; k++) {
+    if (k > first) b = (a * b) / (k + a * b);
+    const erlangC = b / (1 - (a / k) * (1 - b));
+    const cost = k * memGB + latencyGB * ratePerMs * ((erlangC * execMs) / (k - a));
+    if (!(cost < bestCost)) break;
+    bestCost = cost;
+    bestK = k;
+  }
+  return bestK;
 }

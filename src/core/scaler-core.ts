@@ -158,6 +158,7 @@ export class ScalerCore {
     const env: PolicyEnv = {
       prices: (minR?: number, minL?: number): ScorePrices => tracker.prices(minR, minL),
       rpcOverheadMs: this.rpcOverheadMs,
+      defer: (fn: () => void): void => void this.clock.schedule(this.clock.now(), fn),
     };
     this.policy.bind?.(env);
   }

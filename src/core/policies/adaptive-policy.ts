@@ -6,7 +6,7 @@ import { CounterfactualRun } from '../counterfactual-run.js';
 import { ExchangeRateTuner, INITIAL_EXCHANGE_RATE } from '../exchange-rate-tuner.js';
 import { DEFAULT_CREATE_MS, DEFAULT_INIT_MS, type FunctionStats } from '../function-stats.js';
 import type { ReplayLatencies } from '../replay-platform.js';
-import { coldStartsWorthIt, MAX_SIMULATED_WAITERS } from '../queue-plan.js';
+import { coldStartsWorthIt, MAX_SIMULATED_WAITERS, sizedCapacity } from '../queue-plan.js';
 import { bestIdlePlan, gapKeepCost, gapPlanCost, keepCost, missCost, type IdlePlan, type IdlePrices } from '../idle-plan.js';
 
 /** Execution samples before the queue model trusts the mean execution time. */
@@ -223,6 +223,7 @@ export class AdaptivePolicy implements ScalingPolicy {
     };
     this.tuner = new ExchangeRateTuner({
       runFor: (rate, startMs) => new CounterfactualRun(startMs, new AdaptivePolicy({ ...this.opts, exchangeRate: rate }), latencies, env.rpcOverheadMs),
+      defer: (fn) => env.defer(fn),
     });
   }
 
@@ -426,7 +427,8 @@ export class AdaptivePolicy implements ScalingPolicy {
     const capacity = pool.busyCount + pool.startingCount;
     // The waiters, and the stream behind them: the rest of the current burst (its expected size
     // given its size so far, from the function's recent bursts) at the in-burst arrival rate.
-    const remaining = m.burstSizes.remaining(m.burstCount, 2 * m.burstCount);
+    // A stream with no burst ended yet is a sustained one: Erlang sizing below covers it.
+    const remaining = m.burstSizes.size > 0 ? m.burstSizes.remaining(m.burstCount, 0) : 0;
     const gap = m.burstGapMs;
     // (A queue longer than the plan simulates is the drain rule's below.)
     let n = pool.waitingCount > MAX_SIMULATED_WAITERS / 2 ? 0 : coldStartsWorthIt({
@@ -440,6 +442,14 @@ export class AdaptivePolicy implements ScalingPolicy {
       expected: this.opts.streamAware && gap > 0 ? Math.min(MAX_SIMULATED_WAITERS, Math.round(remaining)) : 0,
       gapMs: gap > 0 ? gap : 1,
     });
+    // A sustained stream needs the instances it keeps busy, and the spare ones its waiting is
+    // worth (Erlang C at the stream's rate over several executions and cold starts), whatever
+    // the horizon above can see.
+    const rate = arrivalRate(m, now);
+    if (rate > 0) {
+      const sized = sizedCapacity(rate, exec, memGB, latencyGB) - capacity;
+      if (sized > n) n = sized;
+    }
     // A queue longer than the plan looks at must still drain before a new instance would
     // surely have been worth it (a cold start, plus its slot time's worth of waiting).
     const worthAfterMs = cold * (1 + memGB / latencyGB);
@@ -467,7 +477,7 @@ export class AdaptivePolicy implements ScalingPolicy {
 
 /** Scratch for the queue model (one thread, one decision at a time). */
 /** Busy instances the queue model looks at, oldest first (the ones most likely to free first). */
-export const MAX_QUEUE_SERVERS = 64;
+export const MAX_QUEUE_SERVERS = 16;
 const busyScratch = new Float64Array(MAX_QUEUE_SERVERS);
 const freeScratch = new Float64Array(2 * MAX_QUEUE_SERVERS);
 
