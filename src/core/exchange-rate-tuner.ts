@@ -30,8 +30,10 @@ export const TUNER_STEP = 3;
 /** The runs never go beyond these rates. */
 export const MIN_EXCHANGE_RATE = 0.01;
 export const MAX_EXCHANGE_RATE = 1_000;
+/** An outer run must beat the middle one by this much (score points) for a snapshot to count as its win. */
+export const TUNER_MOVE_MARGIN = 0.3;
 /** An outer run must win this many snapshots in a row before the runs move its way. */
-export const TUNER_MOVE_AFTER = 4;
+export const TUNER_MOVE_AFTER = 2;
 /**
  * Runs are judged on their score over the recent past: each snapshot interval's totals, summed
  * with weights that halve every TUNER_HALF_LIFE_REQUESTS requests, or every TUNER_HALF_LIFE_MS
@@ -48,7 +50,7 @@ export const TUNER_MIN_REQUESTS = 200;
  * The first minutes of the runs are not judged: every function is new to every run then, and a
  * rate's keep-alives of that time have not yet been charged for what they keep.
  */
-export const TUNER_WARMUP_MS = 2 * 60_000;
+export const TUNER_WARMUP_MS = 60_000;
 /** Counterfactual work bound: requests per second fed to the runs (whole functions are sampled beyond). */
 export const TUNER_MAX_FED_RATE = 200;
 
@@ -236,8 +238,10 @@ export class ExchangeRateTuner {
     for (let i = 1; i < scores.length; i++) if (scores[i]! > scores[best]!) best = i;
     this.current = refineInLog(this.rates, scores, best);
     this.choices++;
-    // An outer run that keeps winning: move the three one step its way.
-    const dir = best === 0 ? -1 : best === runs.length - 1 ? 1 : 0;
+    // An outer run that keeps winning clearly (by TUNER_MOVE_MARGIN over the middle one): move
+    // the three one step its way.
+    const clear = scores[best]! > scores[1]! + TUNER_MOVE_MARGIN;
+    const dir = !clear ? 0 : best === 0 ? -1 : best === runs.length - 1 ? 1 : 0;
     this.edgeWins = dir === 0 || Math.sign(this.edgeWins) !== dir ? dir : this.edgeWins + dir;
     if (Math.abs(this.edgeWins) >= TUNER_MOVE_AFTER) this.move(dir, now);
   }
