@@ -17,6 +17,8 @@ export const ShardErrorCode = {
   Closed: 'SHARD_CLOSED',
   /** The handler answered with `reply.error(...)`, threw, or rejected. */
   HandlerError: 'HANDLER_ERROR',
+  /** The encoded request (codec transport) is larger than a ring record may be. */
+  TooLarge: 'SHARD_MESSAGE_TOO_LARGE',
 } as const;
 export type ShardErrorCode = (typeof ShardErrorCode)[keyof typeof ShardErrorCode];
 
@@ -127,8 +129,20 @@ export interface ShardBootstrap {
   readonly counterBuffer: SharedArrayBuffer;
   /** The router's flush mode, which the worker uses for replies unless told otherwise. */
   readonly batchFlush: BatchFlush;
+  /**
+   * With a codec (`ShardRouterOptions.codec`): the two shared rings of this worker generation
+   * (layout in shared-ring.ts); requests, replies and events travel there, and the port carries
+   * only `ready` and `shutdown`. Null: everything travels on the port (structured clone).
+   */
+  readonly rings: ShardRings | null;
   /** Whatever the embedder's `workerData(shard, generation)` returned. */
   readonly userData: unknown;
+}
+
+/** The shared rings of one worker generation, one per direction. */
+export interface ShardRings {
+  readonly toWorker: SharedArrayBuffer;
+  readonly toMain: SharedArrayBuffer;
 }
 
 /** True when `data` (normally `workerData`) was created by a ShardRouter. */
