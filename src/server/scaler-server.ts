@@ -8,6 +8,7 @@ import { SCALER_COUNTER_LAYOUT } from '../counters-layout.js';
 import type { Logger } from '../logger.js';
 import { loadProto } from '../proto.js';
 import type { ShardWorkerData } from '../shard-messages.js';
+import { SCALER_SHARD_CODEC } from '../shard-codec.js';
 import { ShardRouter } from '../sharding/index.js';
 import { FunctionSlotTally } from './function-slot-tally.js';
 import { instrumentScalerHandlers } from './rpc-metrics.js';
@@ -74,6 +75,7 @@ export class ScalerServer {
       // needs room for those plus the Idle/Cancel traffic that frees them.
       maxInFlightPerShard: config.maxInFlightPerShard + ROUTER_CONTROL_HEADROOM,
       name: 'scaler-shard',
+      codec: SCALER_SHARD_CODEC,
       batchFlush: config.batchFlush ?? DEFAULT_SCALER_BATCH_FLUSH,
       workerData: (shard, generation): ShardWorkerData => ({
         platformAddress: config.platformAddress,
