@@ -38,6 +38,10 @@ export class H2Call {
   resetCode = -1;
   settled = false;
   timer: NodeJS.Timeout | null = null;
+  /** Times the peer refused the stream unprocessed (REFUSED_STREAM) and it was sent again. */
+  refusals = 0;
+  /** The request frame, kept so a refused stream can be sent again. */
+  message: Buffer | null = null;
 
   constructor(
     readonly method: H2Method,

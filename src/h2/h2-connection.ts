@@ -60,6 +60,8 @@ const MAX_FRAME_RECEIVE = 16_384;
 /** Stream ids are 31-bit and never reused: past this a connection takes no new calls. */
 const LAST_STREAM_ID = 2 ** 31 - 1;
 const DEFAULT_PEER_WINDOW = 65_535;
+/** A stream refused unprocessed is sent again at most this many times. */
+const MAX_REFUSALS = 3;
 
 export interface H2ConnectionEvents {
   /** The TCP connection is established (the preface went out with the first write). */
@@ -203,6 +205,7 @@ export class H2Connection {
   // ---- sending -----------------------------------------------------------------------------
 
   private open(call: H2Call, message: Buffer): void {
+    call.message = message;
     const id = this.nextStreamId;
     this.nextStreamId += 2;
     if (this.nextStreamId > LAST_STREAM_ID) {
@@ -285,8 +288,9 @@ export class H2Connection {
       block = this.encoder.encode(list as HeaderList);
       // Encoding may have indexed entries (moving every index): cache at the new version.
       this.blocks[method.id] = block;
-      // Other methods' cached blocks are stale once this one indexed entries: they re-encode.
-      this.blockVersions[method.id] = this.encoder.version;
+      // A block that indexed entries must not be sent again (the peer would index them twice),
+      // and it moved every index, so other methods' cached blocks re-encode too.
+      this.blockVersions[method.id] = this.encoder.version === v ? v : -1;
     }
     return block;
   }
@@ -405,11 +409,22 @@ export class H2Connection {
         const call = this.streams.get(sid);
         if (call === undefined || end - start < 4) return;
         const code = buf.readUInt32BE(start);
-        call.resetCode = code;
-        if (call.failure === '') call.failure = `stream reset (HTTP/2 code ${code})`;
         this.streams.delete(sid);
         this.sendWindows.delete(sid);
         this.dropBlocked(call);
+        if (code === H2_REFUSED_STREAM && call.refusals < MAX_REFUSALS && !this.draining) {
+          // Not processed (RFC 9113 8.7), typically more streams than the peer's limit before
+          // its SETTINGS arrived: send it again once a stream is free.
+          call.refusals++;
+          call.streamId = 0;
+          call.body = null;
+          call.httpStatus = 0;
+          this.waiting.push(call, call.message);
+          this.afterStreamEnd();
+          return;
+        }
+        call.resetCode = code;
+        if (call.failure === '') call.failure = `stream reset (HTTP/2 code ${code})`;
         this.finish(call);
         this.afterStreamEnd();
         return;
@@ -511,6 +526,7 @@ export class H2Connection {
   private finish(call: H2Call): void {
     if (call.settled) return;
     call.settled = true;
+    call.message = null;
     if (call.timer !== null) {
       clearTimeout(call.timer);
       call.timer = null;
