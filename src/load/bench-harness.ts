@@ -105,7 +105,8 @@ export class ChildSet {
 
 export interface ScalerChildOptions {
   readonly platformAddress: string;
-  readonly shards: number;
+  /** Omitted: the scaler's own default. */
+  readonly shards?: number;
   /** Extra environment (e.g. SCALER_BATCH_FLUSH, SCALER_BENCH_SHARD_WORK_US). */
   readonly env?: NodeJS.ProcessEnv;
   readonly extraArgs?: string[];
@@ -133,12 +134,44 @@ export async function startScaler(set: ChildSet, name: string, o: ScalerChildOpt
     ...(process.env[SCALER_NODE_ARGS_ENV]?.split(' ').filter((a) => a !== '') ?? []),
     ...(o.nodeArgs ?? []),
     SCALER_MAIN, '--address', `127.0.0.1:${port}`, '--platform', o.platformAddress,
-    '--shards', String(o.shards), '--stats-port', String(statsPort), '--log-level', 'warn',
+    ...(o.shards !== undefined ? ['--shards', String(o.shards)] : []), '--stats-port', String(statsPort), '--log-level', 'warn',
     ...(o.extraArgs ?? []),
   ], o.env);
   await waitForPort(port, c.child, name);
   await waitForPort(statsPort, c.child, `${name} stats`);
   return { ...c, port, statsPort, pid: c.child.pid! };
+}
+
+/** A stats endpoint's JSON (`/stats` of the scaler or of the no-op server). */
+export function fetchStats<T>(statsPort: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    http.get({ host: '127.0.0.1', port: statsPort, path: '/stats' }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d));
+      res.on('end', () => {
+        try {
+          resolve(JSON.parse(body) as T);
+        } catch (e) {
+          reject(e as Error);
+        }
+      });
+    }).once('error', reject);
+  });
+}
+
+/** Cumulative event-loop ms of a server's threads, as its `/stats` reports them. */
+export interface EventLoopReading {
+  readonly main: { idle: number; active: number };
+  readonly shards: ReadonlyArray<{ idle: number; active: number } | null>;
+}
+
+/** Utilisation (0-1) between two cumulative readings of one thread. */
+export function utilisation(a: { idle: number; active: number } | null | undefined, b: { idle: number; active: number } | null | undefined): number {
+  if (a == null || b == null) return NaN;
+  const active = b.active - a.active;
+  const idle = b.idle - a.idle;
+  return active + idle > 0 ? active / (active + idle) : NaN;
 }
 
 /** Totals of the scaler's shared counters (router and core fields), from its stats endpoint. */

@@ -3,6 +3,8 @@
  * nothing else: the ceiling of the gRPC stack a real scaler is compared against. Optional hooks
  * (a delay, a serial queue, a forced status) make the same server a test double.
  */
+import { createServer, type Server as HttpServer } from 'node:http';
+import { performance } from 'node:perf_hooks';
 import * as grpc from '@grpc/grpc-js';
 import { loadProto, Status, type ScalerHandlers } from '../proto.js';
 
@@ -23,6 +25,11 @@ export interface NoopScalerOptions {
   readonly assignGrpcError?: grpc.status;
   /** Fail every Idle with this gRPC status code instead of replying. */
   readonly idleGrpcError?: grpc.status;
+  /**
+   * Also serve `GET /stats` on this port (127.0.0.1) with the calls answered and the event
+   * loop's cumulative idle/active ms, in the shape of the scaler's (`eventLoop.main`).
+   */
+  readonly statsPort?: number;
 }
 
 export interface NoopScalerServer {
@@ -92,11 +99,21 @@ export async function startNoopScaler(options: NoopScalerOptions = {}): Promise<
       err ? reject(err) : resolve(p),
     );
   });
+  let stats: HttpServer | null = null;
+  if (options.statsPort !== undefined) {
+    stats = createServer((_req, res) => {
+      const u = performance.eventLoopUtilization();
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ counts, eventLoop: { main: { idle: u.idle, active: u.active }, shards: [] } }));
+    });
+    await new Promise<void>((resolve) => stats!.listen(options.statsPort, '127.0.0.1', resolve));
+  }
   return {
     port,
     counts,
     close: () =>
       new Promise<void>((resolve) => {
+        stats?.close();
         server.tryShutdown(() => resolve());
         // Streams left open by a client must not hold the shutdown forever.
         setTimeout(() => server.forceShutdown(), 1000).unref();

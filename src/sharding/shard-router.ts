@@ -310,6 +310,17 @@ export class ShardRouter<Req, Res, Ev = never, F extends string = never> {
     });
   }
 
+  /**
+   * Event-loop utilisation of `shard`'s current worker since it started (`idle` and `active` ms),
+   * or null while it has none: how busy the shard thread is, without messaging it.
+   */
+  eventLoopUtilization(shard: number): { idle: number; active: number } | null {
+    const w = this.states[shard]?.worker;
+    if (w === null || w === undefined) return null;
+    const u = w.performance.eventLoopUtilization();
+    return { idle: u.idle, active: u.active };
+  }
+
   /** Current worker generation of `shard` (0 until its first restart). */
   generationOf(shard: number): number {
     return this.states[shard]!.generation;
