@@ -95,6 +95,7 @@ export class H2Connection {
   private waiting: unknown[] = [];
   /** Streams whose DATA waits for flow-control window: [call, message, offset] flat. */
   private blocked: unknown[] = [];
+  private blockedHead = 0;
   private out: Buffer[] = [];
   private flushScheduled = false;
   private rbuf: Buffer | null = null;
@@ -178,8 +179,8 @@ export class H2Connection {
     if (call.settled) return;
     if (call.streamId !== 0) {
       if (this.streams.delete(call.streamId)) this.queue(rstStream(call.streamId, H2_CANCEL));
-      this.sendWindows.delete(call.streamId);
       this.dropBlocked(call);
+      this.sendWindows.delete(call.streamId);
     } else {
       const i = this.waiting.indexOf(call);
       if (i >= 0) this.waiting.splice(i, 2);
@@ -219,7 +220,7 @@ export class H2Connection {
     frameHeader(h, 0, block.length, Frame.Headers, FLAG_END_HEADERS, id);
     block.copy(h, FRAME_HEADER_BYTES);
     this.queue(h);
-    if (this.blocked.length === 0 && message.length <= this.connSendWindow && message.length <= this.peerInitialWindow && message.length <= this.peerMaxFrame) {
+    if (this.blockedHead === this.blocked.length && message.length <= this.connSendWindow && message.length <= this.peerInitialWindow && message.length <= this.peerMaxFrame) {
       this.connSendWindow -= message.length;
       const d = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
       frameHeader(d, 0, message.length, Frame.Data, FLAG_END_STREAM, id);
@@ -235,7 +236,7 @@ export class H2Connection {
   /** Sends as much blocked DATA as the windows allow, in order. */
   private sendBlocked(): void {
     const b = this.blocked;
-    let i = 0;
+    let i = this.blockedHead;
     while (i < b.length) {
       const call = b[i] as H2Call;
       const msg = b[i + 1] as Buffer;
@@ -262,13 +263,25 @@ export class H2Connection {
         break; // keep order: later streams wait behind this one
       }
       this.sendWindows.delete(id);
+      b[i] = b[i + 1] = undefined;
       i += 3;
     }
-    if (i > 0) this.blocked = b.slice(i);
+    if (i === b.length) {
+      this.blocked = [];
+      this.blockedHead = 0;
+    } else if (i > 3072 && i * 2 > b.length) {
+      this.blocked = b.slice(i);
+      this.blockedHead = 0;
+    } else {
+      this.blockedHead = i;
+    }
   }
 
   private dropBlocked(call: H2Call): void {
-    const i = this.blocked.indexOf(call);
+    // Only calls whose DATA is still queued have a send window entry: skip the search otherwise
+    // (a storm keeps thousands of calls blocked behind the connection window).
+    if (!this.sendWindows.has(call.streamId)) return;
+    const i = this.blocked.indexOf(call, this.blockedHead);
     if (i >= 0) this.blocked.splice(i, 3);
   }
 
@@ -410,8 +423,8 @@ export class H2Connection {
         if (call === undefined || end - start < 4) return;
         const code = buf.readUInt32BE(start);
         this.streams.delete(sid);
-        this.sendWindows.delete(sid);
         this.dropBlocked(call);
+        this.sendWindows.delete(sid);
         if (code === H2_REFUSED_STREAM && call.refusals < MAX_REFUSALS && !this.draining) {
           // Not processed (RFC 9113 8.7), typically more streams than the peer's limit before
           // its SETTINGS arrived: send it again once a stream is free.
@@ -471,8 +484,8 @@ export class H2Connection {
           if (call.failure === '') call.failure = `GOAWAY (HTTP/2 code ${code}) before the call was processed`;
           call.resetCode = H2_REFUSED_STREAM;
           this.streams.delete(id);
-          this.sendWindows.delete(id);
           this.dropBlocked(call);
+          this.sendWindows.delete(id);
           this.finish(call);
         }
         this.failWaiting(`GOAWAY (HTTP/2 code ${code})`);
@@ -487,7 +500,7 @@ export class H2Connection {
           const w = this.sendWindows.get(sid);
           if (w !== undefined) this.sendWindows.set(sid, w + inc);
         }
-        if (this.blocked.length > 0) this.sendBlocked();
+        if (this.blockedHead < this.blocked.length) this.sendBlocked();
         return;
       }
       case Frame.PushPromise:
@@ -514,10 +527,10 @@ export class H2Connection {
 
   private endStream(call: H2Call): void {
     this.streams.delete(call.streamId);
-    if (this.blocked.length > 0) {
+    if (this.blockedHead < this.blocked.length) {
       // The peer answered before taking all our data (a trailers-only error): stop sending it.
-      this.sendWindows.delete(call.streamId);
       this.dropBlocked(call);
+      this.sendWindows.delete(call.streamId);
     }
     this.finish(call);
     this.afterStreamEnd();
@@ -585,6 +598,7 @@ export class H2Connection {
     const calls = [...this.streams.values()];
     this.streams.clear();
     this.blocked = [];
+    this.blockedHead = 0;
     this.sendWindows.clear();
     for (const call of calls) {
       if (call.failure === '') call.failure = why;

@@ -25,7 +25,8 @@ const READY_POLL_MS = 50;
  */
 const UP_TWO = fileURLToPath(new URL('../../', import.meta.url));
 export const DIST_DIR = /[\\/]dist[\\/]$/.test(UP_TWO) ? UP_TWO : `${UP_TWO}dist/`;
-export const SCALER_MAIN = `${DIST_DIR}src/main.js`;
+/** The scaler a benchmark starts; `BENCH_SCALER_MAIN=/path/to/dist/src/main.js` runs another build (A/B). */
+export const SCALER_MAIN = process.env.BENCH_SCALER_MAIN ?? `${DIST_DIR}src/main.js`;
 
 
 export async function waitForPort(port: number, child: ChildProcess, name: string): Promise<void> {
