@@ -25,14 +25,14 @@ import { KeyPopulation } from '../src/load/key-population.js';
 import { runLoad, type LoadRunResult } from '../src/load/load-runner.js';
 import { hostBusyShare, readHostCpu } from '../src/load/process-sampler.js';
 import {
-  ChildSet, DIST_DIR, describeMachine, fetchStats, freePort, medianOf, startScaler, utilisation, waitForPort,
+  ChildSet, DIST_DIR, WARM_MAX_SLOTS_PER_PAIR, describeMachine, fetchStats, freePort, medianOf, notWarm, startScaler, utilisation, waitForPort,
   type EventLoopReading,
 } from '../src/load/bench-harness.js';
 import { DEFAULT_SHARDS_RULE, defaultShardCount } from '../src/config.js';
 
 export const BENCH_WARMUP_S = 3;
-/** A warm run creates (almost) no slots: at most this many per measured pair. */
-export const WARM_MAX_SLOTS_PER_PAIR = 0.001;
+/** Warm-up runs (2 s each) at most, until one creates (almost) no slots. */
+export const MAX_WARMUP_RUNS = 12;
 /** The issue's targets (reported as met or not; a shared machine's noise does not fail the run). */
 export const TARGET_SCALER_THROUGHPUT_RATIO = 0.9;
 export const TARGET_SCALER_CPU_RATIO = 1.2;
@@ -51,6 +51,7 @@ const USAGE = `usage: bench-warm-path [options]
   --policy NAME       scaler policy (default fixed-5m: keeps instances, so the path is warm)
   --shard-counts LIST also run the grpc-js scaler at these shard counts, e.g. 1,2
   --servers LIST      which of noop,grpc-js,http2 to run (default all)
+  --compare-port      also run the grpc-js scaler on the MessagePort shard transport (A/B of the rings)
   --sequential N      sequential pairs per server after the rounds (default 2000; 0: skip)
   --markdown          print the README table
   --json              one JSON line with every run
@@ -66,6 +67,7 @@ const { values } = parseArgs({
     policy: { type: 'string', default: 'fixed-5m' },
     'shard-counts': { type: 'string', default: '' },
     servers: { type: 'string', default: 'noop,grpc-js,http2' },
+    'compare-port': { type: 'boolean', default: false },
     sequential: { type: 'string', default: '2000' },
     markdown: { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
@@ -199,17 +201,18 @@ try {
     await waitForPort(statsPort, c.child, 'noop-scaler stats');
     targets.push({ name: 'no-op grpc-js', kind: 'noop', port, statsPort, pid: c.child.pid!, shards: 0 });
   }
-  const scalerConfigs: { name: string; server: string; shards: number | undefined }[] = [];
-  if (serverKinds.includes('grpc-js')) scalerConfigs.push({ name: `scaler grpc-js, ${defaultShards} shard(s)`, server: 'grpc-js', shards: undefined });
-  if (serverKinds.includes('http2')) scalerConfigs.push({ name: `scaler http2, ${defaultShards} shard(s)`, server: 'http2', shards: undefined });
+  const scalerConfigs: { name: string; server: string; shards: number | undefined; transport: string }[] = [];
+  if (serverKinds.includes('grpc-js')) scalerConfigs.push({ name: `scaler grpc-js, ${defaultShards} shard(s)`, server: 'grpc-js', shards: undefined, transport: 'rings' });
+  if (serverKinds.includes('http2')) scalerConfigs.push({ name: `scaler http2, ${defaultShards} shard(s)`, server: 'http2', shards: undefined, transport: 'rings' });
+  if (values['compare-port']) scalerConfigs.push({ name: `scaler grpc-js, ${defaultShards} shard(s), port`, server: 'grpc-js', shards: undefined, transport: 'port' });
   for (const n of shardCounts) {
-    if (n !== defaultShards) scalerConfigs.push({ name: `scaler grpc-js, ${n} shard(s)`, server: 'grpc-js', shards: n });
+    if (n !== defaultShards) scalerConfigs.push({ name: `scaler grpc-js, ${n} shard(s)`, server: 'grpc-js', shards: n, transport: 'rings' });
   }
   for (const cfg of scalerConfigs) {
     const s = await startScaler(children, cfg.name, {
       platformAddress: platform.target,
       ...(cfg.shards !== undefined ? { shards: cfg.shards } : {}),
-      extraArgs: ['--policy', values.policy, '--grpc-server', cfg.server],
+      extraArgs: ['--policy', values.policy, '--grpc-server', cfg.server, '--shard-transport', cfg.transport],
     });
     targets.push({ name: cfg.name, kind: 'scaler', port: s.port, statsPort: s.statsPort, pid: s.pid, shards: cfg.shards ?? defaultShards });
   }
@@ -217,9 +220,16 @@ try {
     console.log(`warm path: ${describeMachine()}; ${concurrency} callers over ${connections} connections, ${keys} keys, ` +
       `policy ${values.policy}, default shards ${defaultShards} (${DEFAULT_SHARDS_RULE}), ${rounds} round(s) of ${durationMs / 1000} s\n`);
   }
-  // Every key gets its instances before anything is measured.
+  // Every key gets its instances before anything is measured: with many keys and callers a
+  // key's concurrency keeps reaching new highs for a while (each a new instance), so warm up
+  // until a run creates (almost) no slots.
   for (const t of targets) {
-    if (t.kind === 'scaler') await measure(t, { concurrency, durationMs: 1000, warmupMs: BENCH_WARMUP_S * 1000 });
+    if (t.kind !== 'scaler') continue;
+    for (let i = 0; i < MAX_WARMUP_RUNS; i++) {
+      const r = await measure(t, { concurrency, durationMs: 2000, warmupMs: i === 0 ? BENCH_WARMUP_S * 1000 : 0 });
+      if (!values.json) console.log(`warm-up ${t.name}: ${r.slotsCreated} slots in ${r.load.pairsOk} pairs`);
+      if (r.slotsCreated <= WARM_MAX_SLOTS_PER_PAIR * r.load.pairsOk) break;
+    }
   }
   const runs = new Map<string, Run[]>(targets.map((t) => [t.name, []]));
   for (let round = 1; round <= rounds; round++) {
@@ -270,7 +280,7 @@ try {
     return [...c.entries()].sort((a, b) => b[1] - a[1])[0]?.[0] ?? '-';
   };
   const errors = summary.reduce((n, s) => n + s.errors, 0);
-  const cold = summary.filter((s) => s.kind === 'scaler' && (s.slotsCreated + s.sequentialSlots) > WARM_MAX_SLOTS_PER_PAIR * Math.max(1, s.pairs));
+  const cold = summary.filter((s) => s.kind === 'scaler').map((s) => notWarm(`${s.name}, policy ${values.policy}`, s.slotsCreated + s.sequentialSlots, s.pairs)).filter((m) => m !== null);
   if (values.json) {
     console.log(JSON.stringify({ bench: 'warm-path', machine: describeMachine(), concurrency, connections, keys, policy: values.policy, rounds, durationMs, defaultShards, summary, runs: Object.fromEntries(runs), sequential: Object.fromEntries(seq) }));
   } else {
@@ -308,9 +318,8 @@ try {
     console.error(`FAIL: ${errors} failed calls`);
     exitCode = 1;
   }
-  for (const s of cold) {
-    console.error(`FAIL: "${s.name}" was not warm: ${s.slotsCreated + s.sequentialSlots} slots created during ${s.pairs} measured pairs ` +
-      `(policy ${values.policy}); this run measured cold starts, not the warm path`);
+  for (const m of cold) {
+    console.error(`FAIL: ${m}`);
     exitCode = 1;
   }
 } catch (e) {

@@ -244,3 +244,17 @@ export function durationArg(bench: string, flag: string, raw: string | undefined
     process.exit(2);
   }
 }
+
+/**
+ * A warm-path run creates (almost) no slots: at most this many per measured pair. A scaler
+ * whose policy destroys idle instances (e.g. `adaptive` against an instant platform, where a
+ * cold start costs nothing) cold-starts every request, and its "warm" numbers would be cold
+ * starts.
+ */
+export const WARM_MAX_SLOTS_PER_PAIR = 0.001;
+
+/** Null when `slots` created during `pairs` measured pairs is warm, else why it is not. */
+export function notWarm(name: string, slots: number, pairs: number): string | null {
+  if (slots <= WARM_MAX_SLOTS_PER_PAIR * Math.max(1, pairs)) return null;
+  return `"${name}" was not warm: ${slots} slots created during ${pairs} measured pairs; this run measured cold starts, not the warm path`;
+}

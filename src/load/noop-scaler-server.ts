@@ -7,6 +7,7 @@ import { createServer, type Server as HttpServer } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import * as grpc from '@grpc/grpc-js';
 import { loadProto, Status, type ScalerHandlers } from '../proto.js';
+import { GRPC_SERVER_OPTIONS } from '../server/grpc-server-options.js';
 
 export const NOOP_INSTANCE_ID = 'noop-instance';
 
@@ -92,7 +93,8 @@ export async function startNoopScaler(options: NoopScalerOptions = {}): Promise<
     },
   };
 
-  const server = new grpc.Server();
+  // The scaler's own server options: the ceiling is the same grpc-js server, doing nothing.
+  const server = new grpc.Server(GRPC_SERVER_OPTIONS);
   server.addService(Scaler.service, handlers);
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(`${options.host ?? '0.0.0.0'}:${options.port ?? 0}`, grpc.ServerCredentials.createInsecure(), (err, p) =>
