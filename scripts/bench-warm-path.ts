@@ -31,8 +31,8 @@ import {
 import { DEFAULT_SHARDS_RULE, defaultShardCount } from '../src/config.js';
 
 export const BENCH_WARMUP_S = 3;
-/** Warm-up runs (2 s each) at most, until one creates (almost) no slots. */
-export const MAX_WARMUP_RUNS = 12;
+/** Warm-up runs (as long as a measured one) at most, until one creates (almost) no slots. */
+export const MAX_WARMUP_RUNS = 8;
 /** The issue's targets (reported as met or not; a shared machine's noise does not fail the run). */
 export const TARGET_SCALER_THROUGHPUT_RATIO = 0.9;
 export const TARGET_SCALER_CPU_RATIO = 1.2;
@@ -52,7 +52,7 @@ const USAGE = `usage: bench-warm-path [options]
   --shard-counts LIST also run the grpc-js scaler at these shard counts, e.g. 1,2
   --servers LIST      which of noop,grpc-js,http2 to run (default all)
   --compare-port      also run the grpc-js scaler on the MessagePort shard transport (A/B of the rings)
-  --sequential N      sequential pairs per server after the rounds (default 2000; 0: skip)
+  --sequential N      sequential (one caller) pairs per server, split over the rounds (default 2000; 0: skip)
   --markdown          print the README table
   --json              one JSON line with every run
   --help`;
@@ -220,18 +220,20 @@ try {
     console.log(`warm path: ${describeMachine()}; ${concurrency} callers over ${connections} connections, ${keys} keys, ` +
       `policy ${values.policy}, default shards ${defaultShards} (${DEFAULT_SHARDS_RULE}), ${rounds} round(s) of ${durationMs / 1000} s\n`);
   }
-  // Every key gets its instances before anything is measured: with many keys and callers a
-  // key's concurrency keeps reaching new highs for a while (each a new instance), so warm up
-  // until a run creates (almost) no slots.
+  // Every key gets its instances before anything is measured. The key sequence is seeded (the
+  // same in every run), and with many keys and callers a key's concurrency keeps reaching new
+  // highs (each a new instance) for a while: warm up with runs as long as the measured ones
+  // until one creates (almost) no slots.
   for (const t of targets) {
     if (t.kind !== 'scaler') continue;
     for (let i = 0; i < MAX_WARMUP_RUNS; i++) {
-      const r = await measure(t, { concurrency, durationMs: 2000, warmupMs: i === 0 ? BENCH_WARMUP_S * 1000 : 0 });
+      const r = await measure(t, { concurrency, durationMs, warmupMs: 1000 });
       if (!values.json) console.log(`warm-up ${t.name}: ${r.slotsCreated} slots in ${r.load.pairsOk} pairs`);
       if (r.slotsCreated <= WARM_MAX_SLOTS_PER_PAIR * r.load.pairsOk) break;
     }
   }
   const runs = new Map<string, Run[]>(targets.map((t) => [t.name, []]));
+  const seqRuns = new Map<string, Run[]>(targets.map((t) => [t.name, []]));
   for (let round = 1; round <= rounds; round++) {
     // Rotate the order each round so no configuration always runs first (or after the same one).
     const order = targets.map((_, i) => targets[(i + round - 1) % targets.length]!);
@@ -240,14 +242,18 @@ try {
       runs.get(t.name)!.push(r);
       if (!values.json) console.log(`round ${round}  ${line(r)}`);
     }
-  }
-  const seq = new Map<string, Run>();
-  if (sequentialPairs > 0) {
-    for (const t of targets) {
-      const r = await measure(t, { concurrency: 1, count: sequentialPairs, warmupMs: 500 });
-      seq.set(t.name, r);
-      if (!values.json) console.log(`sequential  ${t.name}: pair p50 ${r.load.pair.p50Ms.toFixed(3)} ms, p99 ${r.load.pair.p99Ms.toFixed(3)} ms (assign p50 ${r.load.assign.p50Ms.toFixed(3)}, idle p50 ${r.load.idle.p50Ms.toFixed(3)}), server ${r.serverCpuUsPerPair.toFixed(0)} us/pair, slots ${r.slotsCreated}`);
+    if (sequentialPairs > 0) {
+      for (const t of order) {
+        const r = await measure(t, { concurrency: 1, count: Math.ceil(sequentialPairs / rounds), warmupMs: 300 });
+        seqRuns.get(t.name)!.push(r);
+        if (!values.json) console.log(`round ${round}  sequential ${t.name}: pair p50 ${r.load.pair.p50Ms.toFixed(3)} ms, p99 ${r.load.pair.p99Ms.toFixed(3)} ms, server ${r.serverCpuUsPerPair.toFixed(0)} us/pair, host ${pct(r.hostBusy)}, slots ${r.slotsCreated}`);
+      }
     }
+  }
+  // The sequential run of each configuration with the median p50.
+  const seq = new Map<string, Run>();
+  for (const [name, rs] of seqRuns) {
+    if (rs.length > 0) seq.set(name, [...rs].sort((a, b) => a.load.pair.p50Ms - b.load.pair.p50Ms)[Math.floor(rs.length / 2)]!);
   }
 
   // Medians per configuration; the ratios compare medians of the same round set.
@@ -267,10 +273,10 @@ try {
       shardElu: (rs[0]?.shardElu ?? []).map((_, i) => medianOf(rs.map((r) => r.shardElu[i] ?? NaN))),
       slotsCreated: rs.reduce((n, r) => n + r.slotsCreated, 0),
       pairs: rs.reduce((n, r) => n + r.load.pairsOk, 0),
-      errors: rs.reduce((n, r) => n + r.load.errorCount, 0) + (seq.get(t.name)?.load.errorCount ?? 0),
+      errors: rs.reduce((n, r) => n + r.load.errorCount, 0) + (seqRuns.get(t.name) ?? []).reduce((n, r) => n + r.load.errorCount, 0),
       limits: rs.map((r) => r.limit),
       sequentialP50Ms: seq.get(t.name)?.load.pair.p50Ms ?? NaN,
-      sequentialSlots: seq.get(t.name)?.slotsCreated ?? 0,
+      sequentialSlots: (seqRuns.get(t.name) ?? []).reduce((n, r) => n + r.slotsCreated, 0),
     };
   });
   const noop = summary.find((s) => s.kind === 'noop');
