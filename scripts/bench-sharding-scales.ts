@@ -180,7 +180,7 @@ try {
       if (!values.json) {
         console.log(`round ${round} ${configs[i]!.name.padEnd(38)} ${s.pairsPerSec.toFixed(0).padStart(6)} pairs/s, ` +
           `${s.cpuUsPerPair.toFixed(0)} us/pair (main ${s.mainUsPerPair.toFixed(0)}, other ${s.otherUsPerPair.toFixed(0)}), ` +
-          `main thread ${s.mainCpuPercent.toFixed(0)}%, ${s.requestsPerBatch.toFixed(1)} req/msg`);
+          `main thread ${s.mainCpuPercent.toFixed(0)}%, ${s.requestsPerBatch.toFixed(1)} req/msg, ${s.coldStarts} cold starts while measured`);
       }
     }
   }

@@ -66,12 +66,13 @@ describe('latency histogram', () => {
     expect(h.summary().count).toBe(0);
   });
 
-  it('clamps out-of-range values instead of losing them, and is empty-safe', () => {
+  it('clamps values above its range instead of losing them, ignores invalid ones, and is empty-safe', () => {
     const h = new LatencyHistogram();
     expect(h.summary().p99Ms).toBe(0);
-    h.record(-1);
+    h.record(-1); // a caller bug: ignored
+    h.record(Number.NaN);
     h.record(1e12);
-    expect(h.count).toBe(2);
+    expect(h.count).toBe(1);
     expect(h.summary().maxMs).toBeGreaterThan(3_000_000);
   });
 });

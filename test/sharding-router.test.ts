@@ -17,6 +17,7 @@ import {
   type EchoRequest,
 } from '../src/sharding/examples/echo-protocol.js';
 import { ECHO_CODEC } from '../src/sharding/examples/echo-codec.js';
+import { MAX_RING_ERROR_CHARS } from '../src/sharding/shard-worker.js';
 
 const WORKER = new URL('../dist/src/sharding/examples/echo-worker.js', import.meta.url);
 type Router = ShardRouter<EchoRequest, unknown, EchoEvent, EchoCounterField>;
@@ -286,6 +287,11 @@ describe('ShardRouter over shared rings: limits', () => {
     expect(got).toEqual(Array.from({ length: 2000 }, (_, i) => `${i}:${big}`));
     const [err] = await call(r, 0, { op: 'echo', value: 'y'.repeat(2000) });
     expect(err?.code).toBe('SHARD_MESSAGE_TOO_LARGE');
+    // A handler's error message longer than MAX_RING_ERROR_CHARS is cut, not stuck.
+    const big2 = await startRouter({ shards: 1 });
+    const [failErr] = await call(big2, 0, { op: 'fail', code: 'E', message: 'z'.repeat(10_000) });
+    expect(failErr).toMatchObject({ code: 'HANDLER_ERROR', handlerCode: 'E' });
+    expect(failErr!.message).toBe('z'.repeat(MAX_RING_ERROR_CHARS - 1));
     expect(await r.requestShardAsync(0, { op: 'echo', value: 'after' })).toBe('after');
   }, 20_000);
 });

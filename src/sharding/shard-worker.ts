@@ -83,7 +83,9 @@ export interface ServeShardOptions<Ev, F extends string = string, W = unknown, R
 /** `handlerCode` of the HANDLER_ERROR sent when a handler throws or rejects. */
 export const HANDLER_THROWN_CODE = 'THROWN';
 /** `handlerCode` of the HANDLER_ERROR sent for a reply too large for a ring record. */
-const ShardErrorCodeTooLarge = ShardErrorCode.TooLarge;
+const TOO_LARGE_CODE = ShardErrorCode.TooLarge;
+/** Codec transport: error codes and messages are cut to this many characters to fit a record. */
+export const MAX_RING_ERROR_CHARS = 4096;
 
 function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
@@ -131,6 +133,8 @@ export function serveShard<Req, Res, Ev = never, F extends string = string, W = 
   const tx = boot.rings !== null ? new RingProducer(boot.rings.toMain) : null;
   const w = tx !== null ? new WireWriter(tx.buf) : null;
   const maxRecord = tx !== null ? maxRecordBytes(tx.capacity) : 0;
+  /** Characters of code + message an error record can hold (3 bytes each, plus its header). */
+  const maxErrorChars = Math.min(MAX_RING_ERROR_CHARS, Math.floor((maxRecord - 13) / 3));
   let waitingForRoom = false;
 
   /** One out entry in place in the ring; false if the ring is full. */
@@ -238,7 +242,7 @@ export function serveShard<Req, Res, Ev = never, F extends string = string, W = 
       }
       done = true;
       if (codec !== null && 5 + codec.replyBytes(res) > maxRecord) {
-        send(OutKind.Error, id, ShardErrorCodeTooLarge, `reply larger than a ring record (${maxRecord} bytes)`);
+        send(OutKind.Error, id, TOO_LARGE_CODE, `reply larger than a ring record (${maxRecord} bytes)`);
       } else {
         send(OutKind.Reply, id, res, undefined);
       }
@@ -250,6 +254,10 @@ export function serveShard<Req, Res, Ev = never, F extends string = string, W = 
         return;
       }
       done = true;
+      if (codec !== null && code.length + message.length > maxErrorChars) {
+        code = code.slice(0, 64);
+        message = message.slice(0, maxErrorChars - code.length);
+      }
       send(OutKind.Error, id, code, message);
       settled();
     };

@@ -33,12 +33,9 @@ export class LatencyHistogram {
   private lastV = NaN;
   private lastB = 0;
 
-  /** Records one latency in ms; a negative one (clock jitter) counts as 0, NaN is ignored. */
+  /** Records one latency in ms; NaN and negatives (caller bugs) are ignored, not to poison the stats. */
   record(ms: number): void {
-    if (!(ms >= 0)) {
-      if (Number.isNaN(ms)) return;
-      ms = 0;
-    }
+    if (!(ms >= 0)) return;
     this.n++;
     this.sum += ms;
     if (ms > this.maxV) this.maxV = ms;
