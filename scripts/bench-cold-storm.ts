@@ -101,13 +101,14 @@ const { values } = parseArgs({
     'max-cold-starts': { type: 'string' },
     'compare-unbounded': { type: 'boolean', default: false },
     'grpc-server': { type: 'string' },
+    'shard-transport': { type: 'string' },
     json: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 const USAGE = `usage: bench-cold-storm [--short] [--assigns N] [--keys N] [--init DURATION] [--create DURATION]
                         [--shards N] [--connections N] [--max-cold-starts N] [--compare-unbounded]
-                        [--grpc-server grpc-js|http2] [--json]
+                        [--grpc-server grpc-js|http2] [--shard-transport rings|port] [--json]
   --init, --create     platform stand-in latencies (default ${formatDuration(STORM_INIT_MS)}, ${formatDuration(STORM_CREATE_MS)}; --short: Init ${formatDuration(SHORT_INIT_MS)})
   --max-cold-starts N  the scaler's cold starts in flight per shard (default its own, ${DEFAULT_MAX_COLD_STARTS_PER_SHARD}; 0: unbounded)
   --compare-unbounded  run the storm again with the bound off, in the same run
@@ -170,7 +171,8 @@ async function runStorm(bound: number): Promise<number> {
     const platform = await startPlatformChild();
     platformChildProc = platform.child;
     const scaler = await startScaler(children, 'scaler', {
-      platformAddress: `127.0.0.1:${platform.port}`, shards, extraArgs: ['--max-cold-starts', String(bound), ...(values['grpc-server'] !== undefined ? ['--grpc-server', values['grpc-server']] : [])],
+      platformAddress: `127.0.0.1:${platform.port}`, shards, extraArgs: ['--max-cold-starts', String(bound), ...(values['grpc-server'] !== undefined ? ['--grpc-server', values['grpc-server']] : []),
+        ...(values['shard-transport'] !== undefined ? ['--shard-transport', values['shard-transport']] : [])],
     });
     const client = new RawH2Client({ target: `127.0.0.1:${scaler.port}`, sessions: connections });
     await client.connect();
