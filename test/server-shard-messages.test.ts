@@ -89,8 +89,9 @@ describe('the scaler shard codec (shared-ring transport)', () => {
     const { SCALER_SHARD_CODEC: codec } = await import('../src/shard-codec.js');
     const { RingConsumer, RingProducer, WireReader, WireWriter, createRingBuffer } = await import('../src/sharding/index.js');
     const sab = createRingBuffer(1 << 16);
-    const tx = new RingProducer(sab);
-    const rx = new RingConsumer(sab);
+    const quiet = { records: (): void => {}, room: (): void => {} };
+    const tx = new RingProducer(sab, quiet);
+    const rx = new RingConsumer(sab, quiet);
     const w = new WireWriter(tx.buf);
     const r = new WireReader(rx.buf);
     const reqs: ShardRequest[] = [

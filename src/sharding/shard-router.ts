@@ -23,6 +23,7 @@ import { WireReader, WireWriter, type ShardCodec } from './shard-wire.js';
 import {
   DEFAULT_BATCH_FLUSH,
   OutKind,
+  RingBell,
   SHARD_BOOTSTRAP_MARKER,
   scheduleFlush,
   type BatchFlush,
@@ -125,7 +126,6 @@ interface ShardState<Req, Res> {
   /** Codec transport: [id, body] pairs that did not fit in the ring yet, flat, from `overflowHead`. */
   overflow: unknown[];
   overflowHead: number;
-  waitingForRoom: boolean;
   flushScheduled: boolean;
   /** FIFO of waiting requests as flat [body, cb, body, cb, ...] from `queueHead`. */
   queue: unknown[];
@@ -214,7 +214,6 @@ export class ShardRouter<Req, Res, Ev = never, F extends string = never> {
         r: null,
         overflow: [],
         overflowHead: 0,
-        waitingForRoom: false,
         flushScheduled: false,
         queue: [],
         queueHead: 0,
@@ -431,17 +430,16 @@ export class ShardRouter<Req, Res, Ev = never, F extends string = never> {
     let rings: ShardRings | null = null;
     if (this.codec !== null) {
       rings = { toWorker: createRingBuffer(this.ringBytes), toMain: createRingBuffer(this.ringBytes) };
-      s.tx = new RingProducer(rings.toWorker);
-      s.rx = new RingConsumer(rings.toMain);
+      // The doorbells ride on this generation's port: a bare number, only when the worker sleeps.
+      const bell = {
+        records: (): void => port1.postMessage(RingBell.Records),
+        room: (): void => port1.postMessage(RingBell.Room),
+      };
+      s.tx = new RingProducer(rings.toWorker, bell);
+      s.rx = new RingConsumer(rings.toMain, bell);
       s.w = new WireWriter(s.tx.buf);
       s.r = new WireReader(s.rx.buf);
-      const rx = s.rx;
-      const wake = (): void => {
-        if (s.rx !== rx) return; // an earlier generation's ring
-        this.drainRing(s);
-        rx.sleep(wake);
-      };
-      rx.sleep(wake);
+      s.rx.sleep();
     }
     const boot: ShardBootstrap = {
       [SHARD_BOOTSTRAP_MARKER]: 1,
@@ -467,7 +465,10 @@ export class ShardRouter<Req, Res, Ev = never, F extends string = never> {
     s.ready = false;
     this.counters.setAt(s.index, IDX_GENERATION, gen);
     port1.on('message', (msg: WorkerToMainMessage<Res, Ev>) => {
-      if (s.generation === gen && s.port === port1) this.onMessage(s, msg);
+      if (s.generation !== gen || s.port !== port1) return;
+      if (msg === RingBell.Records) this.onRecords(s);
+      else if (msg === RingBell.Room) this.flush(s);
+      else this.onMessage(s, msg);
     });
     worker.on('error', (err: Error) => this.emitter.emit('shard-error', s.index, err));
     worker.on('exit', (code: number) => this.onExit(s, gen, code));
@@ -477,7 +478,15 @@ export class ShardRouter<Req, Res, Ev = never, F extends string = never> {
     }
   }
 
-  private onMessage(s: ShardState<Req, Res>, msg: WorkerToMainMessage<Res, Ev>): void {
+  /** Codec transport: the worker published replies while we slept; read until there are none. */
+  private onRecords(s: ShardState<Req, Res>): void {
+    const rx = s.rx;
+    if (rx === null) return;
+    do this.drainRing(s);
+    while (s.rx === rx && !rx.sleep());
+  }
+
+  private onMessage(s: ShardState<Req, Res>, msg: Exclude<WorkerToMainMessage<Res, Ev>, RingBell>): void {
     if (msg.type === 'out') {
       this.counters.addAt(s.index, IDX_BATCHES_RECEIVED, 1);
       const items = msg.items;
@@ -662,15 +671,14 @@ export class ShardRouter<Req, Res, Ev = never, F extends string = never> {
       if (s.overflowHead === q.length) {
         s.overflow = [];
         s.overflowHead = 0;
-      } else if (!s.waitingForRoom) {
-        // The ring is full of records the worker has not read: retry once it releases some.
-        s.waitingForRoom = true;
-        tx.waitForRoom(() => {
-          if (s.tx !== tx) return;
-          s.waitingForRoom = false;
-          this.flush(s);
-        });
+      } else if (tx.waitForRoom()) {
+        // The worker released records in between: write again on the next turn.
+        if (!s.flushScheduled) {
+          s.flushScheduled = true;
+          scheduleFlush(this.batchFlush, s.flush);
+        }
       }
+      // else: the ring is full of records the worker has not read; its `room` bell calls flush.
       if (tx.publish()) this.counters.addAt(s.index, IDX_BATCHES_SENT, 1);
       return;
     }
@@ -681,17 +689,14 @@ export class ShardRouter<Req, Res, Ev = never, F extends string = never> {
     s.port.postMessage(msg);
   }
 
-  /** Forgets a dead generation's rings (its sleeping wait is woken so it can be collected). */
+  /** Forgets a dead generation's rings. */
   private dropRings(s: ShardState<Req, Res>): void {
-    const rx = s.rx;
     s.tx = null;
     s.rx = null;
     s.w = null;
     s.r = null;
     s.overflow = [];
     s.overflowHead = 0;
-    s.waitingForRoom = false;
-    if (rx !== null) Atomics.notify(new Int32Array(rx.sab, 0, 1), 0);
   }
 
   /** Move waiting requests into the in-flight window while it has room. */

@@ -13,6 +13,7 @@ import { RingConsumer, RingProducer, maxRecordBytes } from './shared-ring.js';
 import { WireReader, WireWriter, type ShardCodec } from './shard-wire.js';
 import {
   OutKind,
+  RingBell,
   ShardErrorCode,
   isShardBootstrap,
   scheduleFlush,
@@ -130,12 +131,16 @@ export function serveShard<Req, Res, Ev = never, F extends string = string, W = 
 
   // Codec transport: the ring to main and its encoder; entries that did not fit wait in `out`.
   const codec = boot.rings !== null ? options.codec! : null;
-  const tx = boot.rings !== null ? new RingProducer(boot.rings.toMain) : null;
+  // Doorbells to main ride on the port: a bare number, only when main said it sleeps.
+  const bell = {
+    records: (): void => port.postMessage(RingBell.Records),
+    room: (): void => port.postMessage(RingBell.Room),
+  };
+  const tx = boot.rings !== null ? new RingProducer(boot.rings.toMain, bell) : null;
   const w = tx !== null ? new WireWriter(tx.buf) : null;
   const maxRecord = tx !== null ? maxRecordBytes(tx.capacity) : 0;
   /** Characters of code + message an error record can hold (3 bytes each, plus its header). */
   const maxErrorChars = Math.min(MAX_RING_ERROR_CHARS, Math.floor((maxRecord - 13) / 3));
-  let waitingForRoom = false;
 
   /** One out entry in place in the ring; false if the ring is full. */
   const writeEntry = (kind: number, id: number, a: unknown, b: unknown): boolean => {
@@ -171,13 +176,8 @@ export function serveShard<Req, Res, Ev = never, F extends string = string, W = 
       if (!ok) break;
     }
     if (i > 0) out = i === out.length ? [] : out.slice(i);
-    if (out.length > 0 && !waitingForRoom) {
-      waitingForRoom = true;
-      tx!.waitForRoom(() => {
-        waitingForRoom = false;
-        flush();
-      });
-    }
+    // Main released records meanwhile: write again next turn; else its `room` bell flushes.
+    if (out.length > 0 && tx!.waitForRoom()) scheduled();
     if (tx!.publish()) stats.batchesSent++;
   };
 
@@ -285,7 +285,7 @@ export function serveShard<Req, Res, Ev = never, F extends string = string, W = 
   };
 
   // Codec transport: read every published request record, then sleep until the next publish.
-  const rx = boot.rings !== null ? new RingConsumer(boot.rings.toWorker) : null;
+  const rx = boot.rings !== null ? new RingConsumer(boot.rings.toWorker, bell) : null;
   const rr = rx !== null ? new WireReader(rx.buf) : null;
   const drainRequests = (): void => {
     const c = rx!;
@@ -302,9 +302,10 @@ export function serveShard<Req, Res, Ev = never, F extends string = string, W = 
     }
     c.end();
   };
+  /** Main published while we slept: read until there is nothing left, then sleep again. */
   const onRequests = (): void => {
-    drainRequests();
-    rx!.sleep(onRequests);
+    do drainRequests();
+    while (!rx!.sleep());
   };
 
   const shutdown = async (): Promise<void> => {
@@ -321,14 +322,17 @@ export function serveShard<Req, Res, Ev = never, F extends string = string, W = 
   };
 
   port.on('message', (msg: MainToWorkerMessage<Req>) => {
-    if (msg.type === 'requests') dispatch(msg.items);
+    if (msg === RingBell.Records) onRequests();
+    else if (msg === RingBell.Room) flush();
+    else if (msg.type === 'requests') dispatch(msg.items);
     else if (msg.type === 'shutdown') void shutdown();
   });
 
   const ready = (): void => {
     const m: ReadyMessage = { type: 'ready' };
     port.postMessage(m);
-    if (rx !== null) rx.sleep(onRequests);
+    // Sleep from the start: main rings once it has published anything.
+    if (rx !== null && !rx.sleep()) onRequests();
   };
   if (options.init) {
     Promise.resolve(options.init(ctx)).then(ready, (err: unknown) => {

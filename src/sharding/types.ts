@@ -57,7 +57,14 @@ export interface ShutdownMessage {
   readonly type: 'shutdown';
 }
 
-export type MainToWorkerMessage<Req> = RequestBatchMessage<Req> | ShutdownMessage;
+/**
+ * Shared-ring doorbells (a bare number, the cheapest message to clone), either direction:
+ * records were published for a reader that sleeps, or released for a writer waiting for room.
+ */
+export const RingBell = { Records: 0, Room: 1 } as const;
+export type RingBell = (typeof RingBell)[keyof typeof RingBell];
+
+export type MainToWorkerMessage<Req> = RequestBatchMessage<Req> | ShutdownMessage | RingBell;
 
 // ---- worker → main ---------------------------------------------------------------------------
 
@@ -90,7 +97,7 @@ export interface ReadyMessage {
   readonly type: 'ready';
 }
 
-export type WorkerToMainMessage<Res, Ev> = OutBatchMessage<Res, Ev> | ReadyMessage;
+export type WorkerToMainMessage<Res, Ev> = OutBatchMessage<Res, Ev> | ReadyMessage | RingBell;
 
 // ---- batching --------------------------------------------------------------------------------
 
