@@ -8,6 +8,7 @@ export { FNV1A_32_OFFSET_BASIS, FNV1A_32_PRIME, fnv1a32, hashKey, mix32, reduceH
 export {
   DEFAULT_BATCH_FLUSH,
   OutKind,
+  RingBell,
   scheduleFlush,
   type BatchFlush,
   SHARD_BOOTSTRAP_MARKER,
@@ -59,6 +60,7 @@ export {
   SHARED_RING_LAYOUT,
   createRingBuffer,
   maxRecordBytes,
+  type RingDoorbell,
 } from './shared-ring.js';
 export {
   MAX_INTERNED_STRINGS,
