@@ -16,7 +16,7 @@
  * cheaper than keeping, so an `adaptive` scaler against an instant platform cold-starts every
  * request, and such a run does not measure the warm path. Then sequential pairs (one caller).
  *
- *   node dist/scripts/bench-warm-path.js [--rounds 3] [--duration 5] [--shard-counts 1,2] [--markdown] [--json]
+ *   node dist/scripts/bench-warm-path.js [--rounds 3] [--duration 5s] [--shard-counts 1,2] [--markdown] [--json]
  */
 import { parseArgs } from 'node:util';
 import { PlatformServer } from '../src/sim/platform-server.js';
@@ -25,12 +25,13 @@ import { KeyPopulation } from '../src/load/key-population.js';
 import { runLoad, type LoadRunResult } from '../src/load/load-runner.js';
 import { hostBusyShare, readHostCpu } from '../src/load/process-sampler.js';
 import {
-  ChildSet, DIST_DIR, WARM_MAX_SLOTS_PER_PAIR, describeMachine, fetchStats, freePort, medianOf, notWarm, startScaler, utilisation, waitForPort,
+  ChildSet, DIST_DIR, WARM_MAX_SLOTS_PER_PAIR, durationArg, describeMachine, fetchStats, freePort, medianOf, notWarm, startScaler, utilisation, waitForPort,
   type EventLoopReading,
 } from '../src/load/bench-harness.js';
 import { DEFAULT_SHARDS_RULE, defaultShardCount } from '../src/config.js';
 
 export const BENCH_WARMUP_S = 3;
+export const DEFAULT_DURATION_MS = 5_000;
 /** Warm-up runs (as long as a measured one) at most, until one creates (almost) no slots. */
 export const MAX_WARMUP_RUNS = 8;
 /** The issue's targets (reported as met or not; a shared machine's noise does not fail the run). */
@@ -43,7 +44,7 @@ export const SATURATED_ELU = 0.9;
 export const SATURATED_HOST = 0.95;
 
 const USAGE = `usage: bench-warm-path [options]
-  --duration S        measured seconds per run (default 5)
+  --duration DURATION measured time per run, e.g. 5s (default 5s)
   --rounds N          alternating rounds; medians are reported (default 3)
   --concurrency N     closed-loop callers (default 64)
   --connections N     HTTP/2 connections of the load generator (default 4)
@@ -52,6 +53,9 @@ const USAGE = `usage: bench-warm-path [options]
   --shard-counts LIST also run the grpc-js scaler at these shard counts, e.g. 1,2
   --servers LIST      which of noop,grpc-js,http2 to run (default all)
   --compare-port      also run the grpc-js scaler on the MessagePort shard transport (A/B of the rings)
+  --compare-latency-histograms
+                      also run the grpc-js scaler with --latency-histograms off (A/B of the
+                      per-call /metrics histograms)
   --sequential N      sequential (one caller) pairs per server, split over the rounds (default 2000; 0: skip)
   --markdown          print the README table
   --json              one JSON line with every run
@@ -59,7 +63,7 @@ const USAGE = `usage: bench-warm-path [options]
 
 const { values } = parseArgs({
   options: {
-    duration: { type: 'string', default: '5' },
+    duration: { type: 'string' },
     rounds: { type: 'string', default: '3' },
     concurrency: { type: 'string', default: '64' },
     connections: { type: 'string', default: '4' },
@@ -68,6 +72,7 @@ const { values } = parseArgs({
     'shard-counts': { type: 'string', default: '' },
     servers: { type: 'string', default: 'noop,grpc-js,http2' },
     'compare-port': { type: 'boolean', default: false },
+    'compare-latency-histograms': { type: 'boolean', default: false },
     sequential: { type: 'string', default: '2000' },
     markdown: { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
@@ -78,7 +83,7 @@ if (values.help) {
   console.log(USAGE);
   process.exit(0);
 }
-const durationMs = Number(values.duration) * 1000;
+const durationMs = durationArg('bench-warm-path', '--duration', values.duration, DEFAULT_DURATION_MS);
 const rounds = Number(values.rounds);
 const concurrency = Number(values.concurrency);
 const connections = Number(values.connections);
@@ -201,9 +206,12 @@ try {
     await waitForPort(statsPort, c.child, 'noop-scaler stats');
     targets.push({ name: 'no-op grpc-js', kind: 'noop', port, statsPort, pid: c.child.pid!, shards: 0 });
   }
-  const scalerConfigs: { name: string; server: string; shards: number | undefined; transport: string }[] = [];
+  const scalerConfigs: { name: string; server: string; shards: number | undefined; transport: string; extra?: string[] }[] = [];
   if (serverKinds.includes('grpc-js')) scalerConfigs.push({ name: `scaler grpc-js, ${defaultShards} shard(s)`, server: 'grpc-js', shards: undefined, transport: 'rings' });
   if (serverKinds.includes('http2')) scalerConfigs.push({ name: `scaler http2, ${defaultShards} shard(s)`, server: 'http2', shards: undefined, transport: 'rings' });
+  if (values['compare-latency-histograms']) {
+    scalerConfigs.push({ name: `scaler grpc-js, ${defaultShards} shard(s), no latency histograms`, server: 'grpc-js', shards: undefined, transport: 'rings', extra: ['--latency-histograms', 'off'] });
+  }
   if (values['compare-port']) scalerConfigs.push({ name: `scaler grpc-js, ${defaultShards} shard(s), port`, server: 'grpc-js', shards: undefined, transport: 'port' });
   for (const n of shardCounts) {
     if (n !== defaultShards) scalerConfigs.push({ name: `scaler grpc-js, ${n} shard(s)`, server: 'grpc-js', shards: n, transport: 'rings' });
@@ -212,7 +220,7 @@ try {
     const s = await startScaler(children, cfg.name, {
       platformAddress: platform.target,
       ...(cfg.shards !== undefined ? { shards: cfg.shards } : {}),
-      extraArgs: ['--policy', values.policy, '--grpc-server', cfg.server, '--shard-transport', cfg.transport],
+      extraArgs: ['--policy', values.policy, '--grpc-server', cfg.server, '--shard-transport', cfg.transport, ...(cfg.extra ?? [])],
     });
     targets.push({ name: cfg.name, kind: 'scaler', port: s.port, statsPort: s.statsPort, pid: s.pid, shards: cfg.shards ?? defaultShards });
   }
