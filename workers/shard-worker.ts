@@ -12,6 +12,7 @@ import { createLogger } from '../src/logger.js';
 import { GrpcPlatformClient } from '../src/server/grpc-platform-client.js';
 import { RawH2PlatformClient } from '../src/server/raw-h2-platform-client.js';
 import { BoundedPlatform, PLATFORM_CALL_CODES, PLATFORM_METHODS } from '../src/server/bounded-platform.js';
+import { SCALER_SHARD_CODEC } from '../src/shard-codec.js';
 import { ShardOp, type ShardEvent, type ShardRequest, type ShardResponse, type ShardWorkerData } from '../src/shard-messages.js';
 import { serveShard, type ShardContext, type ShardReply, type SharedCounters } from '../src/sharding/index.js';
 import { ScalerErrorCode } from '../src/core/types.js';
@@ -136,6 +137,7 @@ function handle(msg: ShardRequest, reply: ShardReply<ShardResponse>, ctx: Ctx): 
 
 serveShard<ShardRequest, ShardResponse, ShardEvent, ScalerCounterField, ShardWorkerData>(handle, {
   counterLayout: SCALER_COUNTER_LAYOUT,
+  codec: SCALER_SHARD_CODEC,
   init(ctx) {
     const wd = ctx.workerData;
     const log = createLogger(wd.logLevel as LogLevel, { shard: ctx.shard, generation: ctx.generation });

@@ -8,30 +8,18 @@ import { SCALER_COUNTER_LAYOUT } from '../counters-layout.js';
 import type { Logger } from '../logger.js';
 import { loadProto } from '../proto.js';
 import type { ShardWorkerData } from '../shard-messages.js';
+import { SCALER_SHARD_CODEC } from '../shard-codec.js';
 import { ShardRouter } from '../sharding/index.js';
 import { FunctionSlotTally } from './function-slot-tally.js';
 import { instrumentScalerHandlers } from './rpc-metrics.js';
 import { ScalerMetrics } from './scaler-metrics.js';
-import { createScalerHandlers, type ScalerRouter } from './scaler-service.js';
+import { GRPC_SERVER_OPTIONS } from './grpc-server-options.js';
+import { H2ScalerServer } from './h2-scaler-server.js';
+import { ScalerService, createScalerHandlers, type ScalerRouter } from './scaler-service.js';
 import { SlotJournal } from './slot-journal.js';
 import { startStatsEndpoint } from './stats-endpoint.js';
 
-/** gRPC server limits, set deliberately (see README "Reliability"). */
-export const GRPC_SERVER_OPTIONS: grpc.ServerOptions = {
-  // An Assign or Idle is < 1 KiB (ids and keys are capped at 1 KiB each by validation): 64 KiB
-  // leaves room and stops a client from making us buffer megabytes (RESOURCE_EXHAUSTED).
-  'grpc.max_receive_message_length': 64 * 1024,
-  'grpc.max_send_message_length': 64 * 1024,
-  // The simulator multiplexes thousands of concurrent calls (cold starts wait seconds) on one
-  // connection; the per-shard Assign bound, not HTTP/2, is what sheds load.
-  'grpc.max_concurrent_streams': 100_000,
-  // Detect a dead client within ~80 s so its calls are cancelled and their instances freed.
-  'grpc.keepalive_time_ms': 60_000,
-  'grpc.keepalive_timeout_ms': 20_000,
-  'grpc.keepalive_permit_without_calls': 1,
-  // Accept client pings down to every 5 s rather than answering GOAWAY (too_many_pings).
-  'grpc.http2.min_ping_interval_without_data_ms': 5_000,
-};
+export { GRPC_SERVER_OPTIONS };
 /** Router window beyond the Assign bound, for the Idle and Cancel calls that free instances. */
 export const ROUTER_CONTROL_HEADROOM = 4_096;
 /** Initial V8 old-space size of shard workers, MB (see `start`). */
@@ -52,7 +40,8 @@ export class ScalerServer {
     readonly config: ScalerConfig,
     readonly router: ScalerRouter,
     readonly journal: SlotJournal,
-    private readonly grpcServer: grpc.Server,
+    /** The Scaler service's server: grpc-js, or `node:http2` (`--grpc-server http2`). */
+    private readonly grpcServer: grpc.Server | H2ScalerServer,
     private readonly stats: HttpServer | null,
     readonly port: number,
     private readonly log: Logger,
@@ -74,6 +63,7 @@ export class ScalerServer {
       // needs room for those plus the Idle/Cancel traffic that frees them.
       maxInFlightPerShard: config.maxInFlightPerShard + ROUTER_CONTROL_HEADROOM,
       name: 'scaler-shard',
+      ...(config.shardTransport === 'port' ? {} : { codec: SCALER_SHARD_CODEC }),
       batchFlush: config.batchFlush ?? DEFAULT_SCALER_BATCH_FLUSH,
       workerData: (shard, generation): ShardWorkerData => ({
         platformAddress: config.platformAddress,
@@ -111,18 +101,26 @@ export class ScalerServer {
     router.on('shard-restart', (shard, generation) => log.warn({ shard, generation }, 'shard worker restarted'));
     router.on('shard-error', (shard, error) => log.error({ shard, err: error.message }, 'shard worker error'));
 
-    const grpcServer = new grpc.Server(GRPC_SERVER_OPTIONS);
-    const proto = loadProto();
-    const handlers = createScalerHandlers(router, { maxAssignsPerShard: config.maxInFlightPerShard });
-    grpcServer.addService(
-      proto.serverless.simulator.Scaler.service,
-      metrics === undefined ? handlers : instrumentScalerHandlers(handlers, metrics.rpc),
-    );
+    let grpcServer: grpc.Server | H2ScalerServer;
     let port: number;
+    const handlerOptions = { maxAssignsPerShard: config.maxInFlightPerShard };
     try {
-      port = await new Promise<number>((resolve, reject) =>
-        grpcServer.bindAsync(config.address, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
-      );
+      if (config.grpcServer === 'http2') {
+        const h2 = await H2ScalerServer.listen({ address: config.address, service: new ScalerService(router, handlerOptions) });
+        grpcServer = h2;
+        port = h2.port;
+      } else {
+        const g = new grpc.Server(GRPC_SERVER_OPTIONS);
+        const handlers = createScalerHandlers(router, handlerOptions);
+        g.addService(
+          loadProto().serverless.simulator.Scaler.service,
+          metrics === undefined ? handlers : instrumentScalerHandlers(handlers, metrics.rpc),
+        );
+        grpcServer = g;
+        port = await new Promise<number>((resolve, reject) =>
+          g.bindAsync(config.address, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+        );
+      }
     } catch (err) {
       await router.close();
       throw err;
@@ -138,7 +136,7 @@ export class ScalerServer {
       }
     }
     log.info(
-      { address: config.address, port, statsPort, shards: config.shards, platform: config.platformAddress, policy: config.policy },
+      { address: config.address, port, statsPort, shards: config.shards, platform: config.platformAddress, policy: config.policy, grpcServer: config.grpcServer },
       'scaler listening',
     );
     return new ScalerServer(config, router, journal, grpcServer, stats, port, log, state);
@@ -147,17 +145,23 @@ export class ScalerServer {
   /** Stop accepting, let in-flight calls finish (or cancel them after a grace), destroy slots. */
   async close(): Promise<void> {
     this.state.closing = true;
-    await new Promise<void>((resolve) => {
-      const t = setTimeout(() => {
-        this.grpcServer.forceShutdown();
-        resolve();
-      }, SHUTDOWN_GRACE_MS);
-      t.unref();
-      this.grpcServer.tryShutdown(() => {
-        clearTimeout(t);
-        resolve();
+    const server = this.grpcServer;
+    if (server instanceof H2ScalerServer) {
+      // GOAWAY on every connection; calls in flight get the grace, then are cut.
+      await server.close(SHUTDOWN_GRACE_MS);
+    } else {
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(() => {
+          server.forceShutdown();
+          resolve();
+        }, SHUTDOWN_GRACE_MS);
+        t.unref();
+        server.tryShutdown(() => {
+          clearTimeout(t);
+          resolve();
+        });
       });
-    });
+    }
     await this.router.close();
     if (this.stats !== null) await new Promise<void>((r) => this.stats!.close(() => r()));
     this.log.info({ journaledSlots: this.journal.total }, 'scaler stopped');
