@@ -146,8 +146,9 @@ function fail(call: RawCall, err: PlatformError): void {
   (call.cb as PlatformCallback<unknown>)(err);
 }
 
-function transient(call: RawCall, detail: string): PlatformError {
-  return { kind: PlatformErrorKind.Transient, message: `${METHOD_NAMES[call.method]}: ${detail}` };
+function transient(call: RawCall, detail: string, unknownOutcome = false): PlatformError {
+  const message = `${METHOD_NAMES[call.method]}: ${detail}`;
+  return unknownOutcome ? { kind: PlatformErrorKind.Transient, message, unknownOutcome } : { kind: PlatformErrorKind.Transient, message };
 }
 
 /** Ends a call exactly once: clears its deadline, detaches its stream and reports the outcome. */
@@ -160,13 +161,21 @@ function settle(call: RawCall): void {
   }
   const stream = call.stream as CallStream | null;
   call.stream = null;
+  // A stream that got an id had its request submitted on a live connection: from then on, an
+  // end without a status means the platform may have acted on it (see PlatformError.unknownOutcome).
+  const sent = stream !== null && !stream.pending;
   if (stream !== null) stream[kCall] = undefined;
   const what = METHOD_NAMES[call.method];
   const code = call.grpcStatus >= 0 ? call.grpcStatus : call.localCode;
   if (code === -1) {
     // No status at all: the connection or the stream went away (platform restart, RST_STREAM,
     // GOAWAY). The call may or may not have run; every platform call is safe to retry.
-    fail(call, transient(call, call.failure || 'stream closed without grpc-status'));
+    fail(call, transient(call, call.failure || 'stream closed without grpc-status', sent));
+    return;
+  }
+  if (code === GRPC.DEADLINE_EXCEEDED && call.grpcStatus === -1) {
+    // Our own deadline: the request may have been handled, its answer not yet sent.
+    fail(call, transient(call, call.failure, sent));
     return;
   }
   if (code !== GRPC.OK) {
