@@ -77,6 +77,7 @@ describe('shard messages over a MessageChannel', () => {
         ['slot-1', 128],
         ['slot-2', 30_720],
       ],
+      journalPath: '/tmp/scaler-journal-9001/shard-1.journal',
     };
     const got = await roundTrip(wd);
     expect(got).toEqual(wd);

@@ -5,16 +5,17 @@ import type { AddressInfo } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { DEFAULT_PLATFORM_CLIENT, type ScalerConfig } from '../config.js';
 import { SCALER_COUNTER_LAYOUT } from '../counters-layout.js';
+import { JournalDirectory } from '../journal/journal-directory.js';
 import type { Logger } from '../logger.js';
 import { loadProto } from '../proto.js';
-import type { ShardWorkerData } from '../shard-messages.js';
+import type { ShardEvent, ShardWorkerData } from '../shard-messages.js';
 import { ShardRouter } from '../sharding/index.js';
 import { FunctionSlotTally } from './function-slot-tally.js';
 import { instrumentScalerHandlers } from './rpc-metrics.js';
 import { ScalerMetrics } from './scaler-metrics.js';
 import { createScalerHandlers, type ScalerRouter } from './scaler-service.js';
 import { SlotJournal } from './slot-journal.js';
-import { startStatsEndpoint } from './stats-endpoint.js';
+import { startStatsEndpoint, type JournalStatus } from './stats-endpoint.js';
 
 /** gRPC server limits, set deliberately (see README "Reliability"). */
 export const GRPC_SERVER_OPTIONS: grpc.ServerOptions = {
@@ -57,10 +58,35 @@ export class ScalerServer {
     readonly port: number,
     private readonly log: Logger,
     private readonly state: { closing: boolean },
+    private readonly disk: JournalDirectory | null,
   ) {}
 
   static async start(config: ScalerConfig, log: Logger): Promise<ScalerServer> {
     const journal = new SlotJournal(config.shards);
+    // The crash-safe journal: one file per shard, written by the shard that owns the slots (see
+    // src/journal/journal-file.ts for why there and not here). Main only prepares the directory.
+    const disk = config.journalDir === null ? null : JournalDirectory.open({ dir: config.journalDir, shards: config.shards, platform: config.platformAddress });
+    const journalStatus: JournalStatus = {
+      dir: config.journalDir,
+      enabled: disk?.report.enabled ?? false,
+      errors: (disk?.report.errors ?? []).map((e) => e.toJSON()),
+      setAside: disk?.report.setAside ?? [],
+      redistributedFrom: disk?.report.redistributedFrom ?? null,
+    };
+    for (const e of journalStatus.errors) log.error({ code: e.code, file: e.file, offset: e.offset }, e.message);
+    if (disk?.report.redistributedFrom != null) {
+      log.warn({ from: disk.report.redistributedFrom, to: config.shards }, 'journal: slots re-filed for the new shard count');
+    }
+    const withMetrics = config.statsPort !== 0;
+    const functionSlots = withMetrics && config.metricsTopFunctions > 0 ? new FunctionSlotTally() : undefined;
+    const onEvent = (shard: number, ev: ShardEvent): void => {
+      if (ev.t === 'journal-error') {
+        journalStatus.errors.push({ code: ev.code, file: ev.file, offset: ev.offset, message: ev.message });
+        return;
+      }
+      journal.apply(shard, ev);
+      functionSlots?.apply(ev);
+    };
     const runId = randomBytes(3).toString('hex');
     // Shard isolates start with a small old space so V8 collects early instead of growing each
     // heap to ~300 MB of garbage first (a 20k cold-start storm stays under 1 GiB this way);
@@ -85,13 +111,12 @@ export class ScalerServer {
         logLevel: config.logLevel,
         instancePrefix: `${runId}-${shard}.${generation}-`,
         orphanSlots: journal.liveSlots(shard),
+        journalPath: disk?.fileOf(shard) ?? null,
       }),
+      // From the first spawn on: workers report what they recovered during their init.
+      onEvent,
     });
-    router.on('event', (shard, ev) => journal.apply(shard, ev));
     // Without a stats port nobody can scrape: no metrics, and no per-call instrumentation.
-    const withMetrics = config.statsPort !== 0;
-    const functionSlots = withMetrics && config.metricsTopFunctions > 0 ? new FunctionSlotTally() : undefined;
-    if (functionSlots !== undefined) router.on('event', (_shard, ev) => functionSlots.apply(ev));
     const metrics = !withMetrics ? undefined : new ScalerMetrics({
       counters: router.counters,
       policy: config.policy,
@@ -125,23 +150,48 @@ export class ScalerServer {
       );
     } catch (err) {
       await router.close();
+      disk?.close();
       throw err;
     }
     let stats: HttpServer | null = null;
     let statsPort = 0;
     if (config.statsPort !== 0) {
       try {
-        stats = await startStatsEndpoint({ host: config.statsHost, port: config.statsPort, router, journal, policy: config.policy, metrics });
+        stats = await startStatsEndpoint({ host: config.statsHost, port: config.statsPort, router, journal, policy: config.policy, metrics, journalStatus });
         statsPort = (stats.address() as AddressInfo).port;
       } catch (err) {
         log.warn({ err: (err as Error).message, port: config.statsPort }, 'stats endpoint not started');
       }
     }
+    const t = router.counters;
+    if (t.total('recoveredSlots') > 0 || t.total('lostCreatesAtCrash') > 0) {
+      log.warn(
+        {
+          recoveredSlots: t.total('recoveredSlots'),
+          adoptedIdle: t.total('adoptedIdle'),
+          adoptedBusy: t.total('adoptedBusy'),
+          reclaimedSlots: t.total('reclaimedSlots'),
+          lostCreatesAtCrash: t.total('lostCreatesAtCrash'),
+          journal: config.journalDir,
+        },
+        'recovered the slots the previous scaler process left: instances taken over, the rest being destroyed',
+      );
+    }
     log.info(
-      { address: config.address, port, statsPort, shards: config.shards, platform: config.platformAddress, policy: config.policy },
+      {
+        address: config.address,
+        port,
+        statsPort,
+        shards: config.shards,
+        platform: config.platformAddress,
+        policy: config.policy,
+        journal: journalStatus.enabled ? config.journalDir : null,
+        // Since the process started (performance's time origin): what a restart leaves unserved.
+        startupMs: Math.round(performance.now()),
+      },
       'scaler listening',
     );
-    return new ScalerServer(config, router, journal, grpcServer, stats, port, log, state);
+    return new ScalerServer(config, router, journal, grpcServer, stats, port, log, state, disk);
   }
 
   /** Stop accepting, let in-flight calls finish (or cancel them after a grace), destroy slots. */
@@ -159,6 +209,8 @@ export class ScalerServer {
       });
     });
     await this.router.close();
+    // The workers closed (and, with every slot destroyed, removed) their journal files.
+    this.disk?.close();
     if (this.stats !== null) await new Promise<void>((r) => this.stats!.close(() => r()));
     this.log.info({ journaledSlots: this.journal.total }, 'scaler stopped');
   }

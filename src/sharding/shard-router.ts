@@ -39,7 +39,7 @@ export const DEFAULT_START_TIMEOUT_MS = 30_000;
 /** Total budget of `close()`: drain, then shutdown, then `terminate()` of stragglers. */
 export const DEFAULT_CLOSE_TIMEOUT_MS = 5_000;
 
-export interface ShardRouterOptions<F extends string = never> {
+export interface ShardRouterOptions<F extends string = never, Ev = unknown> {
   /** Worker script (compiled JS) that calls `serveShard(...)`. */
   workerScript: string | URL;
   shards: number;
@@ -66,6 +66,11 @@ export interface ShardRouterOptions<F extends string = never> {
   batchFlush?: BatchFlush;
   /** Thread name prefix (shows in diagnostics as `${name}-${shard}`). */
   name?: string;
+  /**
+   * Listener of the `event` event from the first spawn on: events a worker emits during its
+   * `init`, before `start()` resolves, would otherwise reach no listener.
+   */
+  onEvent?: (shard: number, event: Ev) => void;
 }
 
 export interface ShardRouterEvents<Ev> {
@@ -128,7 +133,7 @@ function rethrowLater(err: unknown): void {
 export class ShardRouter<Req, Res, Ev = never, F extends string = never> {
   readonly shards: number;
   readonly counters: SharedCounters<F>;
-  private readonly opts: ShardRouterOptions<F>;
+  private readonly opts: ShardRouterOptions<F, Ev>;
   private readonly layout: CounterLayout<F>;
   private readonly maxInFlight: number;
   private readonly maxQueued: number;
@@ -143,7 +148,7 @@ export class ShardRouter<Req, Res, Ev = never, F extends string = never> {
   /** Set while `start()` waits: a worker failing before its first ready aborts the start. */
   private startWaiter: { ready: () => void; fail: (err: Error) => void } | null = null;
 
-  private constructor(opts: ShardRouterOptions<F>) {
+  private constructor(opts: ShardRouterOptions<F, Ev>) {
     if (!Number.isInteger(opts.shards) || opts.shards < 1) {
       throw new RangeError(`shards must be a positive integer, got ${opts.shards}`);
     }
@@ -154,6 +159,7 @@ export class ShardRouter<Req, Res, Ev = never, F extends string = never> {
     this.maxInFlight = opts.maxInFlightPerShard ?? DEFAULT_MAX_IN_FLIGHT_PER_SHARD;
     this.maxQueued = opts.maxQueuedPerShard ?? DEFAULT_MAX_QUEUED_PER_SHARD;
     this.batchFlush = opts.batchFlush ?? DEFAULT_BATCH_FLUSH;
+    if (opts.onEvent !== undefined) this.emitter.on('event', opts.onEvent);
     if (!(this.maxInFlight >= 1)) throw new RangeError('maxInFlightPerShard must be >= 1');
     if (!(this.maxQueued >= 0)) throw new RangeError('maxQueuedPerShard must be >= 0');
     for (let i = 0; i < this.shards; i++) {
@@ -183,7 +189,7 @@ export class ShardRouter<Req, Res, Ev = never, F extends string = never> {
 
   /** Spawn every worker; resolves once all reported ready, rejects (and cleans up) otherwise. */
   static async start<Req, Res, Ev = never, F extends string = never>(
-    opts: ShardRouterOptions<F>,
+    opts: ShardRouterOptions<F, Ev>,
   ): Promise<ShardRouter<Req, Res, Ev, F>> {
     const router = new ShardRouter<Req, Res, Ev, F>(opts);
     let remaining = router.shards;

@@ -69,6 +69,12 @@ export interface ServeShardOptions<Ev, F extends string = string, W = unknown> {
   exitOnShutdown?: boolean;
   /** Reply flush mode; defaults to the router's `batchFlush`. */
   batchFlush?: BatchFlush;
+  /**
+   * Runs synchronously right before each batch of replies and events is posted (and before the
+   * last one at shutdown). A handler that keeps a write-ahead log writes it here, so that no
+   * reply leaves the worker ahead of the record it depends on, whatever the flush mode.
+   */
+  beforeFlush?: () => void;
   /** Bootstrap to use instead of this thread's `workerData` (tests, custom spawners). */
   bootstrap?: ShardBootstrap;
 }
@@ -114,9 +120,11 @@ export function serveShard<Req, Res, Ev = never, F extends string = string, W = 
   let shuttingDown = false;
   let onDrained: (() => void) | null = null;
 
+  const beforeFlush = options.beforeFlush;
   const flush = (): void => {
     flushScheduled = false;
     if (out.length === 0) return;
+    beforeFlush?.();
     const msg: OutBatchMessage<Res, Ev> = { type: 'out', items: out };
     out = [];
     stats.batchesSent++;
