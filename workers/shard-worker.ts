@@ -9,7 +9,6 @@ import type { ScoreTotals } from '../src/core/score-prices.js';
 import { SCALER_COUNTER_LAYOUT, platformCallField, type ScalerCounterField } from '../src/counters-layout.js';
 import { DEFAULT_PLATFORM_CLIENT, type LogLevel } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
-import { GrpcPlatformClient } from '../src/server/grpc-platform-client.js';
 import { RawH2PlatformClient } from '../src/server/raw-h2-platform-client.js';
 import { BoundedPlatform, PLATFORM_CALL_CODES, PLATFORM_METHODS } from '../src/server/bounded-platform.js';
 import { ShardOp, type ShardEvent, type ShardRequest, type ShardResponse, type ShardWorkerData } from '../src/shard-messages.js';
@@ -180,14 +179,15 @@ serveShard<ShardRequest, ShardResponse, ShardEvent, ScalerCounterField, ShardWor
   counterLayout: SCALER_COUNTER_LAYOUT,
   // Group commit: whatever the journal holds is written before any reply leaves this worker.
   beforeFlush: () => journal?.flush(),
-  init(ctx) {
+  async init(ctx) {
     const wd = ctx.workerData;
     const log = createLogger(wd.logLevel as LogLevel, { shard: ctx.shard, generation: ctx.generation });
     clock = new RealClock();
     const platformClient = wd.platformClient ?? DEFAULT_PLATFORM_CLIENT;
+    // grpc-js is loaded only when asked for: a raw-client worker starts ~0.2 s sooner without it.
     const client = platformClient === 'raw'
       ? new RawH2PlatformClient({ address: wd.platformAddress })
-      : new GrpcPlatformClient({ address: wd.platformAddress });
+      : new (await import('../src/server/grpc-platform-client.js')).GrpcPlatformClient({ address: wd.platformAddress });
     const opened =
       wd.journalPath === null
         ? null

@@ -11,10 +11,9 @@ import {
 import { loadProto, Status, type PlatformClient } from '../proto.js';
 import { fromPlatformStatus, isTransientGrpcCode } from './platform-errors.js';
 
-/** Deadline of `CreateSlot`/`DestroySlot` (the platform answers CreateSlot in ~100 ms). */
-export const PLATFORM_CALL_DEADLINE_MS = 30_000;
-/** `Init` blocks for the function's init time, which reaches minutes for AI models. */
-export const PLATFORM_INIT_DEADLINE_MS = 15 * 60_000;
+import { PLATFORM_CALL_DEADLINE_MS, PLATFORM_INIT_DEADLINE_MS } from './platform-deadlines.js';
+
+export { PLATFORM_CALL_DEADLINE_MS, PLATFORM_INIT_DEADLINE_MS };
 
 export interface GrpcPlatformOptions {
   /** host:port of the platform (contest: 127.0.0.1:50051). */

@@ -20,7 +20,8 @@ import {
   type PlatformError,
   type SlotInfo,
 } from '../core/platform.js';
-import { Status } from '../proto.js';
+// The generated enum, not proto.js: this client must not load grpc-js (see platform-deadlines.ts).
+import { Status } from '../generated/serverless/simulator/Status.js';
 import {
   GRPC_FRAME_HEADER_BYTES,
   decodeCreateSlotReply,
@@ -34,7 +35,7 @@ import {
   encodeInitFrame,
   grpcMessageEnd,
 } from './platform-codec.js';
-import { PLATFORM_CALL_DEADLINE_MS, PLATFORM_INIT_DEADLINE_MS } from './grpc-platform-client.js';
+import { PLATFORM_CALL_DEADLINE_MS, PLATFORM_INIT_DEADLINE_MS } from './platform-deadlines.js';
 import { fromPlatformStatus, isTransientGrpcCode } from './platform-errors.js';
 
 /** HTTP/2 connections per client; calls are spread over them round-robin. */
@@ -114,6 +115,8 @@ interface RawCall {
   readonly memoryMb: number;
   readonly cb: PlatformCallback<SlotInfo> | PlatformCallback<InitResult> | PlatformCallback<void>;
   stream: http2.ClientHttp2Stream | null;
+  /** The session the stream went out on (see `heardFrom`). */
+  session: http2.ClientHttp2Session | null;
   timer: NodeJS.Timeout | null;
   body: Buffer | null;
   /** -1 until a `grpc-status` arrives (trailers, or headers of a trailers-only response). */
@@ -127,6 +130,12 @@ interface RawCall {
 }
 
 const kCall = Symbol('rawPlatformCall');
+/**
+ * Sessions whose peer sent its SETTINGS. A server sends them first thing on a connection, so a
+ * connection reset before they arrived (a proxy refusing it, a server that was not there) carried
+ * no request to any platform.
+ */
+const heardFrom = new WeakSet<http2.ClientHttp2Session>();
 type CallStream = http2.ClientHttp2Stream & { [kCall]?: RawCall };
 
 function headerString(v: string | string[] | number | undefined): string | undefined {
@@ -161,9 +170,10 @@ function settle(call: RawCall): void {
   }
   const stream = call.stream as CallStream | null;
   call.stream = null;
-  // A stream that got an id had its request submitted on a live connection: from then on, an
-  // end without a status means the platform may have acted on it (see PlatformError.unknownOutcome).
-  const sent = stream !== null && !stream.pending;
+  // A stream that got an id, on a connection the platform spoke on, may have been acted on:
+  // from then on an end without a status is an unknown outcome (see PlatformError).
+  const sent = stream !== null && !stream.pending && call.session !== null && heardFrom.has(call.session);
+  call.session = null;
   if (stream !== null) stream[kCall] = undefined;
   const what = METHOD_NAMES[call.method];
   const code = call.grpcStatus >= 0 ? call.grpcStatus : call.localCode;
@@ -446,6 +456,7 @@ export class RawH2PlatformClient implements Platform {
       return;
     }
     call.stream = stream;
+    call.session = session;
     stream[kCall] = call;
     stream.on('response', onResponse);
     stream.on('data', onData);
@@ -482,6 +493,7 @@ export class RawH2PlatformClient implements Platform {
     }
     this.sessionsOpened++;
     let connected = false;
+    s.once('remoteSettings', () => heardFrom.add(s));
     s.on('connect', () => {
       connected = true;
       this.backoffMs = 0;
@@ -519,6 +531,7 @@ function newCall(method: number, memoryMb: number, cb: RawCall['cb']): RawCall {
     memoryMb,
     cb,
     stream: null,
+    session: null,
     timer: null,
     body: null,
     grpcStatus: -1,

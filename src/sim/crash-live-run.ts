@@ -43,6 +43,8 @@ export interface CrashLiveRunOptions {
   readonly scalerArgs?: readonly string[];
   /** Journal directory (default: a fresh temporary one, removed afterwards). */
   readonly journalDir?: string;
+  /** false: run the scaler with `--journal off`, the baseline of what the journal prevents. */
+  readonly journal?: boolean;
   readonly onLog?: (chunk: string) => void;
 }
 
@@ -108,7 +110,7 @@ export async function runCrashLive(opts: CrashLiveRunOptions): Promise<CrashLive
       shards: opts.shards,
       address,
       statsPort,
-      extraArgs: [...(opts.scalerArgs ?? []), '--journal', journalDir],
+      extraArgs: [...(opts.scalerArgs ?? []), '--journal', opts.journal === false ? 'off' : journalDir],
       onLog: opts.onLog,
     });
   let first: ScalerProcess | undefined;
