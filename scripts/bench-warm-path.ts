@@ -18,7 +18,7 @@ import { KeyPopulation } from '../src/load/key-population.js';
 import { runLoad, type LoadMode, type LoadRunResult } from '../src/load/load-runner.js';
 import { formatLoadResult } from '../src/load/load-report.js';
 import { freePort } from '../src/free-port.js';
-import { durationArg, medianOf, readCpuSplit, waitForPort } from '../src/load/bench-harness.js';
+import { durationArg, fetchScalerTotals, medianOf, readCpuSplit, waitForPort } from '../src/load/bench-harness.js';
 
 export const BENCH_WARMUP_S = 2;
 export const DEFAULT_DURATION_MS = 5_000;
@@ -41,6 +41,8 @@ const USAGE = `usage: bench-warm-path [options]
   --compare-latency-histograms
                       also run a scaler with --latency-histograms off in every round (A/B of
                       the per-call prom-client cost: CPU per pair, total and main thread)
+  --compare-journal   also run a scaler with --journal off in every round (A/B of the slot
+                      journal's cost, which lands on the shard threads: CPU per pair, total)
   --json              one JSON line with every run
   --help`;
 
@@ -54,6 +56,7 @@ const { values } = parseArgs({
     client: { type: 'string', default: 'raw' },
     'compare-clients': { type: 'boolean', default: false },
     'compare-latency-histograms': { type: 'boolean', default: false },
+    'compare-journal': { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
@@ -160,10 +163,13 @@ try {
   const noopPort = await freePort();
   const scalerPort = await freePort();
   const noop = startChild('noop-scaler', [`${distDir}scripts/noop-scaler.js`, '--port', String(noopPort), '--host', '127.0.0.1']);
+  // The slot journal is on, as by default (this scaler is on a fixed port); its /stats says how
+  // much it wrote, to check that the path measured is the journaled one.
+  const scalerStatsPort = await freePort();
   const scaler = startChild('scaler', [
     `${distDir}src/main.js`, '--address', `127.0.0.1:${scalerPort}`, '--platform', `127.0.0.1:${platformPort}`,
     // A stats port, as deployed: without one the scaler skips its /metrics instrumentation.
-    '--shards', String(shards), '--stats-port', String(await freePort()), '--log-level', 'warn',
+    '--shards', String(shards), '--stats-port', String(scalerStatsPort), '--log-level', 'warn',
   ]);
   await Promise.all([waitForPort(noopPort, noop, 'noop-scaler'), waitForPort(scalerPort, scaler, 'scaler')]);
   const abHistograms = values['compare-latency-histograms'];
@@ -175,6 +181,15 @@ try {
     ])
     : undefined;
   if (scalerOff !== undefined) await waitForPort(offPort, scalerOff, 'scaler-no-histograms');
+  const abJournal = values['compare-journal'];
+  const noJournalPort = abJournal ? await freePort() : 0;
+  const scalerNoJournal = abJournal
+    ? startChild('scaler-no-journal', [
+      `${distDir}src/main.js`, '--address', `127.0.0.1:${noJournalPort}`, '--platform', `127.0.0.1:${platformPort}`,
+      '--shards', String(shards), '--stats-port', String(await freePort()), '--log-level', 'warn', '--journal', 'off',
+    ])
+    : undefined;
+  if (scalerNoJournal !== undefined) await waitForPort(noJournalPort, scalerNoJournal, 'scaler-no-journal');
 
   if (!values.json) {
     console.log(`warm path: ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, node ${process.version}, ` +
@@ -184,6 +199,7 @@ try {
   const all: Record<string, LoadRunResult[]> = { noop: [], scaler: [] };
   if (values['compare-clients']) all[`noop-${other}`] = [];
   if (scalerOff !== undefined) all.scalerNoHistograms = [];
+  if (scalerNoJournal !== undefined) all.scalerNoJournal = [];
   for (let i = 1; i <= rounds; i++) {
     all.noop!.push(await measure(`round ${i} no-op ceiling (${clientKind})`, noopPort, noop.pid, clientKind, 'closed'));
     if (values['compare-clients']) {
@@ -193,9 +209,14 @@ try {
     const off = (): Promise<LoadRunResult> =>
       measure(`round ${i} scaler saturation, --latency-histograms off (${clientKind})`, offPort, scalerOff!.pid, clientKind, 'closed');
     // With the A/B, the two scalers take turns going first.
+    const noJournal = (): Promise<LoadRunResult> =>
+      measure(`round ${i} scaler saturation, --journal off (${clientKind})`, noJournalPort, scalerNoJournal!.pid, clientKind, 'closed');
+    // With an A/B, the scalers take turns going first.
     if (scalerOff !== undefined && i % 2 === 0) all.scalerNoHistograms!.push(await off());
+    if (scalerNoJournal !== undefined && i % 2 === 0) all.scalerNoJournal!.push(await noJournal());
     all.scaler!.push(await on());
     if (scalerOff !== undefined && i % 2 === 1) all.scalerNoHistograms!.push(await off());
+    if (scalerNoJournal !== undefined && i % 2 === 1) all.scalerNoJournal!.push(await noJournal());
   }
   const runs: Record<string, LoadRunResult> = {};
   for (const [name, rs] of Object.entries(all)) runs[name] = median(rs);
@@ -238,11 +259,24 @@ try {
     mainUs: medianOf(rs.map((r) => mainCpuUsPerPair.get(r) ?? NaN)),
   });
   const histogramAb = scalerOff !== undefined ? { on: cpuOf(all.scaler!), off: cpuOf(all.scalerNoHistograms!) } : undefined;
+  // The journal A/B: the same medians, and the median of each round's paired difference.
+  const pairedUs = (a: LoadRunResult[], b: LoadRunResult[]): number =>
+    medianOf(a.map((r, k) => (r.targetCpuUsPerPair ?? NaN) - (b[k]?.targetCpuUsPerPair ?? NaN)));
+  const journalAb = scalerNoJournal !== undefined
+    ? { on: cpuOf(all.scaler!), off: cpuOf(all.scalerNoJournal!), pairedDiffUs: pairedUs(all.scaler!, all.scalerNoJournal!) }
+    : undefined;
+  // That the journal was on the path measured: its writes and bytes over the scaler's pairs.
+  const jt = await fetchScalerTotals(scalerStatsPort);
+  const journalPath = {
+    writes: jt.journalWrites ?? 0,
+    bytes: jt.journalBytesWritten ?? 0,
+    pairs: jt.idles ?? 0,
+  };
   if (values.json) {
     const perRound = Object.fromEntries(Object.entries(all).map(([k, rs]) => [k, rs.map((r) => r.pairsPerSec)]));
     const perRoundMainCpu = Object.fromEntries(Object.entries(all).map(([k, rs]) => [k, rs.map((r) => mainCpuUsPerPair.get(r) ?? null)]));
     console.log(JSON.stringify({
-      bench: 'warm-path', shards, concurrency, keys, client: clientKind, durationMs, rounds, ...verdict, histogramAb, perRound, perRoundMainCpu, runs,
+      bench: 'warm-path', shards, concurrency, keys, client: clientKind, durationMs, rounds, ...verdict, histogramAb, journalAb, journalPath, perRound, perRoundMainCpu, runs,
     }));
   } else {
     if (histogramAb !== undefined) {
@@ -251,6 +285,15 @@ try {
         `off ${off.totalUs.toFixed(1)} us (main thread ${off.mainUs.toFixed(1)}): +${(on.totalUs - off.totalUs).toFixed(1)} us total, ` +
         `+${(on.mainUs - off.mainUs).toFixed(1)} us main`);
     }
+    if (journalAb !== undefined) {
+      const { on, off, pairedDiffUs } = journalAb;
+      console.log(`slot journal A/B, CPU per pair (medians of ${rounds}): on ${on.totalUs.toFixed(1)} us, --journal off ${off.totalUs.toFixed(1)} us; ` +
+        `paired difference per round, median: ${pairedDiffUs >= 0 ? '+' : ''}${pairedDiffUs.toFixed(1)} us`);
+    }
+    const j = journalPath;
+    console.log(`slot journal on the measured path: ${j.writes} writes, ${(j.bytes / 2 ** 20).toFixed(1)} MiB for ${j.pairs} pairs ` +
+      `(${j.pairs > 0 ? (j.bytes / j.pairs).toFixed(0) : '0'} bytes and ${j.pairs > 0 ? (j.writes / j.pairs).toFixed(3) : '0'} writes per pair)` +
+      (j.writes === 0 ? ' ** the journal wrote nothing: its cost was not measured **' : ''));
     console.log(`scaler / no-op ceiling (medians): ${runsScaler.pairsPerSec.toFixed(0)} / ${runsNoop.pairsPerSec.toFixed(0)} pairs/s = ` +
       `${(ratio * 100).toFixed(1)}% (target >= ${TARGET_CEILING_RATIO * 100}%)`);
     console.log(`target CPU per pair (medians' runs): scaler ${scalerCpu.toFixed(0)} us, no-op ${noopCpu.toFixed(0)} us ` +

@@ -4,11 +4,11 @@ import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { DEFAULT_PLATFORM_CLIENT, type ScalerConfig } from '../config.js';
-import { SCALER_COUNTER_LAYOUT } from '../counters-layout.js';
+import { SCALER_COUNTER_LAYOUT, type ScalerCounterField } from '../counters-layout.js';
 import { JournalDirectory } from '../journal/journal-directory.js';
 import type { Logger } from '../logger.js';
 import { loadProto } from '../proto.js';
-import type { ShardEvent, ShardWorkerData } from '../shard-messages.js';
+import type { ShardEvent, ShardRequest, ShardResponse, ShardWorkerData } from '../shard-messages.js';
 import { ShardRouter } from '../sharding/index.js';
 import { FunctionSlotTally } from './function-slot-tally.js';
 import { instrumentScalerHandlers } from './rpc-metrics.js';
@@ -87,12 +87,15 @@ export class ScalerServer {
       journal.apply(shard, ev);
       functionSlots?.apply(ev);
     };
+    // Parsed before the workers start competing for the CPU: binding the port is what ends a
+    // restarted scaler's downtime.
+    const proto = loadProto();
     const runId = randomBytes(3).toString('hex');
     // Shard isolates start with a small old space so V8 collects early instead of growing each
     // heap to ~300 MB of garbage first (a 20k cold-start storm stays under 1 GiB this way);
     // it applies to isolates created from here on, i.e. the workers.
     setFlagsFromString(`--initial-old-space-size=${WORKER_INITIAL_OLD_SPACE_MB}`);
-    const router: ScalerRouter = await ShardRouter.start({
+    const { router, ready } = ShardRouter.launch<ShardRequest, ShardResponse, ShardEvent, ScalerCounterField>({
       workerScript: WORKER_SCRIPT,
       shards: config.shards,
       counterLayout: SCALER_COUNTER_LAYOUT,
@@ -136,8 +139,10 @@ export class ScalerServer {
     router.on('shard-restart', (shard, generation) => log.warn({ shard, generation }, 'shard worker restarted'));
     router.on('shard-error', (shard, error) => log.error({ shard, err: error.message }, 'shard worker error'));
 
+    // Calls are accepted while the workers start: they wait in the router's per-shard queues
+    // and go out once their shard is ready, i.e. after it recovered what a killed predecessor
+    // left. A restarted scaler is reachable as soon as it can bind, not a worker start later.
     const grpcServer = new grpc.Server(GRPC_SERVER_OPTIONS);
-    const proto = loadProto();
     const handlers = createScalerHandlers(router, { maxAssignsPerShard: config.maxInFlightPerShard });
     grpcServer.addService(
       proto.serverless.simulator.Scaler.service,
@@ -149,7 +154,17 @@ export class ScalerServer {
         grpcServer.bindAsync(config.address, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
       );
     } catch (err) {
+      ready.catch(() => {}); // closing the router below ends its start too
       await router.close();
+      disk?.close();
+      throw err;
+    }
+    const acceptingMs = Math.round(performance.now());
+    try {
+      await ready;
+    } catch (err) {
+      // The router closed itself; calls that waited for it were failed UNAVAILABLE.
+      grpcServer.forceShutdown();
       disk?.close();
       throw err;
     }
@@ -186,7 +201,9 @@ export class ScalerServer {
         platform: config.platformAddress,
         policy: config.policy,
         journal: journalStatus.enabled ? config.journalDir : null,
-        // Since the process started (performance's time origin): what a restart leaves unserved.
+        // Since the process started (performance's time origin): calls were accepted (and
+        // queued) from acceptingMs, served from startupMs. What a restart leaves unserved.
+        acceptingMs,
         startupMs: Math.round(performance.now()),
       },
       'scaler listening',

@@ -191,31 +191,48 @@ export class ShardRouter<Req, Res, Ev = never, F extends string = never> {
   static async start<Req, Res, Ev = never, F extends string = never>(
     opts: ShardRouterOptions<F, Ev>,
   ): Promise<ShardRouter<Req, Res, Ev, F>> {
+    const { router, ready } = ShardRouter.launch<Req, Res, Ev, F>(opts);
+    await ready;
+    return router;
+  }
+
+  /**
+   * Spawns every worker and returns the router at once: requests made before the workers are
+   * ready wait in their shard's queue (up to `maxQueuedPerShard`) and go out when it is. `ready`
+   * resolves once every worker reported ready; it rejects, after closing the router, if one
+   * fails first or `startTimeoutMs` passes. Lets a server accept calls while its workers start.
+   */
+  static launch<Req, Res, Ev = never, F extends string = never>(
+    opts: ShardRouterOptions<F, Ev>,
+  ): { router: ShardRouter<Req, Res, Ev, F>; ready: Promise<void> } {
     const router = new ShardRouter<Req, Res, Ev, F>(opts);
     let remaining = router.shards;
     const timeoutMs = opts.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
     let timer: NodeJS.Timeout | undefined;
-    try {
-      await new Promise<void>((resolve, reject) => {
-        router.startWaiter = {
-          ready: () => {
-            if (--remaining === 0) resolve();
-          },
-          fail: reject,
-        };
-        timer = setTimeout(() => reject(new Error(`shard workers not ready after ${timeoutMs} ms`)), timeoutMs);
-        timer.unref();
-        for (const s of router.states) router.spawn(s);
-      });
-    } catch (err) {
-      router.startWaiter = null;
-      await router.close();
-      throw err;
-    } finally {
-      clearTimeout(timer);
-    }
-    router.startWaiter = null;
-    return router;
+    const waiting = new Promise<void>((resolve, reject) => {
+      router.startWaiter = {
+        ready: () => {
+          if (--remaining === 0) resolve();
+        },
+        fail: reject,
+      };
+      timer = setTimeout(() => reject(new Error(`shard workers not ready after ${timeoutMs} ms`)), timeoutMs);
+      timer.unref();
+      for (const s of router.states) router.spawn(s);
+    });
+    const ready = waiting.then(
+      () => {
+        clearTimeout(timer);
+        router.startWaiter = null;
+      },
+      async (err: unknown) => {
+        clearTimeout(timer);
+        router.startWaiter = null;
+        await router.close();
+        throw err;
+      },
+    );
+    return { router, ready };
   }
 
   shardFor(key: string): number {

@@ -67,7 +67,8 @@ export interface CrashLiveRunResult {
   /** Kill, restart and listening, ms after the first request. */
   readonly killAtMs: number;
   readonly listeningAtMs: number;
-  /** The restarted scaler's own time from process start to listening (its log). */
+  /** The restarted scaler's own times from its process start to accepting calls and to serving them (its log). */
+  readonly acceptingMs: number;
   readonly startupMs: number;
   /** What the restarted scaler's /stats says it recovered. */
   readonly recovery: CrashRecovery;
@@ -173,6 +174,7 @@ export async function runCrashLive(opts: CrashLiveRunOptions): Promise<CrashLive
       otherFailures,
       killAtMs: killAt - t0,
       listeningAtMs: listeningAt - t0,
+      acceptingMs: scaler.acceptingMs,
       startupMs: scaler.startupMs,
       recovery: {
         recoveredSlots: totals.recoveredSlots ?? 0,

@@ -45,8 +45,10 @@ export interface ScalerProcess {
   readonly child: ChildProcess;
   readonly address: string;
   readonly statsPort: number;
-  /** What the scaler logged as its time from process start to listening. */
+  /** What the scaler logged as its time from process start to serving (its shards ready)... */
   readonly startupMs: number;
+  /** ... and to accepting calls (they wait for the shards meanwhile). */
+  readonly acceptingMs: number;
   /** Resolves once it exited. */
   readonly exited: Promise<unknown>;
   /** GET a JSON document from the stats endpoint. */
@@ -96,6 +98,7 @@ export async function startScalerProcess(opts: ScalerProcessOptions): Promise<Sc
   const proc = spawnScaler({ command: process.execPath, args, env: opts.env, stdout: 'ignore', onOutput: opts.onLog });
   // The bound port is only known from the "listening" log line (it binds port 0).
   let startupMs = NaN;
+  let acceptingMs = NaN;
   const ready = new Promise<number>((resolve, reject) => {
     let buf = '';
     const done = (): void => {
@@ -111,6 +114,7 @@ export async function startScalerProcess(opts: ScalerProcessOptions): Promise<Sc
       const m = /"port":(\d+),[^\n]*"msg":"scaler listening"/.exec(buf);
       if (m !== null) {
         startupMs = Number(/"startupMs":(\d+)/.exec(m[0])?.[1] ?? NaN);
+        acceptingMs = Number(/"acceptingMs":(\d+)/.exec(m[0])?.[1] ?? NaN);
         done();
         resolve(Number(m[1]));
       }
@@ -133,6 +137,7 @@ export async function startScalerProcess(opts: ScalerProcessOptions): Promise<Sc
     address: `127.0.0.1:${port}`,
     statsPort,
     startupMs,
+    acceptingMs,
     exited: proc.exited,
     getJson: <T>(path: string) => httpGetJson<T>(statsPort, path),
     stop: async () => (await proc.stop(SCALER_STOP_GRACE_MS)).code,
