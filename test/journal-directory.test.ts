@@ -4,11 +4,11 @@
  * set aside, and nothing left behind after a clean stop.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { JournalDirectory, JOURNAL_LOCK_FILE, shardJournalFile } from '../src/journal/journal-directory.js';
+import { JournalDirectory, JOURNAL_LOCK_FILE, JOURNAL_STALE_AFTER_MS, shardJournalFile } from '../src/journal/journal-directory.js';
 import { JournalErrorCode } from '../src/journal/journal-error.js';
 import { JournalFile } from '../src/journal/journal-file.js';
 import { shardForKey } from '../src/sharding/key-hash.js';
@@ -81,6 +81,27 @@ describe('JournalDirectory', () => {
     expect(d.report.setAside.length).toBe(1);
     expect(existsSync(shardJournalFile(dir, 0))).toBe(false);
     d.close();
+  });
+
+  it('sets aside, unreplayed, a journal whose writer died long ago (an earlier run)', () => {
+    const dir = tempDir();
+    writeRun(dir, 2, ['a', 'b']);
+    writeFileSync(join(dir, JOURNAL_LOCK_FILE), JSON.stringify({ pid: 999_999_999 }));
+    const then = new Date(Date.now() - JOURNAL_STALE_AFTER_MS - 60_000);
+    for (const n of readdirSync(dir)) utimesSync(join(dir, n), then, then);
+    const d = JournalDirectory.open({ dir, shards: 2, platform: PLATFORM });
+    expect(d.report.enabled).toBe(true);
+    expect(d.report.errors.map((e) => e.code)).toEqual([JournalErrorCode.Stale, JournalErrorCode.Stale]);
+    expect(d.report.setAside.length).toBe(2);
+    expect(existsSync(shardJournalFile(dir, 0))).toBe(false);
+    d.close();
+    // A recent one (the process a runtime just restarted) is kept for recovery.
+    const fresh = tempDir();
+    writeRun(fresh, 2, ['a', 'b']);
+    const e = JournalDirectory.open({ dir: fresh, shards: 2, platform: PLATFORM });
+    expect(e.report.errors).toEqual([]);
+    expect(existsSync(shardJournalFile(fresh, 0))).toBe(true);
+    e.close();
   });
 
   it('refuses a directory a live scaler holds, and takes over a dead one’s lock', async () => {

@@ -1,4 +1,4 @@
-import { closeSync, mkdirSync, openSync, readFileSync, readdirSync, rmdirSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, readdirSync, rmdirSync, statSync, unlinkSync, utimesSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { shardForKey } from '../sharding/key-hash.js';
 import { JournalError, JournalErrorCode } from './journal-error.js';
@@ -8,6 +8,16 @@ import { readJournalFile } from './journal-reader.js';
 import { JournalState } from './journal-state.js';
 
 export const JOURNAL_LOCK_FILE = 'lock';
+/** The live scaler touches its lock this often: the lock's age tells when its writer died. */
+export const JOURNAL_HEARTBEAT_MS = 5_000;
+/**
+ * A journal whose writer showed no sign of life (lock touched, file written) for this long is
+ * from an earlier run, not from the process a container runtime just restarted (Docker restarts
+ * within seconds, Kubernetes backs off at most 5 minutes): its slots may belong to a platform
+ * that is gone, and a new platform may reuse their ids. It is set aside, neither taken over nor
+ * destroyed.
+ */
+export const JOURNAL_STALE_AFTER_MS = 10 * 60_000;
 const SHARD_FILE = /^shard-(\d+)\.journal$/;
 
 export function shardJournalFile(dir: string, shard: number): string {
@@ -18,6 +28,8 @@ export interface JournalDirectoryOptions {
   readonly dir: string;
   readonly shards: number;
   readonly platform: string;
+  /** Default JOURNAL_STALE_AFTER_MS. */
+  readonly staleAfterMs?: number;
 }
 
 /** What preparing the directory found (for the log and `/stats`). */
@@ -57,6 +69,7 @@ function holderAlive(pid: number): boolean {
  */
 export class JournalDirectory {
   private locked = false;
+  private heartbeat: NodeJS.Timeout | null = null;
 
   private constructor(
     readonly opts: JournalDirectoryOptions,
@@ -79,10 +92,14 @@ export class JournalDirectory {
       return off(new JournalError(JournalErrorCode.Unwritable, opts.dir, `cannot create the journal directory: ${(e as Error).message}`));
     }
     const lock = join(opts.dir, JOURNAL_LOCK_FILE);
+    // When the previous writer was last alive: its lock's heartbeat, or its files' last write.
+    const lastAlive = JournalDirectory.lastSignOfLife(opts.dir);
     const lockErr = JournalDirectory.lock(lock);
     if (lockErr !== null) return off(lockErr);
     let redistributedFrom: number | null = null;
     try {
+      const quietMs = Date.now() - lastAlive;
+      if (quietMs > (opts.staleAfterMs ?? JOURNAL_STALE_AFTER_MS)) JournalDirectory.setAsideStale(opts.dir, quietMs, errors, setAsideList);
       const files = JournalDirectory.inspect(opts, errors, setAsideList);
       if (files.needsRefiling) {
         redistributedFrom = files.previousShards;
@@ -94,13 +111,54 @@ export class JournalDirectory {
     }
     const d = new JournalDirectory(opts, { dir: opts.dir, enabled: true, errors, setAside: setAsideList, redistributedFrom });
     d.locked = true;
+    d.heartbeat = setInterval(() => {
+      try {
+        const now = new Date();
+        utimesSync(lock, now, now);
+      } catch {
+        // the directory went away: nothing to vouch for
+      }
+    }, JOURNAL_HEARTBEAT_MS);
+    d.heartbeat.unref();
     return d;
+  }
+
+  /** Latest mtime of the lock and the shard files (-Infinity when there are none). */
+  private static lastSignOfLife(dir: string): number {
+    let last = -Infinity;
+    for (const name of readdirSync(dir)) {
+      if (name !== JOURNAL_LOCK_FILE && !SHARD_FILE.test(name)) continue;
+      try {
+        last = Math.max(last, statSync(join(dir, name)).mtimeMs);
+      } catch {
+        // removed meanwhile
+      }
+    }
+    return last;
+  }
+
+  private static setAsideStale(dir: string, quietMs: number, errors: JournalError[], setAsideList: string[]): void {
+    for (const name of readdirSync(dir)) {
+      if (!SHARD_FILE.test(name)) continue;
+      const path = join(dir, name);
+      errors.push(
+        new JournalError(
+          JournalErrorCode.Stale,
+          path,
+          `written by a scaler last alive ${Math.round(quietMs / 60_000)} min ago, an earlier run: set aside, its slots neither taken over nor destroyed`,
+        ),
+      );
+      const to = setAside(path, 'stale');
+      if (to !== null) setAsideList.push(to);
+    }
   }
 
   /** Releases the lock; removes the directory when nothing is left in it (clean shutdown). */
   close(): void {
     if (!this.locked) return;
     this.locked = false;
+    if (this.heartbeat !== null) clearInterval(this.heartbeat);
+    this.heartbeat = null;
     try {
       unlinkSync(join(this.opts.dir, JOURNAL_LOCK_FILE));
       rmdirSync(this.opts.dir);

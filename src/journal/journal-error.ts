@@ -10,6 +10,11 @@ export const JournalErrorCode = {
   Locked: 'JOURNAL_LOCKED',
   /** The journal was written against another platform address: its slots are not ours to touch. */
   Foreign: 'JOURNAL_FOREIGN',
+  /**
+   * Its writer stopped showing signs of life long before this start (see JOURNAL_STALE_AFTER_MS):
+   * a journal of an earlier run, whose platform (and slot ids) may be another one now.
+   */
+  Stale: 'JOURNAL_STALE',
 } as const;
 export type JournalErrorCode = (typeof JournalErrorCode)[keyof typeof JournalErrorCode];
 

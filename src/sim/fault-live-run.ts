@@ -6,7 +6,10 @@
  * stats endpoint's `/slots`): anything else alive is a leak.
  */
 import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { get } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { MetaRecord, RequestRecord } from './dataset-types.js';
 import { FaultPlan, liveFaultInjector, type FaultPlanOptions } from './fault-plan.js';
 import { FaultProxy } from './fault-proxy.js';
@@ -200,13 +203,15 @@ export async function runFaultLive(opts: FaultLiveRunOptions): Promise<FaultLive
   await platform.start();
   const proxy = new FaultProxy({ upstream: platform.target });
   await proxy.start();
+  // The slot journal as deployed (on by default on a fixed port; this scaler binds port 0).
+  const journalDir = mkdtempSync(join(tmpdir(), 'scaler-fault-'));
   let scaler: ScalerProcess | undefined;
   try {
     scaler = await startScalerProcess({
       mainJs: opts.mainJs,
       platformAddress: proxy.target,
       shards: opts.shards,
-      extraArgs: opts.scalerArgs,
+      extraArgs: ['--journal', journalDir, ...(opts.scalerArgs ?? [])],
       onLog: opts.onLog,
     });
     const replayer = new Replayer({
@@ -264,5 +269,6 @@ export async function runFaultLive(opts: FaultLiveRunOptions): Promise<FaultLive
     await scaler?.stop();
     await proxy.close();
     await platform.close();
+    rmSync(journalDir, { recursive: true, force: true });
   }
 }
