@@ -34,7 +34,13 @@ let clock: RealClock | undefined;
 let platform: BoundedPlatform | undefined;
 let syncScheduled = false;
 let refreshTimer: NodeJS.Timeout | undefined;
-/** This shard's slot journal (src/journal); null when off or unusable. */
+/**
+ * This shard's slot journal file (src/journal); null when off or unusable. One file per shard,
+ * written here: this worker owns the slots, sees every event of theirs first, and can write the
+ * records before the replies that depend on them leave (beforeFlush). A journal written by main
+ * from the slot events would need an event per Assign and Idle across the port and its writes on
+ * the thread that already carries all the gRPC work, and could not order a reply after its record.
+ */
 let journal: JournalFile | null = null;
 let journalErrors = 0;
 let tornBytes = 0;
