@@ -325,7 +325,8 @@ export class ScalerCore {
     this.observer.onSlotCreated?.(slotId, pool.memoryMb, instanceId, pool.key);
     if (busyRequestId !== '') {
       if (this.guardIds) this.activeRequests.add(busyRequestId);
-      this.markBusy(inst, busyRequestId, now);
+      // When its request arrived is unknown here: as if at the adoption.
+      this.markBusy(inst, busyRequestId, now, now);
     } else {
       this.onInstanceFree(inst, now);
     }
