@@ -58,6 +58,24 @@ afterEach(async () => {
 });
 
 describe('ShardRouter with real workers', () => {
+  it('launch: answers requests made before its workers were ready, once they are', async () => {
+    const { router, ready } = ShardRouter.launch<EchoRequest, unknown, EchoEvent, EchoCounterField>({
+      workerScript: WORKER,
+      shards: 2,
+      counterLayout: ECHO_COUNTER_LAYOUT,
+    });
+    routers.push(router);
+    // Made before any worker ran its init (which writes the boot mark): they wait in the queues.
+    const early = [call(router, 0, { op: 'echo', value: 'a' }), call(router, 1, { op: 'echo', value: 'b' })];
+    expect([router.counters.get(0, 'bootMark'), router.counters.get(1, 'bootMark')]).toEqual([0, 0]);
+    expect(await Promise.all(early)).toEqual([
+      [null, 'a'],
+      [null, 'b'],
+    ]);
+    await ready;
+    expect(router.counters.get(0, 'bootMark')).toBe(bootMarkOf(0, 0));
+  });
+
   it('shares counters: worker writes at boot and per request, main reads without messaging', async () => {
     const r = await startRouter({ shards: 3 });
     for (let s = 0; s < 3; s++) expect(r.counters.get(s, 'bootMark')).toBe(bootMarkOf(s, 0));
