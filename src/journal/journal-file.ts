@@ -102,7 +102,7 @@ export function writeSnapshotFile(
  * not on the main thread that carries all the gRPC work).
  *
  * Group commit: records are encoded into one buffer and written with one `write` per event-loop
- * turn (a microtask), or earlier through `flush()`, which the shard calls before it posts any
+ * iteration (`setImmediate`), or earlier through `flush()`, which the shard calls before it posts any
  * reply (so an Assign reply never leaves ahead of its `Assigned` record) and which `creating` and
  * `retired` call themselves (so no CreateSlot or DestroySlot is sent ahead of its record). A
  * `write` to the page cache does not wait for the disk, and survives the process being killed;
@@ -329,7 +329,11 @@ export class JournalFile implements JournalVisitor {
   private schedule(): void {
     if (!this.scheduled) {
       this.scheduled = true;
-      queueMicrotask(this.flushTask);
+      // Once per event-loop iteration (with every message handled in its poll phase), not per
+      // microtask checkpoint: nothing that depends on a record leaves before it is written
+      // (replies go through the shard's beforeFlush; CreateSlot and DestroySlot flush themselves),
+      // so a later write only merges more records into it.
+      setImmediate(this.flushTask);
     }
   }
 
