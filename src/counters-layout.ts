@@ -43,7 +43,7 @@ export const SCALER_COUNTER_LAYOUT = defineCounterLayout([
   'reclaimedSlots',
   /** ... of those, destroys still unanswered. */
   'reclaimPending',
-  /** CreateSlot calls the predecessor sent and never saw answered (slots possibly lost with it). */
+  /** CreateSlot calls the predecessor sent (or queued for a permit) and never saw answered (slots possibly lost with it). */
   'lostCreatesAtCrash',
   /** Slot journal file (src/journal): bytes of a torn last frame dropped on reading it. */
   'journalTornBytes',

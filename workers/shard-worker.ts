@@ -202,14 +202,13 @@ serveShard<ShardRequest, ShardResponse, ShardEvent, ScalerCounterField, ShardWor
     if (opened?.report.error) reportJournalError(ctx, log, opened.report.error);
     tornBytes = opened?.report.tornBytes ?? 0;
     lostCreatesAtCrash = opened?.report.lostCreates ?? 0;
-    // Journaled next to the wire, under the bound: a CreateSlot waiting for a permit is not sent yet.
-    platform = new BoundedPlatform(journal === null ? client : new JournalingPlatform(client, journal), {
-      maxColdStarts: wd.maxColdStarts,
-      maxDestroys: wd.maxDestroys,
-    });
+    platform = new BoundedPlatform(client, { maxColdStarts: wd.maxColdStarts, maxDestroys: wd.maxDestroys });
     const c = (core = new ScalerCore({
       clock,
-      platform,
+      // Journaled above the bound: a destroy is recorded when the core decides it, even while it
+      // waits for a permit (else a broken instance whose destroy was queued at a kill would be
+      // taken over as idle); a CreateSlot waiting for one is then counted as in flight.
+      platform: journal === null ? platform : new JournalingPlatform(platform, journal),
       policy: createPolicy(wd.policy, { keepAliveMs: wd.keepAliveMs }),
       instanceIdPrefix: wd.instancePrefix,
       totals: () => globalTotals(ctx.counters),

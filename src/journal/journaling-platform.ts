@@ -9,12 +9,12 @@ import type { JournalFile } from './journal-file.js';
  */
 export class JournalingPlatform implements Platform {
   constructor(
-    private readonly inner: Platform & { close(): void },
+    private readonly inner: Platform & { close?(): void },
     private readonly journal: JournalFile,
   ) {}
 
   close(): void {
-    this.inner.close();
+    this.inner.close?.();
   }
 
   createSlot(requestId: string, memoryMb: number, cb: PlatformCallback<SlotInfo>): void {
