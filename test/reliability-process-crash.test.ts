@@ -62,7 +62,7 @@ describe('a corrupt journal at start', () => {
     h = await startHarness({
       onLog: (c) => (log += c),
       shards: 1,
-      args: ['--policy', 'fixed', '--keep-alive-ms', '60000', '--journal', dir],
+      args: ['--policy', 'fixed', '--keep-alive', '60s', '--journal', dir],
       // A previous run's journal for this platform whose second frame was damaged on disk.
       beforeScaler: (platform) => {
         const j = JournalFile.open({ path, shard: 0, shards: 1, platform: platform.target }).file!;

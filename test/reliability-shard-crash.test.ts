@@ -43,7 +43,7 @@ afterEach(() => {
 /** The same crash with the on-disk journal off (main's in-memory journal alone) and on (both). */
 describe.each([['off'], ['on']])('shard crash, disk journal %s', (disk) => {
   it('restarts the worker, retries the in-flight Assign, destroys the dead shard’s slots and clears their journal entries', async () => {
-    const args = ['--policy', 'fixed', '--keep-alive-ms', '60000'];
+    const args = ['--policy', 'fixed', '--keep-alive', '60s'];
     if (disk === 'on') args.push('--journal', (journalDir = mkdtempSync(join(tmpdir(), 'shard-crash-'))));
     h = await startHarness({ shards: 2, platform: platformOpts, env: { [TEST_HOOKS_ENV]: '1' }, args });
     const a = keyOnShard('fn-a', 0, 2);
