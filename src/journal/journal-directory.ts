@@ -38,7 +38,7 @@ export interface JournalDirectoryReport {
   /** False when the journal is off for this run (locked, or the directory is unusable). */
   readonly enabled: boolean;
   readonly errors: JournalError[];
-  /** Files moved out of the way (corrupt header, another platform's). */
+  /** Files moved out of the way (corrupt, another platform's, stale). */
   readonly setAside: string[];
   /** The previous run had another shard count: its slots were re-filed by key under this one. */
   readonly redistributedFrom: number | null;
