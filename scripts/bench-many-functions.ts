@@ -25,7 +25,7 @@ import { KeyPopulation } from '../src/load/key-population.js';
 import { runLoad } from '../src/load/load-runner.js';
 import { readProcessRssMb } from '../src/load/process-sampler.js';
 import {
-  ChildSet, describeMachine, durationArg, fetchScalerTotals, medianOf, readCpuSplit, startScaler,
+  ChildSet, describeMachine, durationArg, fetchScalerTotals, medianOf, notWarm, readCpuSplit, startScaler,
 } from '../src/load/bench-harness.js';
 
 export const DEFAULT_LEVELS = [1_000, 10_000, 100_000];
@@ -111,6 +111,8 @@ interface LevelResult {
   idleInstances: number;
   liveSlots: number;
   errors: number;
+  /** Slots the platform created during the measured rounds (warm: ~0). */
+  slotsCreated: number;
 }
 
 const children = new ChildSet();
@@ -144,11 +146,14 @@ try {
     const population = new KeyPopulation({ distribution: 'uniform', keys: level, prefix: KEY_PREFIX, seed: level });
     await runLoad({ client, population, mode: 'closed', concurrency, durationMs: 1_000 });
     const samples: Array<{ pps: number; cpu: number; main: number; other: number; errors: number }> = [];
+    const slots0 = platform.createdSlotCount;
+    let measuredPairs = 0;
     for (let r = 0; r < rounds; r++) {
       const c0 = readCpuSplit(scaler.pid);
       const res = await runLoad({ client, population, mode: 'closed', concurrency, durationMs });
       const c1 = readCpuSplit(scaler.pid);
       const pairs = Math.max(1, res.pairsOk);
+      measuredPairs += res.pairsOk;
       samples.push({
         pps: res.pairsPerSec,
         cpu: ((c1.totalMs - c0.totalMs) * 1000) / pairs,
@@ -156,6 +161,12 @@ try {
         other: ((c1.totalMs - c1.mainMs - (c0.totalMs - c0.mainMs)) * 1000) / pairs,
         errors: res.errorCount,
       });
+    }
+    const slotsCreated = platform.createdSlotCount - slots0;
+    const cold = notWarm(`${level} keys, policy ${values.policy}`, slotsCreated, measuredPairs);
+    if (cold !== null) {
+      console.error(`FAIL: ${cold}`);
+      exitCode = 1;
     }
     const i0 = readCpuSplit(scaler.pid);
     await new Promise((r) => setTimeout(r, IDLE_MEASURE_MS));
@@ -174,12 +185,14 @@ try {
       idleInstances: totals.idleInstances ?? NaN,
       liveSlots: totals.liveSlots ?? NaN,
       errors: samples.reduce((n, s) => n + s.errors, 0),
+      slotsCreated,
     };
     results.push(lr);
     if (!values.json) {
       console.log(`${String(level).padStart(7)} keys: created in ${createSecs.toFixed(1)} s (${createFailures} failed); ` +
         `${lr.pairsPerSec.toFixed(0)} pairs/s, ${lr.cpuUsPerPair.toFixed(0)} us/pair (main ${lr.mainUsPerPair.toFixed(0)}, other ${lr.otherUsPerPair.toFixed(0)}); ` +
-        `idle CPU ${lr.idleCpuMsPerSec.toFixed(1)} ms/s; RSS ${lr.rssMb.toFixed(0)} MiB; ${lr.idleInstances} idle instances, ${lr.liveSlots} live slots`);
+        `idle CPU ${lr.idleCpuMsPerSec.toFixed(1)} ms/s; RSS ${lr.rssMb.toFixed(0)} MiB; ${lr.idleInstances} idle instances, ${lr.liveSlots} live slots; ` +
+        `${slotsCreated} slots created while measured`);
     }
   }
   client.close();

@@ -18,7 +18,7 @@ import { createLoadClient } from '../src/load/create-load-client.js';
 import { KeyPopulation } from '../src/load/key-population.js';
 import { runLoad } from '../src/load/load-runner.js';
 import {
-  ChildSet, describeMachine, durationArg, fetchScalerTotals, medianOf, readCpuSplit, startScaler, type ScalerChild,
+  ChildSet, describeMachine, durationArg, fetchScalerTotals, medianOf, notWarm, readCpuSplit, startScaler, type ScalerChild,
 } from '../src/load/bench-harness.js';
 import { BENCH_SHARD_WORK_ENV } from '../src/server/bench-shard-work.js';
 
@@ -85,6 +85,9 @@ interface Sample {
   requestsPerBatch: number;
   p99Ms: number;
   errors: number;
+  /** Cold starts during the measured run (warm: ~0), and the pairs it measured. */
+  coldStarts: number;
+  pairs: number;
 }
 
 const configs: Config[] = [];
@@ -131,6 +134,8 @@ async function measure(scaler: ScalerChild): Promise<Sample> {
     requestsPerBatch: batches > 0 ? reqs / batches : 0,
     p99Ms: r.pair.p99Ms,
     errors: r.errorCount,
+    coldStarts: after.coldStarts! - before.coldStarts!,
+    pairs: r.pairsOk,
   };
 }
 
@@ -144,6 +149,8 @@ function med(samples: Sample[]): Sample {
   const out = {} as Sample;
   for (const k of keysOf) out[k] = medianOf(samples.map((s) => s[k]));
   out.errors = samples.reduce((n, s) => n + s.errors, 0);
+  out.coldStarts = samples.reduce((n, s) => n + s.coldStarts, 0);
+  out.pairs = samples.reduce((n, s) => n + s.pairs, 0);
   return out;
 }
 
@@ -156,7 +163,8 @@ try {
     scalers.push(await startScaler(children, c.name, {
       platformAddress: `127.0.0.1:${platformPort}`,
       shards: c.shards,
-      extraArgs: ['--batch-flush', c.flush],
+      // fixed-5m keeps instances: the measured path is the warm one (checked below).
+      extraArgs: ['--batch-flush', c.flush, '--policy', 'fixed-5m'],
       env: { [BENCH_SHARD_WORK_ENV]: String(c.workUs) },
     }));
   }
@@ -172,7 +180,7 @@ try {
       if (!values.json) {
         console.log(`round ${round} ${configs[i]!.name.padEnd(38)} ${s.pairsPerSec.toFixed(0).padStart(6)} pairs/s, ` +
           `${s.cpuUsPerPair.toFixed(0)} us/pair (main ${s.mainUsPerPair.toFixed(0)}, other ${s.otherUsPerPair.toFixed(0)}), ` +
-          `main thread ${s.mainCpuPercent.toFixed(0)}%, ${s.requestsPerBatch.toFixed(1)} req/msg`);
+          `main thread ${s.mainCpuPercent.toFixed(0)}%, ${s.requestsPerBatch.toFixed(1)} req/msg, ${s.coldStarts} cold starts while measured`);
       }
     }
   }
@@ -192,6 +200,13 @@ try {
     heavySpeedup: heavy1 && heavyN ? heavyN.pairsPerSec / heavy1.pairsPerSec : NaN,
   };
   const errors = results.reduce((n, r) => n + r.errors, 0);
+  for (const r of results) {
+    const cold = notWarm(r.name, r.coldStarts, r.pairs);
+    if (cold !== null) {
+      console.error(`FAIL: ${cold}`);
+      exitCode = 1;
+    }
+  }
   if (values.json) {
     console.log(JSON.stringify({ bench: 'sharding-scales', machine: describeMachine(), nShards, workUs, concurrency, keys, durationMs, rounds, results, ...verdict, errors }));
   } else {

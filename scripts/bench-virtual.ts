@@ -20,7 +20,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { createPolicy, policyNames } from '../src/core/policies/policy-registry.js';
+import { createPolicy, policySpecProblem } from '../src/core/policies/policy-registry.js';
 import { readProcessCpuMs } from '../src/load/process-sampler.js';
 import { forEachRequestFieldsSync, loadMetasSync } from '../src/sim/dataset-loader.js';
 import { datasetSource, runVirtual } from '../src/sim/virtual-engine.js';
@@ -185,8 +185,9 @@ function main(): number {
     return 0;
   }
   const policy = values.policy as string;
-  if (!policyNames().includes(policy)) {
-    process.stderr.write(`bench-virtual: unknown policy ${policy}; known: ${policyNames().join(', ')}\n`);
+  const problem = policySpecProblem(policy);
+  if (problem !== null) {
+    process.stderr.write(`bench-virtual: ${problem}\n`);
     return 2;
   }
   const maxMs = durationArg('bench-virtual', '--max-time', values['max-time'], DEFAULT_MAX_TIME_MS);

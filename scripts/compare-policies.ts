@@ -14,9 +14,9 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Piscina } from 'piscina';
-import { policyNames } from '../src/core/policies/policy-registry.js';
+import { policyNames, policySpecProblem, splitPolicySpecs } from '../src/core/policies/policy-registry.js';
 import { generateDataset, WORKLOAD_FAMILIES, workloadFamily, writeDataset, type WorkloadFamily } from '../src/sim/workload-generator.js';
-import type { CompareResult, CompareTask } from './compare-worker.js';
+import { HINDSIGHT_TASK, type CompareResult, type CompareTask } from './compare-worker.js';
 
 export const DEFAULT_SMOKE_DIR = 'datasets/function_smoke_test';
 export const DEFAULT_CACHE_DIR = '.bench/families';
@@ -25,13 +25,16 @@ const FAMILY_STAMP = 'family.json';
 
 const HELP = `Usage: compare-policies [options]
 
-  --policies a,b      policies to compare (default: all registered: ${policyNames().join(', ')})
+  --policies a,b      policies to compare (default: all registered: ${policyNames().join(', ')});
+                      adaptive with switches is an ablation: adaptive(prewarm=off,growth=off)
   --data DIR          a dataset folder (metas + requests); repeatable. When given, families are
                       only run if --families is given too
   --families a,b      generated workload families (default: all: ${WORKLOAD_FAMILIES.map((f) => f.name).join(', ')});
                       "none" for none
   --cache DIR         where generated families are cached (default ${DEFAULT_CACHE_DIR})
   --threads N         worker threads (default: available cores)
+  --no-hindsight      skip each dataset's hindsight reference (the best fixed keep-alive per
+                      function, ten fixed-policy replays)
   --json              machine-readable output (one JSON document)
   --markdown          a README-ready markdown table
   --help              this text
@@ -56,7 +59,16 @@ export interface PolicySummary {
 
 export interface Comparison {
   readonly policies: string[];
-  readonly datasets: { name: string; dir: string; family: boolean; boundScore: number; requests: number; best: string }[];
+  readonly datasets: {
+    name: string;
+    dir: string;
+    family: boolean;
+    boundScore: number;
+    /** The best fixed keep-alive per function in hindsight (src/sim/hindsight-keep-alive.ts). */
+    hindsight: { score: number; resourceHalf: number; latencyHalf: number } | undefined;
+    requests: number;
+    best: string;
+  }[];
   readonly results: CompareResult[];
   readonly summary: PolicySummary[];
   /** What the means in `summary` are over. */
@@ -90,7 +102,7 @@ function bestOf(rows: readonly CompareResult[]): string {
   return best?.policy ?? '';
 }
 
-export async function comparePolicies(datasets: readonly DatasetEntry[], policies: readonly string[], threads: number): Promise<Comparison> {
+export async function comparePolicies(datasets: readonly DatasetEntry[], policies: readonly string[], threads: number, hindsight = true): Promise<Comparison> {
   const started = Date.now();
   const pool = new Piscina<CompareTask, CompareResult>({
     filename: new URL('./compare-worker.js', import.meta.url).href,
@@ -102,9 +114,12 @@ export async function comparePolicies(datasets: readonly DatasetEntry[], policie
   sized.sort((a, b) => b.bytes - a.bytes);
   const tasks: Promise<CompareResult>[] = [];
   for (const { d } of sized) for (const policy of policies) tasks.push(pool.run({ dir: d.dir, dataset: d.name, policy }));
+  const references: Promise<CompareResult>[] = hindsight ? sized.map(({ d }) => pool.run({ dir: d.dir, dataset: d.name, policy: HINDSIGHT_TASK })) : [];
   let results: CompareResult[];
+  let hindsightRows: CompareResult[];
   try {
     results = await Promise.all(tasks);
+    hindsightRows = await Promise.all(references);
   } finally {
     await pool.destroy();
   }
@@ -113,7 +128,16 @@ export async function comparePolicies(datasets: readonly DatasetEntry[], policie
   results.sort((a, b) => order.get(a.dataset)! - order.get(b.dataset)! || porder.get(a.policy)! - porder.get(b.policy)!);
   const dsOut = datasets.map((d) => {
     const rows = results.filter((r) => r.dataset === d.name);
-    return { name: d.name, dir: d.dir, family: d.family, boundScore: rows[0]?.boundScore ?? NaN, requests: rows[0]?.requests ?? 0, best: bestOf(rows) };
+    const h = hindsightRows.find((r) => r.dataset === d.name);
+    return {
+      name: d.name,
+      dir: d.dir,
+      family: d.family,
+      boundScore: rows[0]?.boundScore ?? NaN,
+      hindsight: h === undefined ? undefined : { score: h.score, resourceHalf: h.resourceHalf, latencyHalf: h.latencyHalf },
+      requests: rows[0]?.requests ?? 0,
+      best: bestOf(rows),
+    };
   });
   const families = new Set(datasets.filter((d) => d.family).map((d) => d.name));
   const meanOver = families.size > 0 ? 'families' : 'datasets';
@@ -167,11 +191,19 @@ function boundCells(d: Comparison['datasets'][number]): string[] {
   return [d.name, '(clairvoyant bound)', '', '', d.boundScore.toFixed(2), '100.0%', '', '', '', '', `${d.requests} requests`];
 }
 
+function hindsightCells(d: Comparison['datasets'][number]): string[] | null {
+  const h = d.hindsight;
+  if (h === undefined) return null;
+  return [d.name, '(best fixed keep-alive, hindsight)', h.resourceHalf.toFixed(2), h.latencyHalf.toFixed(2), h.score.toFixed(2), pct(h.score / d.boundScore), '', '', '', '', ''];
+}
+
 export function formatText(c: Comparison): string {
   const rows: string[][] = [];
   const seps: number[] = [];
   for (const d of c.datasets) {
     rows.push(boundCells(d));
+    const h = hindsightCells(d);
+    if (h !== null) rows.push(h);
     for (const r of c.results) if (r.dataset === d.name) rows.push(rowCells(c, r));
     seps.push(rows.length);
   }
@@ -200,6 +232,10 @@ export function formatMarkdown(c: Comparison): string {
   const out: string[] = [`| ${head.join(' | ')} |`, `|${head.map((_, i) => (i < 2 ? ' --- ' : ' ---: ')).join('|')}|`];
   for (const d of c.datasets) {
     out.push(`| ${d.name} | *clairvoyant bound* |  |  | ${d.boundScore.toFixed(2)} | 100% |  |  |  |  |`);
+    const h = d.hindsight;
+    if (h !== undefined) {
+      out.push(`| ${d.name} | *best fixed keep-alive, hindsight* | ${h.resourceHalf.toFixed(2)} | ${h.latencyHalf.toFixed(2)} | ${h.score.toFixed(2)} | ${pct(h.score / d.boundScore)} |  |  |  |  |`);
+    }
     for (const r of c.results) {
       if (r.dataset !== d.name) continue;
       const cells = rowCells(c, r).slice(0, head.length);
@@ -235,6 +271,7 @@ async function main(): Promise<number> {
       threads: { type: 'string' },
       json: { type: 'boolean' },
       markdown: { type: 'boolean' },
+      'no-hindsight': { type: 'boolean' },
       help: { type: 'boolean' },
     },
     strict: true,
@@ -244,8 +281,11 @@ async function main(): Promise<number> {
     return 0;
   }
   const known = policyNames();
-  const policies = splitList(values.policies) ?? known;
-  for (const p of policies) if (!known.includes(p)) throw new Error(`unknown policy "${p}" (known: ${known.join(', ')})`);
+  const policies = values.policies === undefined ? known : splitPolicySpecs(values.policies);
+  for (const p of policies) {
+    const problem = policySpecProblem(p);
+    if (problem !== null) throw new Error(problem);
+  }
   const dataDirs = values.data ?? [];
   const famArg = splitList(values.families);
   const famNames = famArg?.includes('none') === true ? [] : famArg ?? (dataDirs.length > 0 ? [] : WORKLOAD_FAMILIES.map((f) => f.name));
@@ -266,7 +306,7 @@ async function main(): Promise<number> {
   }
   const threads = values.threads !== undefined ? Number(values.threads) : availableParallelism();
   if (!(Number.isInteger(threads) && threads >= 1)) throw new Error(`--threads expects a positive integer, got ${values.threads}`);
-  const c = await comparePolicies(datasets, policies, threads);
+  const c = await comparePolicies(datasets, policies, threads, values['no-hindsight'] !== true);
   if (values.json === true) process.stdout.write(JSON.stringify(c, null, 2) + '\n');
   else if (values.markdown === true) process.stdout.write(formatMarkdown(c));
   else process.stdout.write(formatText(c));

@@ -4,7 +4,11 @@
  * fresh policy, so tasks can run on any thread in any order.
  */
 import { createPolicy } from '../src/core/policies/policy-registry.js';
-import { datasetSource, runVirtual } from '../src/sim/virtual-engine.js';
+import { hindsightKeepAlive } from '../src/sim/hindsight-keep-alive.js';
+import { DEFAULT_VIRTUAL_TAIL_MS, datasetSource, runVirtual } from '../src/sim/virtual-engine.js';
+
+/** The task `policy` that asks for the dataset's hindsight reference instead of a policy's run. */
+export const HINDSIGHT_TASK = '(hindsight keep-alive)';
 
 export interface CompareTask {
   /** Folder with `metas` and `requests`. */
@@ -38,6 +42,27 @@ export interface CompareResult {
 }
 
 export default function runCompareTask(task: CompareTask): CompareResult {
+  if (task.policy === HINDSIGHT_TASK) {
+    const h = hindsightKeepAlive({ source: () => datasetSource(task.dir), tailMs: DEFAULT_VIRTUAL_TAIL_MS });
+    return {
+      dataset: task.dataset,
+      policy: task.policy,
+      score: h.score,
+      resourceHalf: h.resourceHalf,
+      latencyHalf: h.latencyHalf,
+      boundScore: NaN,
+      boundFraction: NaN,
+      coldStarts: NaN,
+      slotsCreated: NaN,
+      idleGBs: NaN,
+      slotGBs: NaN,
+      successRate: 1,
+      requests: NaN,
+      failedRequests: 0,
+      leakedSlots: 0,
+      wallMs: NaN,
+    };
+  }
   const r = runVirtual({ source: datasetSource(task.dir), policy: createPolicy(task.policy) });
   const rep = r.report;
   const boundScore = r.bound?.score ?? 0;

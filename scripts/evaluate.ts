@@ -26,7 +26,7 @@ import { renderTextReport, toJsonLine } from '../src/sim/report-text.js';
 import { passesSuccessGate, SUCCESS_RATE_GATE, type ScoreBook, type ScoreReport } from '../src/sim/score-book.js';
 import { DEFAULT_SCALER_RPC_MS, DEFAULT_VIRTUAL_TAIL_MS, datasetSource, runVirtual } from '../src/sim/virtual-engine.js';
 import { DEFAULT_CREATE_LATENCY_MS } from '../src/sim/virtual-platform.js';
-import { createPolicy, policyNames } from '../src/core/policies/policy-registry.js';
+import { createPolicy, policyNames, policySpecProblem } from '../src/core/policies/policy-registry.js';
 import { DURATION_UNITS_HELP, DurationError, formatDuration, parseDuration } from '../src/duration.js';
 
 /** dist/scripts/evaluate.js -> package root (datasets/ and dist/ live there, whatever the cwd). */
@@ -53,7 +53,8 @@ bundled smoke dataset, with the tail shortened to ${QUICK_TAIL_MS / 1000} s (off
   --data DIR              dataset folder (metas + requests); repeat for several datasets, scored
                           separately against one scaler process, mean reported (default: bundled smoke set)
   --virtual               virtual time: the scaler core in-process, no sockets, no sleeping
-  --policy NAME           scaling policy (${policyNames().join(', ')}; default ${DEFAULT_POLICY});
+  --policy SPEC           scaling policy (${policyNames().join(", ")}; default ${DEFAULT_POLICY}), or adaptive with
+                          switches off for an ablation: adaptive(prewarm=off,growth=off), adaptive(exchangeRate=3);
                           live: passed to our scaler as --policy
   --scaler-cmd CMD        live: evaluate any scaler started by \`sh -c CMD\` (it must listen on the
                           scaler address; SCALER_ADDRESS and PLATFORM_ADDRESS are in its env); ours is not started
@@ -166,7 +167,8 @@ export function parseEvaluateArgs(argv: readonly string[]): EvaluateOptions | nu
   if (values.help === true) return null;
   const virtual = values.virtual === true;
   const policy = values.policy ?? DEFAULT_POLICY;
-  if (!policyNames().includes(policy)) throw new UsageError(`unknown policy "${policy}"; known: ${policyNames().join(', ')}`);
+  const policyProblem = policySpecProblem(policy);
+  if (policyProblem !== null) throw new UsageError(policyProblem);
   const scalerCmd = values['scaler-cmd'];
   if (scalerCmd !== undefined && scalerCmd.trim() === '') throw new UsageError('--scaler-cmd needs a command');
   if (virtual && scalerCmd !== undefined) throw new UsageError('--scaler-cmd evaluates a live scaler process; it cannot be combined with --virtual');

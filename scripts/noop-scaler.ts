@@ -10,13 +10,15 @@ import { startNoopScaler } from '../src/load/noop-scaler-server.js';
 const USAGE = `usage: noop-scaler [--port P] [--host H] [--instance-id ID]
   --port P          port to listen on (default 9101; 0 = ephemeral, printed on start)
   --host H          address to bind (default 0.0.0.0)
-  --instance-id ID  instance id every Assign returns (default noop-instance)`;
+  --instance-id ID  instance id every Assign returns (default noop-instance)
+  --stats-port P    also serve GET /stats (calls, event-loop use) on 127.0.0.1:P`;
 
 const { values } = parseArgs({
   options: {
     port: { type: 'string', default: '9101' },
     host: { type: 'string', default: '0.0.0.0' },
     'instance-id': { type: 'string' },
+    'stats-port': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
 });
@@ -34,6 +36,7 @@ const server = await startNoopScaler({
   port,
   host: values.host,
   ...(values['instance-id'] !== undefined ? { instanceId: values['instance-id'] } : {}),
+  ...(values['stats-port'] !== undefined ? { statsPort: Number(values['stats-port']) } : {}),
 });
 console.log(`noop-scaler listening on ${values.host}:${server.port} (pid ${process.pid})`);
 const stop = (): void => {

@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import { loadProto, Status, type ScalerClient } from '../src/proto.js';
 import { PlatformServer } from '../src/sim/platform-server.js';
-import { durationArg } from '../src/load/bench-harness.js';
+import { durationArg, notWarm } from '../src/load/bench-harness.js';
 import { formatDuration } from '../src/duration.js';
 
 export const DEFAULT_PAIRS = 5_000;
@@ -193,6 +193,12 @@ try {
     console.log(`  Assign  ${fmt(result.assign)}`);
     console.log(`  Idle    ${fmt(result.idle)}`);
     console.log(`  ${result.pairsPerSec.toFixed(0)} pairs/s; instances used ${instances.size}; slots created ${result.slotsCreated}`);
+  }
+  // The first pair's cold start makes the one slot; any other means the pairs were not warm.
+  const cold = notWarm(`warm-latency, policy ${values.policy ?? 'default'}`, result.slotsCreated - 1, pairs + warmup);
+  if (cold !== null) {
+    console.error(`FAIL: ${cold}`);
+    exitCode = 1;
   }
 } catch (e) {
   console.error(`warm-latency: ${(e as Error).message}`);

@@ -15,9 +15,29 @@ export const MAX_KEEP_ALIVE_MS = 86_400_000;
 /** Largest `--metrics-top-functions`: per-function series are opt-in and must stay few. */
 export const MAX_METRICS_TOP_FUNCTIONS = 1_000;
 
+/** How the default shard count follows the machine (see {@link defaultShardCount}). */
+export const DEFAULT_SHARDS_RULE = 'CPU cores - 1, at least 1';
+/**
+ * Shard workers when `--shards` is not given: one core stays for the main thread, whose gRPC
+ * work is the warm path's limit. Measured on 2 cores (README "Performance"): 1 shard served 33%
+ * more warm pairs/s than 2 at 0.76x the CPU per pair, and the same CPU per cold start in a storm.
+ */
+export function defaultShardCount(cores = availableParallelism()): number {
+  return Math.max(1, cores - 1);
+}
+
 /** Router/worker batch flush mode (see `BatchFlush` in src/sharding/types.ts). */
 export type ScalerBatchFlush = 'microtask' | 'immediate';
 const BATCH_FLUSH_MODES: readonly ScalerBatchFlush[] = ['microtask', 'immediate'];
+
+/** How main and the shard workers exchange messages: shared rings (default) or MessagePorts (A/B). */
+export type ShardTransportKind = 'rings' | 'port';
+export const SHARD_TRANSPORT_KINDS: readonly ShardTransportKind[] = ['rings', 'port'];
+
+/** Which gRPC server terminates the Scaler service on the main thread. */
+export type GrpcServerKind = 'grpc-js' | 'http2';
+export const GRPC_SERVER_KINDS: readonly GrpcServerKind[] = ['grpc-js', 'http2'];
+export const DEFAULT_GRPC_SERVER: GrpcServerKind = 'grpc-js';
 
 /** How shard workers talk to the Platform service: grpc-js, or the lean raw HTTP/2 client. */
 export type PlatformClientKind = 'grpc-js' | 'raw';
@@ -70,6 +90,10 @@ export interface ScalerConfig {
   platformClient: PlatformClientKind | undefined;
   /** Directory of the crash-safe slot journal (src/journal); null = off. */
   journalDir: string | null;
+  /** The Scaler service's gRPC server. */
+  grpcServer: GrpcServerKind;
+  /** Main <-> shard transport. */
+  shardTransport: ShardTransportKind;
 }
 
 export class ConfigError extends Error {
@@ -91,7 +115,7 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   { flag: '--address', env: 'SCALER_ADDRESS', arg: 'HOST:PORT', help: `Scaler gRPC listen address (default ${DEFAULT_SCALER_ADDRESS})` },
   { flag: '--port', env: 'SCALER_PORT', arg: 'PORT', help: 'Scaler gRPC port on 0.0.0.0 (shorthand for --address)' },
   { flag: '--platform', env: 'PLATFORM_ADDRESS', arg: 'HOST:PORT', help: `Platform gRPC address (default ${DEFAULT_PLATFORM_ADDRESS})` },
-  { flag: '--shards', env: 'SCALER_SHARDS', arg: 'N', help: 'Shard worker threads (default: CPU cores)' },
+  { flag: '--shards', env: 'SCALER_SHARDS', arg: 'N', help: `Shard worker threads (default: ${DEFAULT_SHARDS_RULE})` },
   { flag: '--stats-port', env: 'SCALER_STATS_PORT', arg: 'PORT', help: `HTTP stats port, 0 to disable (default ${DEFAULT_STATS_PORT})` },
   { flag: '--stats-host', env: 'SCALER_STATS_HOST', arg: 'HOST', help: 'HTTP stats bind host (default 127.0.0.1)' },
   { flag: '--log-level', env: 'LOG_LEVEL', arg: 'LEVEL', help: `Log level: ${LOG_LEVELS.join('|')} (default info)` },
@@ -99,6 +123,8 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   { flag: '--keep-alive', env: 'SCALER_KEEP_ALIVE', arg: 'DURATION', help: 'Keep-alive of the fixed keep-alive policy, e.g. 90s or 5m (default 60s)' },
   { flag: '--batch-flush', env: 'SCALER_BATCH_FLUSH', arg: 'MODE', help: 'Shard message batching: immediate|microtask (default immediate)' },
   { flag: '--platform-client', env: 'SCALER_PLATFORM_CLIENT', arg: 'KIND', help: `Platform client: ${PLATFORM_CLIENT_KINDS.join('|')} (default ${DEFAULT_PLATFORM_CLIENT})` },
+  { flag: '--grpc-server', env: 'SCALER_GRPC_SERVER', arg: 'KIND', help: `Scaler gRPC server: ${GRPC_SERVER_KINDS.join('|')} (default ${DEFAULT_GRPC_SERVER})` },
+  { flag: '--shard-transport', env: 'SCALER_SHARD_TRANSPORT', arg: 'KIND', help: 'Main <-> shard messages: rings (shared memory)|port (MessagePort) (default rings)' },
   { flag: '--max-inflight', env: 'SCALER_MAX_INFLIGHT', arg: 'N', help: `Assigns in flight per shard before RESOURCE_EXHAUSTED (default ${DEFAULT_MAX_INFLIGHT_PER_SHARD})` },
   { flag: '--max-cold-starts', env: 'SCALER_MAX_COLD_STARTS', arg: 'N', help: `Cold starts (CreateSlot+Init) in flight per shard, more queue; 0: unbounded (default ${DEFAULT_MAX_COLD_STARTS_PER_SHARD})` },
   { flag: '--max-destroys', env: 'SCALER_MAX_DESTROYS', arg: 'N', help: `DestroySlot calls in flight per shard, more queue; 0: unbounded (default ${DEFAULT_MAX_DESTROYS_PER_SHARD})` },
@@ -205,6 +231,14 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Sc
     values.has(flag) ? parseIntStrict(source(flag), values.get(flag)!, min, max) : dflt;
   const histograms = values.get('--latency-histograms') ?? 'on';
   if (histograms !== 'on' && histograms !== 'off') throw new ConfigError(`${source('--latency-histograms')} must be on or off, got "${histograms}"`);
+  const grpcServer = (values.get('--grpc-server') ?? DEFAULT_GRPC_SERVER) as GrpcServerKind;
+  if (!GRPC_SERVER_KINDS.includes(grpcServer)) {
+    throw new ConfigError(`--grpc-server must be one of ${GRPC_SERVER_KINDS.join(', ')}, got "${grpcServer}"`);
+  }
+  const shardTransport = (values.get('--shard-transport') ?? 'rings') as ShardTransportKind;
+  if (!SHARD_TRANSPORT_KINDS.includes(shardTransport)) {
+    throw new ConfigError(`--shard-transport must be one of ${SHARD_TRANSPORT_KINDS.join(', ')}, got "${shardTransport}"`);
+  }
   const logLevel = (values.get('--log-level') ?? 'info') as LogLevel;
   if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
   const journalRaw = values.get('--journal');
@@ -216,7 +250,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Sc
   return {
     address,
     platformAddress: values.has('--platform') ? parseAddress('--platform', values.get('--platform')!) : DEFAULT_PLATFORM_ADDRESS,
-    shards: values.has('--shards') ? parseIntStrict('--shards', values.get('--shards')!, 1, 256) : availableParallelism(),
+    shards: values.has('--shards') ? parseIntStrict('--shards', values.get('--shards')!, 1, 256) : defaultShardCount(),
     statsPort,
     statsHost: values.get('--stats-host') ?? '127.0.0.1',
     logLevel,
@@ -230,5 +264,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Sc
     batchFlush,
     platformClient,
     journalDir,
+    grpcServer,
+    shardTransport,
   };
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { ConfigError, helpText, parseConfig } from './config.js';
-import { describePolicies, policyNames } from './core/policies/policy-registry.js';
+import { describePolicies, policySpecProblem } from './core/policies/policy-registry.js';
 import { createLogger } from './logger.js';
 import { ScalerServer, SHUTDOWN_GRACE_MS } from './server/scaler-server.js';
 import { DEFAULT_CLOSE_TIMEOUT_MS } from './sharding/index.js';
@@ -27,8 +27,9 @@ async function main(): Promise<number> {
     process.stdout.write(`${helpText()}\n\nPolicies:\n${describePolicies()}\n`);
     return 0;
   }
-  if (!policyNames().includes(config.policy)) {
-    process.stderr.write(`scaler: unknown policy "${config.policy}"; known: ${policyNames().join(', ')}\n`);
+  const policyProblem = policySpecProblem(config.policy);
+  if (policyProblem !== null) {
+    process.stderr.write(`scaler: ${policyProblem}\n`);
     return 2;
   }
   const log = createLogger(config.logLevel);

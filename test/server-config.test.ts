@@ -15,6 +15,7 @@ import {
   JOURNAL_OFF,
   OPTION_SPECS,
   helpText,
+  defaultShardCount,
   parseConfig,
   type ScalerConfig,
 } from '../src/config.js';
@@ -38,11 +39,13 @@ function configError(argv: string[], env: Record<string, string> = {}): ConfigEr
 }
 
 describe('parseConfig', () => {
-  it('defaults to the contest addresses, CPU-count shards and the default policy', () => {
+  it('defaults to the contest addresses, cores - 1 shards (at least 1) and the default policy', () => {
     expect(parse([])).toEqual({
       address: DEFAULT_SCALER_ADDRESS,
       platformAddress: DEFAULT_PLATFORM_ADDRESS,
-      shards: availableParallelism(),
+      shards: Math.max(1, availableParallelism() - 1),
+      grpcServer: 'grpc-js',
+      shardTransport: 'rings',
       statsPort: DEFAULT_STATS_PORT,
       statsHost: '127.0.0.1',
       logLevel: 'info',
@@ -59,6 +62,15 @@ describe('parseConfig', () => {
     });
     expect(DEFAULT_SCALER_ADDRESS).toBe('0.0.0.0:9001');
     expect(DEFAULT_PLATFORM_ADDRESS).toBe('127.0.0.1:50051');
+    expect([1, 2, 4, 16].map((n) => defaultShardCount(n))).toEqual([1, 1, 3, 15]);
+  });
+
+  it('selects the gRPC server and the shard transport, and names the choices on a bad one', () => {
+    expect(parse(['--grpc-server', 'http2']).grpcServer).toBe('http2');
+    expect(parse([], { SCALER_GRPC_SERVER: 'http2' }).grpcServer).toBe('http2');
+    expect(parse(['--shard-transport', 'port']).shardTransport).toBe('port');
+    expect(configError(['--grpc-server', 'h3']).message).toMatch(/grpc-js, http2/);
+    expect(configError(['--shard-transport', 'pipe']).message).toMatch(/rings, port/);
   });
 
   it('takes the environment over defaults and flags over the environment', () => {

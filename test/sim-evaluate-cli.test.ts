@@ -64,6 +64,23 @@ describe('evaluate CLI', () => {
     expect(summary!.meanScore).toBeCloseTo(score, 9);
   }, 60_000);
 
+  it('--from/--for replay only that window of the trace: the bound and the hindsight reference too', () => {
+    const all = jsonLines(evaluateSync(['--virtual', '--json', '--tail', '1s', '--policy', 'fixed-5m']).stdout)[0]!;
+    const r = evaluateSync(['--virtual', '--json', '--tail', '1s', '--policy', 'fixed-5m', '--from', '2s', '--for', '3s']);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const line = jsonLines(r.stdout)[0]!;
+    expect(line.window).toEqual({ fromMs: 2000, forMs: 3000 });
+    const n = line.totalRequestsCount as number;
+    expect(n).toBeGreaterThan(0);
+    expect(n).toBeLessThan(all.totalRequestsCount as number);
+    expect((line.bound as { score: number }).score).not.toBeCloseTo((all.bound as { score: number }).score, 3);
+    // The reference is a keep-alive policy's best: never below a fixed keep-alive's score on the same window.
+    const h = line.hindsight as { score: number; resourceHalf: number; latencyHalf: number };
+    expect(h.score).toBeCloseTo(h.resourceHalf + h.latencyHalf, 9);
+    expect(h.score).toBeGreaterThanOrEqual((line.score as number) - 1e-9);
+  }, 60_000);
+
   it('--data twice scores each dataset and reports the mean', () => {
     const r = evaluateSync(['--virtual', '--json', '--tail', '1s', '--data', SMOKE_DIR, '--data', SMOKE_DIR]);
     expect(r.status).toBe(0);
@@ -81,6 +98,9 @@ describe('evaluate CLI', () => {
     [['--tail', '30'], /--tail "30" has no unit/],
     [['--speed', '0'], /--speed expects a positive number/],
     [['--policy', 'nope'], /unknown policy "nope"/],
+    [['--policy', 'adaptive(warp=on)'], /adaptive has no switch "warp"/],
+    [['--from', '5'], /--from "5" has no unit/],
+    [['--for', '0s'], /--for needs a positive duration/],
     [['--platform-address', 'localhost'], /--platform-address expects HOST:PORT/],
     [['--data', '/nonexistent-dataset'], /not a dataset folder/],
     [['stray'], /Unexpected argument 'stray'/],

@@ -11,6 +11,7 @@ import { DEFAULT_PLATFORM_CLIENT, type LogLevel } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
 import { RawH2PlatformClient } from '../src/server/raw-h2-platform-client.js';
 import { BoundedPlatform, PLATFORM_CALL_CODES, PLATFORM_METHODS } from '../src/server/bounded-platform.js';
+import { SCALER_SHARD_CODEC } from '../src/shard-codec.js';
 import { ShardOp, type ShardEvent, type ShardRequest, type ShardResponse, type ShardWorkerData } from '../src/shard-messages.js';
 import { serveShard, type ShardContext, type ShardReply, type SharedCounters } from '../src/sharding/index.js';
 import { ScalerErrorCode } from '../src/core/types.js';
@@ -183,6 +184,7 @@ function reportJournalError(ctx: Ctx, log: Logger, e: JournalError): void {
 
 serveShard<ShardRequest, ShardResponse, ShardEvent, ScalerCounterField, ShardWorkerData>(handle, {
   counterLayout: SCALER_COUNTER_LAYOUT,
+  codec: SCALER_SHARD_CODEC,
   // Group commit: whatever the journal holds is written before any reply leaves this worker.
   beforeFlush: () => journal?.flush(),
   async init(ctx) {

@@ -4,10 +4,9 @@
  * they arrive. Its running score totals say what that policy would have scored on the same
  * traffic: the same code deciding, not a model of it.
  *
- * A request's execution time is known only at its Idle. The run learns it then: a request the
- * run started no earlier than the live core did is released exactly its execution time after
- * the run started it; one the run started earlier (it found a warm instance the live core did
- * not have) is released when the live one is, at most the difference in waiting late.
+ * A request is released exactly its execution time after the run started it, when the run knows
+ * that time by then (the tuner feeds requests after their live Idle, see exchange-rate-tuner.ts);
+ * otherwise when it learns it (`finish`), late by at most the difference in waiting.
  */
 import type { FunctionMetaRef } from './platform.js';
 import type { ScalingPolicy } from './policy.js';
@@ -91,9 +90,6 @@ export class CounterfactualRun {
     if (r === undefined) return;
     r.durationMs = durationMs;
     r.broken = broken;
-    const meta = r.meta!;
-    this.execMs += durationMs;
-    this.execMbMs += durationMs * meta.memoryMb;
     if (r.startedAt === r.startedAt) this.clock.fire(r.startedAt + durationMs, r.onDone);
   }
 
@@ -118,6 +114,8 @@ export class CounterfactualRun {
     input.needDestroy = r.broken;
     input.durationMs = r.durationMs;
     this.core.idle(input);
+    this.execMs += r.durationMs;
+    this.execMbMs += r.durationMs * meta.memoryMb;
     this.recycle(r);
   }
 
@@ -127,7 +125,7 @@ export class CounterfactualRun {
     this.free.push(r);
   }
 
-  /** Running totals up to the run's clock (executions counted when the live Idle reports them). */
+  /** Running totals up to the run's clock (executions counted as they end in the run). */
   totals(): ScoreTotals {
     return {
       execGBs: this.execMbMs / 1024 / 1000,

@@ -5,35 +5,34 @@
  * The score's marginal prices at the running totals (dScore/dS = 50 E/S^2, dScore/dD =
  * 50 T/(T+D)^2) can lock a run into a poor operating point: when latency is poor its price
  * falls, the policy destroys more, and latency gets poorer still (and likewise for memory).
- * Instead, the policy also runs, beside the live core, three counterfactual cores at rates a
- * factor TUNER_STEP apart (counterfactual-run.ts), each fed the same requests, and uses the rate
- * whose run has scored best over the recent past, both halves at once, with every mechanism of
- * the policy in play (between the three, where the scores' parabola in log rate peaks). The
- * runs never see the live rate, so there is no loop to lock into. When an outer run keeps
- * winning, the three move one step its way: a fresh run starts beyond it, the run at the other
- * end stops, and judging starts over once the new one is warm.
+ * Instead, the policy also runs, beside the live core, a counterfactual core per rate of a fixed
+ * grid a factor ~3 apart (counterfactual-run.ts), each fed the same requests, and moves the live
+ * rate towards the one whose run has scored best over the recent past, both halves at once, with
+ * every mechanism of the policy in play (between grid points, where the scores' parabola in log
+ * rate peaks; at most a factor TUNER_MAX_STEP per snapshot). The runs never see the live rate,
+ * so there is no loop to lock into. (Runs that move with the choice were tried: a fresh run
+ * beside warm ones loses its first minutes to functions it has never seen, so the comparison is
+ * of ages, not of rates.)
  *
- * The runs move in step with the live clock: a request arrives in every run when it arrives
- * live, and its execution time reaches them with its live Idle; both are queued and fed in a
- * batch off the request's path (the live Assign does not wait for three more). Work is bounded: past
+ * A request is fed to the runs once its execution time is known (at its live Idle), in arrival
+ * order, a lag behind the live clock longer than the requests' recent time in the system, so
+ * that every run starts it, and releases it, exactly when its own decisions say (a run that
+ * serves from a warm instance what the live core cold-started must not hold that instance for
+ * the live wait). Feeding happens in batches off the request's path. Work is bounded: past
  * TUNER_MAX_FED_RATE requests per second, only a share of the functions (chosen as they first
  * appear) is fed.
  */
 import type { CounterfactualRun } from './counterfactual-run.js';
 import type { FunctionMetaRef } from './platform.js';
+import { RecentSamples } from './recent-samples.js';
 import type { ScoreTotals } from './score-prices.js';
 
-/** The rate used before the runs have a past to judge by (GB-s per second of waiting), the middle run's at first. */
-export const INITIAL_EXCHANGE_RATE = 1;
-/** The three runs' rates are this factor apart. */
-export const TUNER_STEP = 3;
-/** The runs never go beyond these rates. */
-export const MIN_EXCHANGE_RATE = 0.01;
-export const MAX_EXCHANGE_RATE = 1_000;
-/** An outer run must beat the middle one by this much (score points) for a snapshot to count as its win. */
-export const TUNER_MOVE_MARGIN = 0.3;
-/** An outer run must win this many snapshots in a row before the runs move its way. */
-export const TUNER_MOVE_AFTER = 2;
+/** The rates of the counterfactual runs (GB-s per second of waiting), about a factor 3 apart. */
+export const EXCHANGE_RATE_GRID: readonly number[] = [0.1, 0.3, 1, 3, 10];
+/** The rate used before the runs have a past to judge by. */
+export const INITIAL_EXCHANGE_RATE = 0.3;
+/** The live rate moves at most this factor per snapshot towards where the runs peak. */
+export const TUNER_MAX_STEP = 1.5;
 /**
  * Runs are judged on their score over the recent past: each snapshot interval's totals, summed
  * with weights that halve every TUNER_HALF_LIFE_REQUESTS requests, or every TUNER_HALF_LIFE_MS
@@ -47,15 +46,22 @@ export const TUNER_SNAPSHOT_MS = 30_000;
 /** Requests (decayed) the recent past needs before its scores choose the rate. */
 export const TUNER_MIN_REQUESTS = 200;
 /**
- * The first minutes of the runs are not judged: every function is new to every run then, and a
+ * The first minute of the runs is not judged: every function is new to every run then, and a
  * rate's keep-alives of that time have not yet been charged for what they keep.
  */
 export const TUNER_WARMUP_MS = 60_000;
 /** Counterfactual work bound: requests per second fed to the runs (whole functions are sampled beyond). */
 export const TUNER_MAX_FED_RATE = 200;
 
-/** Arrivals remembered as fed or not (a power of two; far more than are ever in flight). */
-const FED_MARK_MASK = (1 << 20) - 1;
+/** Arrivals remembered by serial until their Idle (a power of two; far more than are ever in flight). */
+const ARRIVAL_TABLE_MASK = (1 << 20) - 1;
+/**
+ * Feeding lags the live clock by this much plus a high quantile of the requests' recent times in
+ * the system (capped): the rare longer one is fed late, at the runs' present.
+ */
+export const TUNER_LAG_MS = 5_000;
+export const TUNER_LAG_QUANTILE = 0.9;
+export const TUNER_MAX_LAG_MS = 10 * 60_000;
 
 export interface ExchangeRateTunerOptions {
   /** A counterfactual run at `rate`, starting at `startMs`. */
@@ -84,17 +90,92 @@ class DecayedTotals {
   }
 }
 
+/** Requests waiting to be fed: a binary heap on arrival time over parallel typed arrays. */
+class ArrivalHeap {
+  arrival: Float64Array = new Float64Array(256);
+  duration: Float64Array = new Float64Array(256);
+  fn: Int32Array = new Int32Array(256);
+  broken: Uint8Array = new Uint8Array(256);
+  private heap: Int32Array = new Int32Array(256);
+  private readonly freeSlots: number[] = [];
+  private used = 0;
+  size = 0;
+
+  push(arrival: number, duration: number, fn: number, broken: boolean): void {
+    let s = this.freeSlots.pop();
+    if (s === undefined) {
+      if (this.used === this.arrival.length) this.grow();
+      s = this.used++;
+    }
+    this.arrival[s] = arrival;
+    this.duration[s] = duration;
+    this.fn[s] = fn;
+    this.broken[s] = broken ? 1 : 0;
+    const heap = this.heap;
+    let i = this.size++;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (this.arrival[heap[p]!]! <= arrival) break;
+      heap[i] = heap[p]!;
+      i = p;
+    }
+    heap[i] = s;
+  }
+
+  /** The earliest arrival waiting (Infinity when none). */
+  peekArrival(): number {
+    return this.size === 0 ? Infinity : this.arrival[this.heap[0]!]!;
+  }
+
+  /** Removes the earliest; its slot stays readable until the next push. */
+  pop(): number {
+    const heap = this.heap;
+    const top = heap[0]!;
+    const last = heap[--this.size]!;
+    const a = this.arrival[last]!;
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1;
+      if (l >= this.size) break;
+      const r = l + 1;
+      const c = r < this.size && this.arrival[heap[r]!]! < this.arrival[heap[l]!]! ? r : l;
+      if (this.arrival[heap[c]!]! >= a) break;
+      heap[i] = heap[c]!;
+      i = c;
+    }
+    heap[i] = last;
+    this.freeSlots.push(top);
+    return top;
+  }
+
+  private grow(): void {
+    const n = this.arrival.length * 2;
+    const f64 = (a: Float64Array): Float64Array => {
+      const b = new Float64Array(n);
+      b.set(a);
+      return b;
+    };
+    this.arrival = f64(this.arrival);
+    this.duration = f64(this.duration);
+    const fn = new Int32Array(n);
+    fn.set(this.fn);
+    this.fn = fn;
+    const br = new Uint8Array(n);
+    br.set(this.broken);
+    this.broken = br;
+    const heap = new Int32Array(n);
+    heap.set(this.heap);
+    this.heap = heap;
+  }
+}
+
 export class ExchangeRateTuner {
   private current = INITIAL_EXCHANGE_RATE;
-  /** The runs' rates, ascending, and the runs (made at the first arrival). */
-  private rates = [INITIAL_EXCHANGE_RATE / TUNER_STEP, INITIAL_EXCHANGE_RATE, INITIAL_EXCHANGE_RATE * TUNER_STEP];
+  /** The runs' rates, ascending, and the runs (made when the first request is fed). */
+  private readonly rates = EXCHANGE_RATE_GRID;
   private runs: CounterfactualRun[] | null = null;
-  /** Judging (re)starts once the newest run is this old. */
+  /** Judging starts once the runs are this old. */
   private judgeFrom = NaN;
-  /** Consecutive snapshots an outer run has won (negative: the lower one). */
-  private edgeWins = 0;
-  /** Moves of the runs so far. */
-  moves = 0;
   /** Function key -> the order it was first seen in (functions are sampled by it). */
   private readonly order = new Map<string, number>();
   /** Feed the functions whose order is a multiple of `stride` (1: all). */
@@ -103,6 +184,7 @@ export class ExchangeRateTuner {
   private arrivalsTotal = 0;
   private firstArrivalAt = NaN;
   private nextSnapshotAt = NaN;
+  private lastSnapshotAt = NaN;
   /** Each run's totals at the last snapshot, and the decayed sums of the intervals since. */
   private last: ScoreTotals[] | null = null;
   private sums: DecayedTotals[] = [];
@@ -111,17 +193,20 @@ export class ExchangeRateTuner {
   private fedAtLast = 0;
   /** Rate choices made so far (for reports and tests). */
   choices = 0;
-  /** Arrivals and Idles not yet fed to the runs (parallel arrays; `meta` null for an Idle). */
-  private readonly queue = {
-    at: [] as number[],
-    arrival: [] as number[],
-    meta: [] as (FunctionMetaRef | null)[],
-    duration: [] as number[],
-    broken: [] as boolean[],
-  };
+  /** Finished requests not yet fed to the runs. */
+  private readonly pending = new ArrivalHeap();
   private drainScheduled = false;
-  /** Whether each recent arrival was fed to the runs, by arrival serial modulo the table's size. */
-  private readonly fedMark = new Uint8Array(FED_MARK_MASK + 1);
+  /** The latest live time seen. */
+  private liveNow = NaN;
+  /** Per recent arrival (serial modulo the tables' size): its time and function (-1: not fed). */
+  private readonly arrivedAt = new Float64Array(ARRIVAL_TABLE_MASK + 1);
+  private readonly arrivedFn = new Int32Array(ARRIVAL_TABLE_MASK + 1).fill(-1);
+  /** Fed functions, by the index the tables hold. */
+  private readonly metas: FunctionMetaRef[] = [];
+  private readonly metaIndex = new Map<string, number>();
+  /** Recent times in the system (arrival to Idle), for the feeding lag. */
+  private readonly sojourns = new RecentSamples();
+  private nextId = 0;
 
   constructor(private readonly opts: ExchangeRateTunerOptions) {}
 
@@ -139,70 +224,75 @@ export class ExchangeRateTuner {
     return this.scores() ?? this.rates.map(() => NaN);
   }
 
-  /**
-   * Request `arrival` (the live core's serial) of `meta` arrives at `now`; returns the rate to
-   * use. The runs hear of it later, off the request's path (see `drain`).
-   */
+  /** Request `arrival` (the live core's serial) of `meta` arrives at `now`; returns the rate to use. */
   arrive(meta: FunctionMetaRef, arrival: number, now: number): number {
     if (this.arrivalsTotal++ === 0) this.firstArrivalAt = now;
+    this.liveNow = now;
     let order = this.order.get(meta.key);
     if (order === undefined) {
       order = this.order.size;
       this.order.set(meta.key, order);
     }
-    const fed = order % this.stride === 0;
-    this.fedMark[arrival & FED_MARK_MASK] = fed ? 1 : 0;
-    if (fed) this.enqueue(now, arrival, meta, -1, false);
+    const slot = arrival & ARRIVAL_TABLE_MASK;
+    if (order % this.stride === 0) {
+      let i = this.metaIndex.get(meta.key);
+      if (i === undefined) {
+        i = this.metas.push(meta) - 1;
+        this.metaIndex.set(meta.key, i);
+      }
+      this.arrivedAt[slot] = now;
+      this.arrivedFn[slot] = i;
+    } else this.arrivedFn[slot] = -1;
     return this.current;
   }
 
-  /** The live Idle of request `arrival`: how long it ran (nothing for a request the runs were not fed). */
+  /** The live Idle of request `arrival`: how long it ran. The runs get it once the lag has passed. */
   finish(arrival: number, durationMs: number, broken: boolean, now: number): void {
-    if (this.fedMark[arrival & FED_MARK_MASK] === 1) this.enqueue(now, arrival, null, durationMs, broken);
-  }
-
-  private enqueue(at: number, arrival: number, meta: FunctionMetaRef | null, durationMs: number, broken: boolean): void {
-    const q = this.queue;
-    q.at.push(at);
-    q.arrival.push(arrival);
-    q.meta.push(meta);
-    q.duration.push(durationMs);
-    q.broken.push(broken);
+    this.liveNow = now;
+    const slot = arrival & ARRIVAL_TABLE_MASK;
+    const fn = this.arrivedFn[slot]!;
+    if (fn < 0) return;
+    this.arrivedFn[slot] = -1;
+    const at = this.arrivedAt[slot]!;
+    this.sojourns.record(now - at);
+    this.pending.push(at, durationMs, fn, broken);
     if (!this.drainScheduled) {
       this.drainScheduled = true;
       this.opts.defer(this.drain);
     }
   }
 
-  /** Feeds the runs every event since the last drain, in order; snapshots when due. */
+  /** Feeds the runs, in arrival order, every finished request that arrived before the lag; snapshots when due. */
   private readonly drain = (): void => {
     this.drainScheduled = false;
-    const q = this.queue;
-    const n = q.at.length;
-    for (let i = 0; i < n; i++) {
-      const now = q.at[i]!;
-      const meta = q.meta[i];
+    const lag = Math.min(TUNER_MAX_LAG_MS, TUNER_LAG_MS + this.sojourns.quantile(TUNER_LAG_QUANTILE));
+    const cutoff = this.liveNow - lag;
+    const p = this.pending;
+    while (p.size > 0 && p.peekArrival() <= cutoff) {
+      const s = p.pop();
+      const at = p.arrival[s]!;
       if (this.runs === null) {
-        if (meta === null || meta === undefined) continue;
-        this.runs = this.rates.map((r) => this.opts.runFor(r, now));
-        this.judgeFrom = now + TUNER_WARMUP_MS;
-        this.nextSnapshotAt = now + TUNER_SNAPSHOT_MS;
+        this.runs = this.rates.map((r) => this.opts.runFor(r, at));
+        this.judgeFrom = at + TUNER_WARMUP_MS;
+        this.nextSnapshotAt = at + TUNER_SNAPSHOT_MS;
       }
       const runs = this.runs;
-      for (const run of runs) run.advanceTo(now);
-      if (now >= this.nextSnapshotAt) this.snapshot(now);
-      if (meta !== null && meta !== undefined) {
-        for (const run of runs) run.arrive(q.arrival[i]!, meta);
-        this.fedTotal++;
-      } else {
-        for (const run of runs) run.finish(q.arrival[i]!, q.duration[i]!, q.broken[i]!);
+      if (at >= this.nextSnapshotAt) {
+        for (const run of runs) run.advanceTo(at);
+        this.snapshot(at);
       }
+      const id = this.nextId++;
+      const meta = this.metas[p.fn[s]!]!;
+      for (const run of runs) {
+        // A request that outlived the lag arrives late: at the run's present.
+        run.advanceTo(at);
+        run.arrive(id, meta);
+        run.finish(id, p.duration[s]!, p.broken[s] === 1);
+      }
+      this.fedTotal++;
     }
-    q.at.length = 0;
-    q.arrival.length = 0;
-    q.meta.length = 0;
-    q.duration.length = 0;
-    q.broken.length = 0;
+    if (this.runs !== null) for (const run of this.runs) run.advanceTo(cutoff);
+    // Requests still pending wait for the drain after the next Idle.
   };
 
   private snapshot(now: number): void {
@@ -216,54 +306,36 @@ export class ExchangeRateTuner {
     const runs = this.runs;
     if (runs === null) return;
     const totals = runs.map((r) => r.totals());
-    if (now < this.judgeFrom) {
+    if (now < this.judgeFrom || this.last === null) {
+      // Warming up, or just moved: these totals are the baseline judging starts from.
       this.last = totals;
       this.fedAtLast = this.fedTotal;
+      this.lastSnapshotAt = now;
       this.sums = [];
       this.evidence = 0;
       return;
     }
     const fed = this.fedTotal - this.fedAtLast;
-    const keep = Math.pow(0.5, Math.max(fed / TUNER_HALF_LIFE_REQUESTS, TUNER_SNAPSHOT_MS / TUNER_HALF_LIFE_MS));
+    const elapsed = now - this.lastSnapshotAt;
+    this.lastSnapshotAt = now;
+    const keep = Math.pow(0.5, Math.max(fed / TUNER_HALF_LIFE_REQUESTS, elapsed / TUNER_HALF_LIFE_MS));
     if (this.sums.length === 0) this.sums = runs.map(() => new DecayedTotals());
-    if (this.last !== null) {
-      for (let i = 0; i < runs.length; i++) this.sums[i]!.add(totals[i]!, this.last[i]!, keep);
-      this.evidence = this.evidence * keep + fed;
-    }
+    const last = this.last;
+    for (let i = 0; i < runs.length; i++) this.sums[i]!.add(totals[i]!, last[i]!, keep);
+    this.evidence = this.evidence * keep + fed;
     this.last = totals;
     this.fedAtLast = this.fedTotal;
     const scores = this.scores();
     if (scores === null) return;
     let best = 0;
     for (let i = 1; i < scores.length; i++) if (scores[i]! > scores[best]!) best = i;
-    this.current = refineInLog(this.rates, scores, best);
+    // The live rate follows the runs' peak at most a factor TUNER_MAX_STEP per snapshot: one noisy
+    // judgement (a quiet minute, the start of a workload) cannot throw it across the range.
+    const target = refineInLog(this.rates, scores, best);
+    const change = Math.log(target / this.current);
+    const limit = Math.log(TUNER_MAX_STEP);
+    this.current *= Math.exp(change > limit ? limit : change < -limit ? -limit : change);
     this.choices++;
-    // An outer run that keeps winning clearly (by TUNER_MOVE_MARGIN over the middle one): move
-    // the three one step its way.
-    const clear = scores[best]! > scores[1]! + TUNER_MOVE_MARGIN;
-    const dir = !clear ? 0 : best === 0 ? -1 : best === runs.length - 1 ? 1 : 0;
-    this.edgeWins = dir === 0 || Math.sign(this.edgeWins) !== dir ? dir : this.edgeWins + dir;
-    if (Math.abs(this.edgeWins) >= TUNER_MOVE_AFTER) this.move(dir, now);
-  }
-
-  private move(dir: number, now: number): void {
-    const runs = this.runs!;
-    const next = dir > 0 ? this.rates[this.rates.length - 1]! * TUNER_STEP : this.rates[0]! / TUNER_STEP;
-    this.edgeWins = 0;
-    if (next < MIN_EXCHANGE_RATE || next > MAX_EXCHANGE_RATE) return;
-    const run = this.opts.runFor(next, now);
-    if (dir > 0) {
-      runs.shift();
-      runs.push(run);
-      this.rates = [...this.rates.slice(1), next];
-    } else {
-      runs.pop();
-      runs.unshift(run);
-      this.rates = [next, ...this.rates.slice(0, -1)];
-    }
-    this.moves++;
-    // Judge the three afresh once the new one is warm (its first minutes would flatter the others).
-    this.judgeFrom = now + TUNER_WARMUP_MS;
   }
 
   /** Each run's score over the recent past, or null while it holds too little evidence. */

@@ -35,6 +35,11 @@ export class RecentSamples {
     s[at] = x;
   }
 
+  /** The sample at quantile `q` in [0, 1] (nearest rank; 0 when none). */
+  quantile(q: number): number {
+    return this.n === 0 ? 0 : this.sortedBuf[Math.min(this.n - 1, Math.floor(q * this.n))]!;
+  }
+
   /**
    * Expected remainder of one that has got to `elapsed`: the mean excess over the samples larger
    * than that; past every sample, a quarter of the largest (it is overdue, and no sample says by

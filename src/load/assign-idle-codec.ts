@@ -1,7 +1,9 @@
 /**
- * Hand-rolled protobuf for the two Scaler calls, so the raw HTTP/2 client can build a whole gRPC
- * frame (5-byte prefix + message) with one allocation and a few byte writes. The per-key `Meta`
- * and the constant `Result` are encoded once and copied into each frame.
+ * Hand-rolled protobuf for the two Scaler calls, both directions: the raw HTTP/2 client builds a
+ * whole gRPC request frame (5-byte prefix + message) with one allocation and a few byte writes
+ * (the per-key `Meta` and the constant `Result` are encoded once and copied into each frame) and
+ * decodes replies; the `node:http2` Scaler server (`src/server/h2-scaler-server.ts`) decodes
+ * requests into the shapes grpc-js would give and encodes replies.
  *
  * Field numbers follow `proto/serverless-sim.proto`; proto3 defaults (empty string, 0) are
  * omitted as canonical encoders do. uint64 values are JS numbers (exact up to 2^53).
@@ -14,6 +16,10 @@ import {
   WIRE_VARINT,
   cursor,
   grpcMessageEnd as wireMessageEnd,
+  readInt32,
+  readLength,
+  readString,
+  readTag,
   readVarint,
   skipField,
   stringFieldSize,
@@ -285,3 +291,108 @@ export function grpcMessageEnd(body: Buffer): number {
     throw asCodecError(e);
   }
 }
+
+// --- the server side: requests in, replies out -----------------------------------------------
+
+const TAG_REPLY_ASSIGNMENT = tag(2, WIRE_LEN);
+
+/** `AssignRequest` as grpc-js (proto-loader, defaults on) would decode it. */
+export interface DecodedAssignRequest {
+  requestId: string;
+  timestamp: number;
+  metaData: { key: string; runtime: string; timeoutInSecs: number; memoryInMb: number } | null;
+}
+
+/** `IdleRequest` as grpc-js would decode it (absent optional fields stay absent). */
+export interface DecodedIdleRequest {
+  assigment: { requestId: string; metaKey: string; instanceId: string } | null;
+  result: { statusCode: number; durationInMs: number; needDestroy?: boolean; reason?: string } | null;
+}
+
+/** The unframed `AssignRequest` in `buf[start, end)`; sub-messages merge, the last scalar wins. */
+export function decodeAssignRequest(buf: Buffer, start: number, end: number): DecodedAssignRequest {
+  const m: DecodedAssignRequest = { requestId: '', timestamp: 0, metaData: null };
+  cursor.pos = start;
+  try {
+    while (cursor.pos < end) {
+      const t = readTag(buf, end);
+      if (t === TAG_ASSIGN_REQUEST_ID) m.requestId = readString(buf, end);
+      else if (t === TAG_ASSIGN_TIMESTAMP) m.timestamp = readVarint(buf, end);
+      else if (t === TAG_ASSIGN_META) {
+        const len = readLength(buf, end); // first: `cursor.pos + readLength()` reads the old position
+        const subEnd = cursor.pos + len;
+        const meta = (m.metaData ??= { key: '', runtime: '', timeoutInSecs: 0, memoryInMb: 0 });
+        while (cursor.pos < subEnd) {
+          const st = readTag(buf, subEnd);
+          if (st === TAG_META_KEY) meta.key = readString(buf, subEnd);
+          else if (st === TAG_META_RUNTIME) meta.runtime = readString(buf, subEnd);
+          else if (st === TAG_META_TIMEOUT) meta.timeoutInSecs = readVarint(buf, subEnd) % 4294967296;
+          else if (st === TAG_META_MEMORY) meta.memoryInMb = readVarint(buf, subEnd);
+          else skipField(buf, st, subEnd);
+        }
+      } else skipField(buf, t, end);
+    }
+  } catch (e) {
+    throw asCodecError(e);
+  }
+  return m;
+}
+
+/** The unframed `IdleRequest` in `buf[start, end)`. */
+export function decodeIdleRequest(buf: Buffer, start: number, end: number): DecodedIdleRequest {
+  const m: DecodedIdleRequest = { assigment: null, result: null };
+  cursor.pos = start;
+  try {
+    while (cursor.pos < end) {
+      const t = readTag(buf, end);
+      if (t === TAG_IDLE_ASSIGNMENT) {
+        const len = readLength(buf, end); // first: `cursor.pos + readLength()` reads the old position
+        const subEnd = cursor.pos + len;
+        const a = (m.assigment ??= { requestId: '', metaKey: '', instanceId: '' });
+        while (cursor.pos < subEnd) {
+          const st = readTag(buf, subEnd);
+          if (st === TAG_ASSIGNMENT_REQUEST_ID) a.requestId = readString(buf, subEnd);
+          else if (st === TAG_ASSIGNMENT_META_KEY) a.metaKey = readString(buf, subEnd);
+          else if (st === TAG_ASSIGNMENT_INSTANCE_ID) a.instanceId = readString(buf, subEnd);
+          else skipField(buf, st, subEnd);
+        }
+      } else if (t === TAG_IDLE_RESULT) {
+        const len = readLength(buf, end); // first: `cursor.pos + readLength()` reads the old position
+        const subEnd = cursor.pos + len;
+        const r = (m.result ??= { statusCode: 0, durationInMs: 0 });
+        while (cursor.pos < subEnd) {
+          const st = readTag(buf, subEnd);
+          if (st === TAG_RESULT_STATUS_CODE) r.statusCode = readInt32(buf, subEnd);
+          else if (st === TAG_RESULT_DURATION) r.durationInMs = readVarint(buf, subEnd);
+          else if (st === TAG_RESULT_NEED_DESTROY) r.needDestroy = readVarint(buf, subEnd) !== 0;
+          else if (st === TAG_RESULT_REASON) r.reason = readString(buf, subEnd);
+          else skipField(buf, st, subEnd);
+        }
+      } else skipField(buf, t, end);
+    }
+  } catch (e) {
+    throw asCodecError(e);
+  }
+  return m;
+}
+
+/** A complete gRPC frame for `AssignReply{status: Ok, assigment{request_id, meta_key, instance_id}}`. */
+export function encodeAssignReplyFrame(requestId: string, metaKey: string, instanceId: string): Buffer {
+  const ridLen = Buffer.byteLength(requestId, 'utf8');
+  const keyLen = Buffer.byteLength(metaKey, 'utf8');
+  const iidLen = Buffer.byteLength(instanceId, 'utf8');
+  const asgLen = stringFieldSize(ridLen) + stringFieldSize(keyLen) + stringFieldSize(iidLen);
+  const msgLen = 1 + varintSize(asgLen) + asgLen;
+  const buf = Buffer.allocUnsafe(GRPC_FRAME_HEADER_BYTES + msgLen);
+  writeFrameHeader(buf, msgLen);
+  let off = GRPC_FRAME_HEADER_BYTES;
+  buf[off++] = TAG_REPLY_ASSIGNMENT;
+  off = writeVarint(buf, off, asgLen);
+  off = writeStringField(buf, off, TAG_ASSIGNMENT_REQUEST_ID, requestId, ridLen);
+  off = writeStringField(buf, off, TAG_ASSIGNMENT_META_KEY, metaKey, keyLen);
+  writeStringField(buf, off, TAG_ASSIGNMENT_INSTANCE_ID, instanceId, iidLen);
+  return buf;
+}
+
+/** `IdleReply{status: Ok}`: every field at its default, an empty message. Shared; never written to. */
+export const IDLE_REPLY_OK_FRAME: Buffer = Buffer.from([0, 0, 0, 0, 0]);

@@ -25,7 +25,8 @@ const READY_POLL_MS = 50;
  */
 const UP_TWO = fileURLToPath(new URL('../../', import.meta.url));
 export const DIST_DIR = /[\\/]dist[\\/]$/.test(UP_TWO) ? UP_TWO : `${UP_TWO}dist/`;
-export const SCALER_MAIN = `${DIST_DIR}src/main.js`;
+/** The scaler a benchmark starts; `BENCH_SCALER_MAIN=/path/to/dist/src/main.js` runs another build (A/B). */
+export const SCALER_MAIN = process.env.BENCH_SCALER_MAIN ?? `${DIST_DIR}src/main.js`;
 
 
 export async function waitForPort(port: number, child: ChildProcess, name: string): Promise<void> {
@@ -105,7 +106,8 @@ export class ChildSet {
 
 export interface ScalerChildOptions {
   readonly platformAddress: string;
-  readonly shards: number;
+  /** Omitted: the scaler's own default. */
+  readonly shards?: number;
   /** Extra environment (e.g. SCALER_BATCH_FLUSH, SCALER_BENCH_SHARD_WORK_US). */
   readonly env?: NodeJS.ProcessEnv;
   readonly extraArgs?: string[];
@@ -133,12 +135,44 @@ export async function startScaler(set: ChildSet, name: string, o: ScalerChildOpt
     ...(process.env[SCALER_NODE_ARGS_ENV]?.split(' ').filter((a) => a !== '') ?? []),
     ...(o.nodeArgs ?? []),
     SCALER_MAIN, '--address', `127.0.0.1:${port}`, '--platform', o.platformAddress,
-    '--shards', String(o.shards), '--stats-port', String(statsPort), '--log-level', 'warn',
+    ...(o.shards !== undefined ? ['--shards', String(o.shards)] : []), '--stats-port', String(statsPort), '--log-level', 'warn',
     ...(o.extraArgs ?? []),
   ], o.env);
   await waitForPort(port, c.child, name);
   await waitForPort(statsPort, c.child, `${name} stats`);
   return { ...c, port, statsPort, pid: c.child.pid! };
+}
+
+/** A stats endpoint's JSON (`/stats` of the scaler or of the no-op server). */
+export function fetchStats<T>(statsPort: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    http.get({ host: '127.0.0.1', port: statsPort, path: '/stats' }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d));
+      res.on('end', () => {
+        try {
+          resolve(JSON.parse(body) as T);
+        } catch (e) {
+          reject(e as Error);
+        }
+      });
+    }).once('error', reject);
+  });
+}
+
+/** Cumulative event-loop ms of a server's threads, as its `/stats` reports them. */
+export interface EventLoopReading {
+  readonly main: { idle: number; active: number };
+  readonly shards: ReadonlyArray<{ idle: number; active: number } | null>;
+}
+
+/** Utilisation (0-1) between two cumulative readings of one thread. */
+export function utilisation(a: { idle: number; active: number } | null | undefined, b: { idle: number; active: number } | null | undefined): number {
+  if (a == null || b == null) return NaN;
+  const active = b.active - a.active;
+  const idle = b.idle - a.idle;
+  return active + idle > 0 ? active / (active + idle) : NaN;
 }
 
 /** Totals of the scaler's shared counters (router and core fields), from its stats endpoint. */
@@ -209,4 +243,20 @@ export function durationArg(bench: string, flag: string, raw: string | undefined
     process.stderr.write(`${bench}: ${e.message}\n`);
     process.exit(2);
   }
+}
+
+/**
+ * A warm-path run creates (almost) no slots: at most this many per measured pair. A scaler
+ * whose policy destroys idle instances (e.g. `adaptive` against an instant platform, where a
+ * cold start costs nothing) cold-starts every request (about 1 slot per pair), and its "warm"
+ * numbers would be cold starts. With many keys and callers a key's concurrency still reaches a
+ * new high now and then (1 pair in 700-1,500 in our runs, each a new instance); a cold start
+ * costs the scaler 2-3 pairs' CPU, so 1 in 200 moves CPU per pair by at most 1.5%.
+ */
+export const WARM_MAX_SLOTS_PER_PAIR = 0.005;
+
+/** Null when `slots` created during `pairs` measured pairs is warm, else why it is not. */
+export function notWarm(name: string, slots: number, pairs: number): string | null {
+  if (slots <= WARM_MAX_SLOTS_PER_PAIR * Math.max(1, pairs)) return null;
+  return `"${name}" was not warm: ${slots} slots created during ${pairs} measured pairs; this run measured cold starts, not the warm path`;
 }

@@ -11,7 +11,7 @@
  * "schedule time" of one request.
  */
 import { Status } from '../proto.js';
-import { LatencyHistogram, type LatencySummary } from './latency-histogram.js';
+import { LatencyHistogram, type LatencySummary } from '../sim/latency-histogram.js';
 import { ProcessSampler, PROCESS_SAMPLE_INTERVAL_MS, type ProcessUsage } from './process-sampler.js';
 import { grpcStatusName, type AssignOutcome, type LoadCallError, type LoadClient } from './load-client.js';
 import type { KeyPopulation } from './key-population.js';
@@ -250,13 +250,13 @@ class LoadRun {
     const key = this.o.population.nextKey();
     const requestId = this.ridPrefix + this.seq++;
     const sentAt = performance.now();
-    if (measured && this.o.mode === 'open') this.lagH.recordMs(sentAt - intended);
+    if (measured && this.o.mode === 'open') this.lagH.record(sentAt - intended);
     const from = this.o.mode === 'open' ? intended : sentAt;
     this.syncDepth++;
     this.o.client.assign(key, requestId, this.memoryMb, (err, outcome) => {
       const assignEnd = performance.now();
       const assignMs = assignEnd - from;
-      if (measured) this.assignH.recordMs(assignMs);
+      if (measured) this.assignH.record(assignMs);
       if (err !== null || outcome === null) {
         this.pairFailed(measured, 'Assign', err, outcome);
         return;
@@ -278,7 +278,7 @@ class LoadRun {
     const idleStart = performance.now();
     this.o.client.idle(key, requestId, instanceId, (err, status) => {
       const idleMs = performance.now() - idleStart;
-      if (measured) this.idleH.recordMs(idleMs);
+      if (measured) this.idleH.record(idleMs);
       if (err !== null) {
         this.pairFailed(measured, 'Idle', err, null);
         return;
@@ -288,7 +288,7 @@ class LoadRun {
         return;
       }
       if (measured) {
-        this.pairH.recordMs(assignMs + idleMs);
+        this.pairH.record(assignMs + idleMs);
         this.ok++;
       }
       this.pairDone(measured);

@@ -3,8 +3,11 @@
  * nothing else: the ceiling of the gRPC stack a real scaler is compared against. Optional hooks
  * (a delay, a serial queue, a forced status) make the same server a test double.
  */
+import { createServer, type Server as HttpServer } from 'node:http';
+import { performance } from 'node:perf_hooks';
 import * as grpc from '@grpc/grpc-js';
 import { loadProto, Status, type ScalerHandlers } from '../proto.js';
+import { GRPC_SERVER_OPTIONS } from '../server/grpc-server-options.js';
 
 export const NOOP_INSTANCE_ID = 'noop-instance';
 
@@ -23,6 +26,11 @@ export interface NoopScalerOptions {
   readonly assignGrpcError?: grpc.status;
   /** Fail every Idle with this gRPC status code instead of replying. */
   readonly idleGrpcError?: grpc.status;
+  /**
+   * Also serve `GET /stats` on this port (127.0.0.1) with the calls answered and the event
+   * loop's cumulative idle/active ms, in the shape of the scaler's (`eventLoop.main`).
+   */
+  readonly statsPort?: number;
 }
 
 export interface NoopScalerServer {
@@ -85,18 +93,29 @@ export async function startNoopScaler(options: NoopScalerOptions = {}): Promise<
     },
   };
 
-  const server = new grpc.Server();
+  // The scaler's own server options: the ceiling is the same grpc-js server, doing nothing.
+  const server = new grpc.Server(GRPC_SERVER_OPTIONS);
   server.addService(Scaler.service, handlers);
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(`${options.host ?? '0.0.0.0'}:${options.port ?? 0}`, grpc.ServerCredentials.createInsecure(), (err, p) =>
       err ? reject(err) : resolve(p),
     );
   });
+  let stats: HttpServer | null = null;
+  if (options.statsPort !== undefined) {
+    stats = createServer((_req, res) => {
+      const u = performance.eventLoopUtilization();
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ counts, eventLoop: { main: { idle: u.idle, active: u.active }, shards: [] } }));
+    });
+    await new Promise<void>((resolve) => stats!.listen(options.statsPort, '127.0.0.1', resolve));
+  }
   return {
     port,
     counts,
     close: () =>
       new Promise<void>((resolve) => {
+        stats?.close();
         server.tryShutdown(() => resolve());
         // Streams left open by a client must not hold the shutdown forever.
         setTimeout(() => server.forceShutdown(), 1000).unref();

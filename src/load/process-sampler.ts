@@ -135,3 +135,31 @@ export class ProcessSampler {
     };
   }
 }
+
+/** Host CPU time from the `cpu` line of /proc/stat, in clock ticks: all of it, and the busy part. */
+export interface HostCpu {
+  readonly total: number;
+  readonly busy: number;
+}
+
+export function readHostCpu(): HostCpu | undefined {
+  let stat: string;
+  try {
+    stat = readFileSync('/proc/stat', 'utf8');
+  } catch {
+    return undefined;
+  }
+  const line = stat.slice(0, stat.indexOf('\n'));
+  // cpu user nice system idle iowait irq softirq steal guest guest_nice (guest is inside user)
+  const f = line.split(/\s+/).slice(1, 9).map(Number);
+  if (f.length < 8 || f.some((v) => !Number.isFinite(v))) return undefined;
+  const total = f.reduce((a, b) => a + b, 0);
+  const idle = f[3]! + f[4]!;
+  return { total, busy: total - idle };
+}
+
+/** Share of the host's CPU time that was busy between two readings (0-1), NaN if unknown. */
+export function hostBusyShare(a: HostCpu | undefined, b: HostCpu | undefined): number {
+  if (a === undefined || b === undefined || b.total <= a.total) return NaN;
+  return (b.busy - a.busy) / (b.total - a.total);
+}

@@ -1,16 +1,17 @@
 /**
- * The contest `Platform` service over `node:http2` with hand-encoded protobuf
- * (`platform-codec.ts`): the same contract, error mapping and deadlines as `GrpcPlatformClient`,
- * at a fraction of grpc-js' per-call CPU and memory (a cold-start storm keeps tens of thousands
- * of `Init` calls in flight for seconds).
+ * The contest `Platform` service over the project's raw HTTP/2 unary client
+ * (`src/h2/h2-unary-client.ts`) with hand-encoded protobuf (`platform-codec.ts`): the same
+ * contract, error mapping and deadlines as `GrpcPlatformClient`, at a fraction of grpc-js' per-call
+ * CPU and memory (a cold-start storm keeps tens of thousands of `Init` calls in flight for
+ * seconds).
  *
- * Per call it allocates the request frame, one small state object, the stream and its deadline
- * timer; headers and request options are per-method constants, and the stream listeners are
- * module-level functions that find their call through a symbol, so no closures are created per
- * call. Callers are never thrown at: every failure, including ones detected before a stream
- * exists, arrives through the callback, and never synchronously.
+ * Per call it allocates the request frame, the client's call object and its deadline timer;
+ * the completion functions are per method, so no closures are created per call. Callers are
+ * never thrown at: every failure, including ones detected before a stream exists, arrives
+ * through the callback, and never synchronously.
  */
-import * as http2 from 'node:http2';
+import { H2Method, type H2Call } from '../h2/h2-call.js';
+import { H2UnaryClient } from '../h2/h2-unary-client.js';
 import {
   PlatformErrorKind,
   type FunctionMetaRef,
@@ -45,14 +46,7 @@ export const RAW_PLATFORM_INITIAL_BACKOFF_MS = 100;
 export const RAW_PLATFORM_MAX_BACKOFF_MS = 1_000;
 /** Replies are a few dozen bytes; a bigger one is a broken or hostile server (RESOURCE_EXHAUSTED). */
 export const RAW_PLATFORM_MAX_REPLY_BYTES = 4 * 1024 * 1024;
-/** Receive window per stream and per session: replies are tiny, this only avoids WINDOW_UPDATE chatter. */
-export const RAW_PLATFORM_INITIAL_WINDOW_BYTES = 1 << 20;
-/**
- * nghttp2 refuses new streams (ENHANCE_YOUR_CALM) past this much buffered session memory; the
- * default 10 MB is too small for a storm's tens of thousands of open `Init` streams.
- */
-export const RAW_PLATFORM_MAX_SESSION_MEMORY_MB = 256;
-/** After `close()`, how long in-flight calls may still finish before their sessions are destroyed. */
+/** After `close()`, how long in-flight calls may still finish before their connections are cut. */
 export const RAW_PLATFORM_CLOSE_GRACE_MS = 2_000;
 
 export const PLATFORM_CREATE_SLOT_PATH = '/serverless.simulator.Platform/CreateSlot';
@@ -103,223 +97,107 @@ function grpcCodeOfHttpStatus(httpStatus: number): number {
   }
 }
 
-const METHOD_CREATE = 0;
-const METHOD_INIT = 1;
-const METHOD_DESTROY = 2;
-const METHOD_NAMES = ['CreateSlot', 'Init', 'DestroySlot'] as const;
-
-/** State of one call; the stream and the deadline timer point at it. */
-interface RawCall {
-  readonly method: number;
-  /** CreateSlot: the requested memory, echoed in `SlotInfo`. */
-  readonly memoryMb: number;
-  readonly cb: PlatformCallback<SlotInfo> | PlatformCallback<InitResult> | PlatformCallback<void>;
-  stream: http2.ClientHttp2Stream | null;
-  /** The session the stream went out on (see `heardFrom`). */
-  session: http2.ClientHttp2Session | null;
-  timer: NodeJS.Timeout | null;
-  body: Buffer | null;
-  /** -1 until a `grpc-status` arrives (trailers, or headers of a trailers-only response). */
-  grpcStatus: number;
-  grpcMessage: string;
-  /** Why the stream ended without a status (stream error, HTTP status), for the message. */
-  failure: string;
-  /** A gRPC code for a failure detected locally (bad HTTP status, oversized body); -1 if none. */
-  localCode: number;
-  settled: boolean;
+function fail(call: H2Call, err: PlatformError): void {
+  (call.user as PlatformCallback<unknown>)(err);
 }
 
-const kCall = Symbol('rawPlatformCall');
 /**
- * Sessions whose peer sent its SETTINGS. A server sends them first thing on a connection, so a
- * connection reset before they arrived (a proxy refusing it, a server that was not there) carried
- * no request to any platform.
+ * The outcome of a finished call as a platform error, or null when it returned gRPC OK with a
+ * reply body to decode (returned in `call.body`).
  */
-const heardFrom = new WeakSet<http2.ClientHttp2Session>();
-type CallStream = http2.ClientHttp2Stream & { [kCall]?: RawCall };
-
-function headerString(v: string | string[] | number | undefined): string | undefined {
-  if (v === undefined) return undefined;
-  return Array.isArray(v) ? v[0] : String(v);
-}
-
-function decodeGrpcMessage(raw: string): string {
-  try {
-    return decodeURIComponent(raw);
-  } catch {
-    return raw;
+function transportError(call: H2Call, what: string): PlatformError | null {
+  let code = call.grpcStatus;
+  let failure = call.failure;
+  if (code < 0) {
+    code = call.localCode;
+    if (code < 0 && call.httpStatus !== 0 && failure === '') {
+      // Headers arrived, no gRPC status: judge by HTTP status and content type, as gRPC does.
+      if (call.httpStatus !== 200) {
+        code = grpcCodeOfHttpStatus(call.httpStatus);
+        failure = `HTTP status ${call.httpStatus}`;
+      } else if (!call.contentType.startsWith('application/grpc')) {
+        code = GRPC.UNKNOWN;
+        failure = `content-type ${call.contentType}`;
+      }
+    }
   }
-}
-
-function fail(call: RawCall, err: PlatformError): void {
-  (call.cb as PlatformCallback<unknown>)(err);
-}
-
-function transient(call: RawCall, detail: string, unknownOutcome = false): PlatformError {
-  const message = `${METHOD_NAMES[call.method]}: ${detail}`;
-  return unknownOutcome ? { kind: PlatformErrorKind.Transient, message, unknownOutcome } : { kind: PlatformErrorKind.Transient, message };
-}
-
-/** Ends a call exactly once: clears its deadline, detaches its stream and reports the outcome. */
-function settle(call: RawCall): void {
-  if (call.settled) return;
-  call.settled = true;
-  if (call.timer !== null) {
-    clearTimeout(call.timer);
-    call.timer = null;
-  }
-  const stream = call.stream as CallStream | null;
-  call.stream = null;
-  // A stream that got an id, on a connection the platform spoke on, may have been acted on:
-  // from then on an end without a status is an unknown outcome (see PlatformError).
-  const sent = stream !== null && !stream.pending && call.session !== null && heardFrom.has(call.session);
-  call.session = null;
-  if (stream !== null) stream[kCall] = undefined;
-  const what = METHOD_NAMES[call.method];
-  const code = call.grpcStatus >= 0 ? call.grpcStatus : call.localCode;
   if (code === -1) {
     // No status at all: the connection or the stream went away (platform restart, RST_STREAM,
     // GOAWAY). The call may or may not have run; every platform call is safe to retry.
-    fail(call, transient(call, call.failure || 'stream closed without grpc-status', sent));
-    return;
+    return transient(`${what}: ${failure || 'stream closed without grpc-status'}`, call.mayHaveBeenProcessed);
   }
-  if (code === GRPC.DEADLINE_EXCEEDED && call.grpcStatus === -1) {
+  if (code === GRPC.DEADLINE_EXCEEDED && call.grpcStatus < 0) {
     // Our own deadline: the request may have been handled, its answer not yet sent.
-    fail(call, transient(call, call.failure, sent));
-    return;
+    return transient(`${what}: ${failure}`, call.mayHaveBeenProcessed);
   }
   if (code !== GRPC.OK) {
-    const detail = call.grpcMessage || call.failure || `grpc-status ${code}`;
-    fail(call, { kind: isTransientGrpcCode(code) ? PlatformErrorKind.Transient : PlatformErrorKind.Permanent, message: `${what}: ${detail}` });
-    return;
+    const detail = call.grpcMessage || failure || `grpc-status ${code}`;
+    return { kind: isTransientGrpcCode(code) ? PlatformErrorKind.Transient : PlatformErrorKind.Permanent, message: `${what}: ${detail}` };
   }
-  const body = call.body;
-  call.body = null;
-  if (body === null) {
-    fail(call, transient(call, 'OK status without a reply message'));
-    return;
+  if (call.body === null) return { kind: PlatformErrorKind.Transient, message: `${what}: OK status without a reply message` };
+  return null;
+}
+
+/**
+ * A transient failure; `unknownOutcome` when the request reached a platform that may have acted
+ * on it and no answer came back (see PlatformError): the core counts a CreateSlot cut so.
+ */
+function transient(message: string, unknownOutcome: boolean): PlatformError {
+  return unknownOutcome ? { kind: PlatformErrorKind.Transient, message, unknownOutcome } : { kind: PlatformErrorKind.Transient, message };
+}
+
+function malformed(what: string, e: unknown): PlatformError {
+  // A malformed reply is gRPC INTERNAL, which is transient.
+  return { kind: PlatformErrorKind.Transient, message: `${what}: malformed reply: ${(e as Error).message}` };
+}
+
+// Decode first, call back after: an exception thrown by a callback is the caller's, not a
+// malformed reply.
+function onCreateDone(call: H2Call): void {
+  const err = transportError(call, 'CreateSlot');
+  if (err !== null) return fail(call, err);
+  const body = call.body!;
+  let reply: CreateSlotReplyFields;
+  try {
+    reply = decodeCreateSlotReply(body, GRPC_FRAME_HEADER_BYTES, grpcMessageEnd(body));
+  } catch (e) {
+    return fail(call, malformed('CreateSlot', e));
   }
-  // Decode first, call back after: an exception thrown by a callback is the caller's, not a
-  // malformed reply. A malformed reply is gRPC INTERNAL, which is transient.
-  const start = GRPC_FRAME_HEADER_BYTES;
-  switch (call.method) {
-    case METHOD_CREATE: {
-      let reply: CreateSlotReplyFields;
-      try {
-        reply = decodeCreateSlotReply(body, start, grpcMessageEnd(body));
-      } catch (e) {
-        fail(call, transient(call, `malformed reply: ${(e as Error).message}`));
-        return;
-      }
-      const cb = call.cb as PlatformCallback<SlotInfo>;
-      if (reply.status !== Status.Ok) return cb(fromPlatformStatus(reply.status, reply.errorMessage, what));
-      const slot = reply.slot;
-      if (slot === undefined || slot.id === '') return cb({ kind: PlatformErrorKind.Transient, message: 'CreateSlot: reply without slot' });
-      return cb(null, { slotId: slot.id, memoryMb: call.memoryMb, createTime: slot.createTime });
-    }
-    case METHOD_INIT: {
-      let reply: InitReplyFields;
-      try {
-        reply = decodeInitReply(body, start, grpcMessageEnd(body));
-      } catch (e) {
-        fail(call, transient(call, `malformed reply: ${(e as Error).message}`));
-        return;
-      }
-      const cb = call.cb as PlatformCallback<InitResult>;
-      if (reply.status !== Status.Ok) return cb(fromPlatformStatus(reply.status, reply.errorMessage, what));
-      return cb(null, { initDurationMs: reply.initDurationInMs });
-    }
-    default: {
-      let reply: DestroySlotReplyFields;
-      try {
-        reply = decodeDestroySlotReply(body, start, grpcMessageEnd(body));
-      } catch (e) {
-        fail(call, transient(call, `malformed reply: ${(e as Error).message}`));
-        return;
-      }
-      const cb = call.cb as PlatformCallback<void>;
-      if (reply.status !== Status.Ok) return cb(fromPlatformStatus(reply.status, reply.errorMessage, what));
-      return cb(null);
-    }
+  const cb = call.user as PlatformCallback<SlotInfo>;
+  if (reply.status !== Status.Ok) return cb(fromPlatformStatus(reply.status, reply.errorMessage, 'CreateSlot'));
+  const slot = reply.slot;
+  if (slot === undefined || slot.id === '') return cb({ kind: PlatformErrorKind.Transient, message: 'CreateSlot: reply without slot' });
+  cb(null, { slotId: slot.id, memoryMb: call.aux, createTime: slot.createTime });
+}
+
+function onInitDone(call: H2Call): void {
+  const err = transportError(call, 'Init');
+  if (err !== null) return fail(call, err);
+  const body = call.body!;
+  let reply: InitReplyFields;
+  try {
+    reply = decodeInitReply(body, GRPC_FRAME_HEADER_BYTES, grpcMessageEnd(body));
+  } catch (e) {
+    return fail(call, malformed('Init', e));
   }
+  const cb = call.user as PlatformCallback<InitResult>;
+  if (reply.status !== Status.Ok) return cb(fromPlatformStatus(reply.status, reply.errorMessage, 'Init'));
+  cb(null, { initDurationMs: reply.initDurationInMs });
 }
 
-/** Gives up on a call whose stream is still open (deadline, oversized reply): reset the stream. */
-function abandon(call: RawCall): void {
-  const stream = call.stream;
-  settle(call);
-  if (stream !== null && !stream.closed && !stream.destroyed) stream.close(http2.constants.NGHTTP2_CANCEL);
-}
-
-function readStatus(call: RawCall, headers: http2.IncomingHttpHeaders): void {
-  const s = headerString(headers['grpc-status']);
-  if (s === undefined) return;
-  const n = Number(s);
-  call.grpcStatus = Number.isInteger(n) && n >= 0 ? n : GRPC.UNKNOWN;
-  const m = headerString(headers['grpc-message']);
-  if (m !== undefined) call.grpcMessage = decodeGrpcMessage(m);
-}
-
-function onResponse(this: CallStream, headers: http2.IncomingHttpHeaders): void {
-  const call = this[kCall];
-  if (call === undefined) return;
-  // Typed as a string, delivered as a number.
-  const httpStatus = Number(headers[':status']);
-  if (headers['grpc-status'] === undefined) {
-    if (httpStatus !== 200) {
-      call.localCode = grpcCodeOfHttpStatus(httpStatus);
-      call.failure = `HTTP status ${httpStatus}`;
-    } else if (!String(headers['content-type'] ?? '').startsWith('application/grpc')) {
-      call.localCode = GRPC.UNKNOWN;
-      call.failure = `content-type ${String(headers['content-type'])}`;
-    }
+function onDestroyDone(call: H2Call): void {
+  const err = transportError(call, 'DestroySlot');
+  if (err !== null) return fail(call, err);
+  const body = call.body!;
+  let reply: DestroySlotReplyFields;
+  try {
+    reply = decodeDestroySlotReply(body, GRPC_FRAME_HEADER_BYTES, grpcMessageEnd(body));
+  } catch (e) {
+    return fail(call, malformed('DestroySlot', e));
   }
-  readStatus(call, headers);
-}
-
-function onData(this: CallStream, chunk: Buffer): void {
-  const call = this[kCall];
-  if (call === undefined) return;
-  const body = call.body === null ? chunk : Buffer.concat([call.body, chunk]);
-  if (body.length > RAW_PLATFORM_MAX_REPLY_BYTES) {
-    call.body = null;
-    call.localCode = GRPC.RESOURCE_EXHAUSTED;
-    call.failure = `reply larger than ${RAW_PLATFORM_MAX_REPLY_BYTES} bytes`;
-    abandon(call);
-    return;
-  }
-  call.body = body;
-}
-
-function onTrailers(this: CallStream, trailers: http2.IncomingHttpHeaders): void {
-  const call = this[kCall];
-  if (call === undefined) return;
-  readStatus(call, trailers);
-  // Trailers end the stream, so the body is complete.
-  settle(call);
-}
-
-function onClose(this: CallStream): void {
-  const call = this[kCall];
-  if (call === undefined) return;
-  if (call.grpcStatus === -1 && call.localCode === -1 && call.failure === '' && this.rstCode !== http2.constants.NGHTTP2_NO_ERROR) {
-    call.failure = `stream reset (HTTP/2 code ${this.rstCode})`;
-  }
-  settle(call);
-}
-
-function onStreamError(this: CallStream, err: Error): void {
-  const call = this[kCall];
-  if (call !== undefined && call.failure === '') call.failure = err.message;
-}
-
-function onDeadline(call: RawCall): void {
-  call.timer = null;
-  if (call.settled) return;
-  call.localCode = GRPC.DEADLINE_EXCEEDED;
-  call.failure = 'deadline exceeded';
-  call.grpcStatus = -1;
-  abandon(call);
+  const cb = call.user as PlatformCallback<void>;
+  if (reply.status !== Status.Ok) return cb(fromPlatformStatus(reply.status, reply.errorMessage, 'DestroySlot'));
+  cb(null);
 }
 
 /** `grpc-timeout`: at most 8 digits and a unit. */
@@ -331,50 +209,38 @@ export function grpcTimeoutHeader(ms: number): string {
   return `${Math.min(99_999_999, Math.ceil(s / 3600))}H`;
 }
 
-function methodHeaders(path: string, deadlineMs: number): http2.OutgoingHttpHeaders {
-  return {
-    ':method': 'POST',
-    ':path': path,
-    'content-type': 'application/grpc',
-    te: 'trailers',
-    'grpc-timeout': grpcTimeoutHeader(deadlineMs),
-  };
-}
-
-const REQUEST_OPTIONS: http2.ClientSessionRequestOptions = { endStream: false };
-
-interface SessionSlot {
-  session: http2.ClientHttp2Session | null;
-}
-
 /** The contest `Platform` service as the core's callback `Platform`, over raw HTTP/2. */
 export class RawH2PlatformClient implements Platform {
-  private readonly authority: string;
-  private readonly slots: SessionSlot[];
-  private next = 0;
+  private readonly client: H2UnaryClient;
   private readonly callDeadlineMs: number;
   private readonly initDeadlineMs: number;
-  private readonly headers: readonly http2.OutgoingHttpHeaders[];
-  /** Reconnect backoff: 0 while connections succeed, doubling per failed attempt up to the max. */
-  private backoffMs = 0;
-  /** No new connection attempt before this time (ms, performance clock). */
-  private retryAtMs = 0;
+  private readonly createMethod: H2Method;
+  private readonly initMethod: H2Method;
+  private readonly destroyMethod: H2Method;
   private closed = false;
-  /** Sessions opened so far (reconnects included), for tests and diagnostics. */
-  sessionsOpened = 0;
-  lastSessionError: Error | null = null;
 
   constructor(opts: RawH2PlatformOptions) {
-    this.authority = `http://${opts.address}`;
     this.callDeadlineMs = opts.callDeadlineMs ?? PLATFORM_CALL_DEADLINE_MS;
     this.initDeadlineMs = opts.initDeadlineMs ?? PLATFORM_INIT_DEADLINE_MS;
-    const n = Math.max(1, Math.floor(opts.sessions ?? RAW_PLATFORM_DEFAULT_SESSIONS));
-    this.slots = Array.from({ length: n }, () => ({ session: null }));
-    this.headers = [
-      methodHeaders(PLATFORM_CREATE_SLOT_PATH, this.callDeadlineMs),
-      methodHeaders(PLATFORM_INIT_PATH, this.initDeadlineMs),
-      methodHeaders(PLATFORM_DESTROY_SLOT_PATH, this.callDeadlineMs),
-    ];
+    this.client = new H2UnaryClient({
+      address: opts.address,
+      connections: opts.sessions ?? RAW_PLATFORM_DEFAULT_SESSIONS,
+      maxReplyBytes: RAW_PLATFORM_MAX_REPLY_BYTES,
+      initialBackoffMs: RAW_PLATFORM_INITIAL_BACKOFF_MS,
+      maxBackoffMs: RAW_PLATFORM_MAX_BACKOFF_MS,
+    });
+    this.createMethod = new H2Method(PLATFORM_CREATE_SLOT_PATH, grpcTimeoutHeader(this.callDeadlineMs));
+    this.initMethod = new H2Method(PLATFORM_INIT_PATH, grpcTimeoutHeader(this.initDeadlineMs));
+    this.destroyMethod = new H2Method(PLATFORM_DESTROY_SLOT_PATH, grpcTimeoutHeader(this.callDeadlineMs));
+  }
+
+  /** Connections opened so far (reconnects included), for tests and diagnostics. */
+  get sessionsOpened(): number {
+    return this.client.sessionsOpened;
+  }
+
+  get lastSessionError(): Error | null {
+    return this.client.lastSessionError;
   }
 
   createSlot(requestId: string, memoryMb: number, cb: PlatformCallback<SlotInfo>): void {
@@ -385,7 +251,7 @@ export class RawH2PlatformClient implements Platform {
       this.failLater(cb, `CreateSlot: ${(e as Error).message}`, PlatformErrorKind.Permanent);
       return;
     }
-    this.start(newCall(METHOD_CREATE, memoryMb, cb), frame, this.callDeadlineMs);
+    this.client.call(this.createMethod, frame, this.callDeadlineMs, onCreateDone, cb, memoryMb);
   }
 
   init(requestId: string, slotId: string, instanceId: string, meta: FunctionMetaRef, cb: PlatformCallback<InitResult>): void {
@@ -401,7 +267,7 @@ export class RawH2PlatformClient implements Platform {
       this.failLater(cb, `Init: ${(e as Error).message}`, PlatformErrorKind.Permanent);
       return;
     }
-    this.start(newCall(METHOD_INIT, 0, cb), frame, this.initDeadlineMs);
+    this.client.call(this.initMethod, frame, this.initDeadlineMs, onInitDone, cb);
   }
 
   destroySlot(requestId: string, slotId: string, reason: string, cb: PlatformCallback<void>): void {
@@ -412,132 +278,18 @@ export class RawH2PlatformClient implements Platform {
       this.failLater(cb, `DestroySlot: ${(e as Error).message}`, PlatformErrorKind.Permanent);
       return;
     }
-    this.start(newCall(METHOD_DESTROY, 0, cb), frame, this.callDeadlineMs);
+    this.client.call(this.destroyMethod, frame, this.callDeadlineMs, onDestroyDone, cb);
   }
 
   /** Stops new calls (they fail transient); in-flight ones get a short grace, then are cut. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const slot of this.slots) {
-      const s = slot.session;
-      slot.session = null;
-      if (s === null || s.destroyed) continue;
-      s.close();
-      const t = setTimeout(() => s.destroy(), RAW_PLATFORM_CLOSE_GRACE_MS);
-      t.unref();
-      s.once('close', () => clearTimeout(t));
-    }
+    this.client.close(RAW_PLATFORM_CLOSE_GRACE_MS);
   }
 
   private failLater(cb: PlatformCallback<never>, message: string, kind: PlatformErrorKind): void {
     // Callers may start another call from their callback: never call them back re-entrantly.
     setImmediate(cb, { kind, message });
   }
-
-  private start(call: RawCall, frame: Buffer, deadlineMs: number): void {
-    const what = METHOD_NAMES[call.method];
-    if (this.closed) {
-      this.failLater(call.cb as PlatformCallback<never>, `${what}: client closed`, PlatformErrorKind.Transient);
-      return;
-    }
-    const session = this.session();
-    if (session === null) {
-      this.failLater(call.cb as PlatformCallback<never>, `${what}: platform unreachable (reconnecting)`, PlatformErrorKind.Transient);
-      return;
-    }
-    let stream: CallStream;
-    try {
-      stream = session.request(this.headers[call.method]!, REQUEST_OPTIONS);
-    } catch (e) {
-      // The session is closing (GOAWAY) or destroyed: forget it so the next call reconnects.
-      this.forget(session);
-      this.failLater(call.cb as PlatformCallback<never>, `${what}: ${(e as Error).message}`, PlatformErrorKind.Transient);
-      return;
-    }
-    call.stream = stream;
-    call.session = session;
-    stream[kCall] = call;
-    stream.on('response', onResponse);
-    stream.on('data', onData);
-    stream.on('trailers', onTrailers);
-    stream.on('close', onClose);
-    stream.on('error', onStreamError);
-    call.timer = setTimeout(onDeadline, deadlineMs, call);
-    call.timer.unref();
-    stream.end(frame);
-  }
-
-  /** A live session (round-robin), a new one if its slot is empty, or null while backing off. */
-  private session(): http2.ClientHttp2Session | null {
-    const i = this.next;
-    this.next = i + 1 === this.slots.length ? 0 : i + 1;
-    const slot = this.slots[i]!;
-    const existing = slot.session;
-    if (existing !== null && !existing.closed && !existing.destroyed) return existing;
-    slot.session = null;
-    if (performance.now() < this.retryAtMs) return null;
-    let s: http2.ClientHttp2Session;
-    try {
-      s = http2.connect(this.authority, {
-        settings: { enablePush: false, initialWindowSize: RAW_PLATFORM_INITIAL_WINDOW_BYTES },
-        // Assume no stream limit until the server's SETTINGS say otherwise (grpc servers allow
-        // far more than the HTTP/2 default of 100 that Node would otherwise assume).
-        peerMaxConcurrentStreams: 2 ** 31 - 1,
-        maxSessionMemory: RAW_PLATFORM_MAX_SESSION_MEMORY_MB,
-      });
-    } catch (e) {
-      this.lastSessionError = e as Error;
-      this.connectFailed();
-      return null;
-    }
-    this.sessionsOpened++;
-    let connected = false;
-    s.once('remoteSettings', () => heardFrom.add(s));
-    s.on('connect', () => {
-      connected = true;
-      this.backoffMs = 0;
-      this.retryAtMs = 0;
-      s.setLocalWindowSize(RAW_PLATFORM_INITIAL_WINDOW_BYTES * 16);
-    });
-    s.on('error', (err: Error) => {
-      this.lastSessionError = err;
-    });
-    // A server shutting down: let its streams finish, open a new session for new calls.
-    s.on('goaway', () => this.forget(s));
-    s.on('close', () => {
-      this.forget(s);
-      // Only a failed attempt backs off; a connection that worked and then dropped (platform
-      // restart) is retried at once by the next call, as a grpc-js channel does.
-      if (!connected) this.connectFailed();
-    });
-    slot.session = s;
-    return s;
-  }
-
-  private connectFailed(): void {
-    this.backoffMs = this.backoffMs === 0 ? RAW_PLATFORM_INITIAL_BACKOFF_MS : Math.min(RAW_PLATFORM_MAX_BACKOFF_MS, this.backoffMs * 2);
-    this.retryAtMs = performance.now() + this.backoffMs;
-  }
-
-  private forget(s: http2.ClientHttp2Session): void {
-    for (const slot of this.slots) if (slot.session === s) slot.session = null;
-  }
-}
-
-function newCall(method: number, memoryMb: number, cb: RawCall['cb']): RawCall {
-  return {
-    method,
-    memoryMb,
-    cb,
-    stream: null,
-    session: null,
-    timer: null,
-    body: null,
-    grpcStatus: -1,
-    grpcMessage: '',
-    failure: '',
-    localCode: -1,
-    settled: false,
-  };
 }

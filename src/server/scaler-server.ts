@@ -9,30 +9,18 @@ import { JournalDirectory } from '../journal/journal-directory.js';
 import type { Logger } from '../logger.js';
 import { loadProto } from '../proto.js';
 import type { ShardEvent, ShardRequest, ShardResponse, ShardWorkerData } from '../shard-messages.js';
+import { SCALER_SHARD_CODEC } from '../shard-codec.js';
 import { ShardRouter } from '../sharding/index.js';
 import { FunctionSlotTally } from './function-slot-tally.js';
 import { instrumentScalerHandlers } from './rpc-metrics.js';
 import { ScalerMetrics } from './scaler-metrics.js';
-import { createScalerHandlers, type ScalerRouter } from './scaler-service.js';
+import { GRPC_SERVER_OPTIONS } from './grpc-server-options.js';
+import { H2ScalerServer } from './h2-scaler-server.js';
+import { ScalerService, createScalerHandlers, type ScalerRouter } from './scaler-service.js';
 import { SlotJournal } from './slot-journal.js';
 import { startStatsEndpoint, type JournalStatus } from './stats-endpoint.js';
 
-/** gRPC server limits, set deliberately (see README "Reliability"). */
-export const GRPC_SERVER_OPTIONS: grpc.ServerOptions = {
-  // An Assign or Idle is < 1 KiB (ids and keys are capped at 1 KiB each by validation): 64 KiB
-  // leaves room and stops a client from making us buffer megabytes (RESOURCE_EXHAUSTED).
-  'grpc.max_receive_message_length': 64 * 1024,
-  'grpc.max_send_message_length': 64 * 1024,
-  // The simulator multiplexes thousands of concurrent calls (cold starts wait seconds) on one
-  // connection; the per-shard Assign bound, not HTTP/2, is what sheds load.
-  'grpc.max_concurrent_streams': 100_000,
-  // Detect a dead client within ~80 s so its calls are cancelled and their instances freed.
-  'grpc.keepalive_time_ms': 60_000,
-  'grpc.keepalive_timeout_ms': 20_000,
-  'grpc.keepalive_permit_without_calls': 1,
-  // Accept client pings down to every 5 s rather than answering GOAWAY (too_many_pings).
-  'grpc.http2.min_ping_interval_without_data_ms': 5_000,
-};
+export { GRPC_SERVER_OPTIONS };
 /** Router window beyond the Assign bound, for the Idle and Cancel calls that free instances. */
 export const ROUTER_CONTROL_HEADROOM = 4_096;
 /** Initial V8 old-space size of shard workers, MB (see `start`). */
@@ -53,7 +41,8 @@ export class ScalerServer {
     readonly config: ScalerConfig,
     readonly router: ScalerRouter,
     readonly journal: SlotJournal,
-    private readonly grpcServer: grpc.Server,
+    /** The Scaler service's server: grpc-js, or `node:http2` (`--grpc-server http2`). */
+    private readonly grpcServer: grpc.Server | H2ScalerServer,
     private readonly stats: HttpServer | null,
     readonly port: number,
     private readonly log: Logger,
@@ -88,8 +77,8 @@ export class ScalerServer {
       functionSlots?.apply(ev);
     };
     // Parsed before the workers start competing for the CPU: binding the port is what ends a
-    // restarted scaler's downtime.
-    const proto = loadProto();
+    // restarted scaler's downtime. (The node:http2 server has its own codec, no .proto.)
+    const proto = config.grpcServer === 'http2' ? null : loadProto();
     const runId = randomBytes(3).toString('hex');
     // Shard isolates start with a small old space so V8 collects early instead of growing each
     // heap to ~300 MB of garbage first (a 20k cold-start storm stays under 1 GiB this way);
@@ -103,6 +92,7 @@ export class ScalerServer {
       // needs room for those plus the Idle/Cancel traffic that frees them.
       maxInFlightPerShard: config.maxInFlightPerShard + ROUTER_CONTROL_HEADROOM,
       name: 'scaler-shard',
+      ...(config.shardTransport === 'port' ? {} : { codec: SCALER_SHARD_CODEC }),
       batchFlush: config.batchFlush ?? DEFAULT_SCALER_BATCH_FLUSH,
       workerData: (shard, generation): ShardWorkerData => ({
         platformAddress: config.platformAddress,
@@ -142,17 +132,26 @@ export class ScalerServer {
     // Calls are accepted while the workers start: they wait in the router's per-shard queues
     // and go out once their shard is ready, i.e. after it recovered what a killed predecessor
     // left. A restarted scaler is reachable as soon as it can bind, not a worker start later.
-    const grpcServer = new grpc.Server(GRPC_SERVER_OPTIONS);
-    const handlers = createScalerHandlers(router, { maxAssignsPerShard: config.maxInFlightPerShard });
-    grpcServer.addService(
-      proto.serverless.simulator.Scaler.service,
-      metrics === undefined ? handlers : instrumentScalerHandlers(handlers, metrics.rpc),
-    );
+    let grpcServer: grpc.Server | H2ScalerServer;
     let port: number;
+    const handlerOptions = { maxAssignsPerShard: config.maxInFlightPerShard };
     try {
-      port = await new Promise<number>((resolve, reject) =>
-        grpcServer.bindAsync(config.address, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
-      );
+      if (config.grpcServer === 'http2') {
+        const h2 = await H2ScalerServer.listen({ address: config.address, service: new ScalerService(router, handlerOptions) });
+        grpcServer = h2;
+        port = h2.port;
+      } else {
+        const g = new grpc.Server(GRPC_SERVER_OPTIONS);
+        const handlers = createScalerHandlers(router, handlerOptions);
+        g.addService(
+          (proto ?? loadProto()).serverless.simulator.Scaler.service,
+          metrics === undefined ? handlers : instrumentScalerHandlers(handlers, metrics.rpc),
+        );
+        grpcServer = g;
+        port = await new Promise<number>((resolve, reject) =>
+          g.bindAsync(config.address, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+        );
+      }
     } catch (err) {
       ready.catch(() => {}); // closing the router below ends its start too
       await router.close();
@@ -164,7 +163,8 @@ export class ScalerServer {
       await ready;
     } catch (err) {
       // The router closed itself; calls that waited for it were failed UNAVAILABLE.
-      grpcServer.forceShutdown();
+      if (grpcServer instanceof H2ScalerServer) await grpcServer.close(0);
+      else grpcServer.forceShutdown();
       disk?.close();
       throw err;
     }
@@ -200,6 +200,8 @@ export class ScalerServer {
         shards: config.shards,
         platform: config.platformAddress,
         policy: config.policy,
+        grpcServer: config.grpcServer,
+        shardTransport: config.shardTransport,
         journal: journalStatus.enabled ? config.journalDir : null,
         // Since the process started (performance's time origin): calls were accepted (and
         // queued) from acceptingMs, served from startupMs. What a restart leaves unserved.
@@ -214,17 +216,23 @@ export class ScalerServer {
   /** Stop accepting, let in-flight calls finish (or cancel them after a grace), destroy slots. */
   async close(): Promise<void> {
     this.state.closing = true;
-    await new Promise<void>((resolve) => {
-      const t = setTimeout(() => {
-        this.grpcServer.forceShutdown();
-        resolve();
-      }, SHUTDOWN_GRACE_MS);
-      t.unref();
-      this.grpcServer.tryShutdown(() => {
-        clearTimeout(t);
-        resolve();
+    const server = this.grpcServer;
+    if (server instanceof H2ScalerServer) {
+      // GOAWAY on every connection; calls in flight get the grace, then are cut.
+      await server.close(SHUTDOWN_GRACE_MS);
+    } else {
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(() => {
+          server.forceShutdown();
+          resolve();
+        }, SHUTDOWN_GRACE_MS);
+        t.unref();
+        server.tryShutdown(() => {
+          clearTimeout(t);
+          resolve();
+        });
       });
-    });
+    }
     await this.router.close();
     // The workers closed (and, with every slot destroyed, removed) their journal files.
     this.disk?.close();

@@ -4,7 +4,7 @@ import { Status, type AssignReply, type IdleReply, type ScalerHandlers } from '.
 import { ShardOp, type ShardEvent, type ShardRequest, type ShardResponse } from '../shard-messages.js';
 import { ShardErrorCode, type ShardError, type ShardRouter } from '../sharding/index.js';
 import type { ScalerCounterField } from '../counters-layout.js';
-import { validateAssign, validateIdle } from './request-validation.js';
+import { validateAssign, validateIdle, type AssignRequestShape, type IdleRequestShape } from './request-validation.js';
 
 export type ScalerRouter = ShardRouter<ShardRequest, ShardResponse, ShardEvent, ScalerCounterField>;
 
@@ -29,7 +29,7 @@ export interface ScalerHandlerOptions {
 }
 
 /** A shard failure as the gRPC status the client sees (status values, never thrown). */
-export function toGrpcError(err: ShardError): Partial<grpc.StatusObject> {
+export function toGrpcError(err: ShardError): { code: grpc.status; details: string } {
   let code: grpc.status;
   switch (err.code) {
     case ShardErrorCode.Overloaded:
@@ -54,97 +54,148 @@ function noop(): void {}
  */
 export const ASSIGN_DEADLINE_MARGIN_MS = 20;
 
-function deadlineLeftMs(call: { getDeadline(): grpc.Deadline }): number {
-  const d = call.getDeadline();
-  const at = d instanceof Date ? d.getTime() : d;
-  return at - Date.now();
+/** What a transport (grpc-js, or the `node:http2` server) tells the service about one call. */
+export interface ScalerCall {
+  /** The client cancelled, or its deadline passed. */
+  readonly cancelled: boolean;
+  /** Milliseconds until the client's deadline (Infinity without one). */
+  deadlineLeftMs(): number;
+  /** `fn` runs once if the call is cancelled before it is answered. */
+  onCancel(fn: () => void): void;
+  offCancel(fn: () => void): void;
 }
 
-/**
- * The `Scaler` service on the main thread: validate, route by function key, answer when the
- * shard does. No pool work happens here.
- */
-export function createScalerHandlers(router: ScalerRouter, opts: ScalerHandlerOptions = {}): ScalerHandlers {
-  const maxAssigns = opts.maxAssignsPerShard ?? Infinity;
-  const retryOnCrash = opts.retryOnShardCrash !== false;
-  const outstanding = new Int32Array(router.shards);
-  return {
-    Assign(call: grpc.ServerUnaryCall<Parameters<ScalerHandlers['Assign']>[0]['request'], AssignReply>, cb: grpc.sendUnaryData<AssignReply>) {
-      const req = call.request;
-      const bad = validateAssign(req);
-      if (bad !== null) {
-        cb({ code: grpc.status.INVALID_ARGUMENT, details: bad });
-        return;
-      }
-      const meta = req.metaData!;
-      const key = meta.key;
-      const rid = req.requestId;
-      const shard = router.shardFor(key);
-      if (outstanding[shard]! >= maxAssigns) {
-        cb({ code: grpc.status.RESOURCE_EXHAUSTED, details: `shard ${shard} has ${outstanding[shard]} assigns outstanding (limit ${maxAssigns})` });
-        return;
-      }
-      outstanding[shard]!++;
-      let answered = false;
-      let retried = !retryOnCrash;
-      const onCancelled = (): void => {
-        if (!answered) router.requestShard(shard, { op: ShardOp.Cancel, rid, key }, noop);
-      };
-      call.once('cancelled', onCancelled);
-      const msg: ShardRequest = { op: ShardOp.Assign, rid, key, mem: meta.memoryInMb, rt: meta.runtime, to: meta.timeoutInSecs };
-      const onReply = (err: ShardError | null, iid?: string): void => {
-        if (err !== null && err.code === ShardErrorCode.Crashed && !retried && !call.cancelled) {
-          // The restarted worker knows nothing of this request: asking again is safe.
-          retried = true;
-          router.requestShard(shard, msg, onReply);
-          return;
-        }
-        answered = true;
-        outstanding[shard]!--;
-        call.removeListener('cancelled', onCancelled);
-        if (err !== null) {
-          cb(toGrpcError(err));
-          return;
-        }
-        const expired = !call.cancelled && deadlineLeftMs(call) < ASSIGN_DEADLINE_MARGIN_MS;
-        if (call.cancelled || expired) {
-          // Nobody will ever Idle this instance: hand it straight back so it is not lost.
-          router.requestShard(shard, { op: ShardOp.Idle, rid, key, iid: iid!, nd: false, dur: 0 }, noop);
-          // A cancelled call drops this answer on the wire; it still counts as CANCELLED in /metrics.
-          if (expired) cb({ code: grpc.status.DEADLINE_EXCEEDED, details: `assign "${rid}" answered too close to its deadline; instance returned` });
-          else cb({ code: grpc.status.CANCELLED, details: `assign "${rid}" cancelled by the client; instance returned` });
-          return;
-        }
-        cb(null, { status: Status.Ok, assigment: { requestId: rid, metaKey: key, instanceId: iid! } });
-      };
-      router.requestShard(shard, msg, onReply);
-    },
+/** Ends an Assign: gRPC status 0 with the instance id, or a status and its message. */
+export type AssignDone = (code: grpc.status, details: string, instanceId: string) => void;
+export type IdleDone = (code: grpc.status, details: string) => void;
 
-    Idle(call: grpc.ServerUnaryCall<Parameters<ScalerHandlers['Idle']>[0]['request'], IdleReply>, cb: grpc.sendUnaryData<IdleReply>) {
-      const req = call.request;
-      const bad = validateIdle(req);
-      if (bad !== null) {
-        cb({ code: grpc.status.INVALID_ARGUMENT, details: bad });
+/**
+ * The `Scaler` service on the main thread, independent of the gRPC transport: validate, route
+ * by function key, answer when the shard does. No pool work happens here.
+ */
+export class ScalerService {
+  private readonly maxAssigns: number;
+  private readonly retryOnCrash: boolean;
+  private readonly outstanding: Int32Array;
+
+  constructor(private readonly router: ScalerRouter, opts: ScalerHandlerOptions = {}) {
+    this.maxAssigns = opts.maxAssignsPerShard ?? Infinity;
+    this.retryOnCrash = opts.retryOnShardCrash !== false;
+    this.outstanding = new Int32Array(router.shards);
+  }
+
+  assign(req: AssignRequestShape, call: ScalerCall, done: AssignDone): void {
+    const bad = validateAssign(req);
+    if (bad !== null) {
+      done(grpc.status.INVALID_ARGUMENT, bad, '');
+      return;
+    }
+    const router = this.router;
+    const outstanding = this.outstanding;
+    const meta = req.metaData!;
+    const key = meta.key;
+    const rid = req.requestId;
+    const shard = router.shardFor(key);
+    if (outstanding[shard]! >= this.maxAssigns) {
+      done(grpc.status.RESOURCE_EXHAUSTED, `shard ${shard} has ${outstanding[shard]} assigns outstanding (limit ${this.maxAssigns})`, '');
+      return;
+    }
+    outstanding[shard]!++;
+    let answered = false;
+    let retried = !this.retryOnCrash;
+    const onCancelled = (): void => {
+      if (!answered) router.requestShard(shard, { op: ShardOp.Cancel, rid, key }, noop);
+    };
+    call.onCancel(onCancelled);
+    const msg: ShardRequest = { op: ShardOp.Assign, rid, key, mem: meta.memoryInMb, rt: meta.runtime, to: meta.timeoutInSecs };
+    const onReply = (err: ShardError | null, iid?: string): void => {
+      if (err !== null && err.code === ShardErrorCode.Crashed && !retried && !call.cancelled) {
+        // The restarted worker knows nothing of this request: asking again is safe.
+        retried = true;
+        router.requestShard(shard, msg, onReply);
         return;
       }
-      const a = req.assigment!;
-      const result = req.result;
-      const key = a.metaKey;
-      router.request(
-        key,
-        {
-          op: ShardOp.Idle,
-          rid: a.requestId,
-          key,
-          iid: a.instanceId,
-          nd: result?.needDestroy === true,
-          dur: result?.durationInMs ?? 0,
-        },
-        (err) => {
-          if (err !== null) cb(toGrpcError(err));
-          else cb(null, { status: Status.Ok });
-        },
-      );
+      answered = true;
+      outstanding[shard]!--;
+      call.offCancel(onCancelled);
+      if (err !== null) {
+        const g = toGrpcError(err);
+        done(g.code, g.details, '');
+        return;
+      }
+      const expired = !call.cancelled && call.deadlineLeftMs() < ASSIGN_DEADLINE_MARGIN_MS;
+      if (call.cancelled || expired) {
+        // Nobody will ever Idle this instance: hand it straight back so it is not lost.
+        router.requestShard(shard, { op: ShardOp.Idle, rid, key, iid: iid!, nd: false, dur: 0 }, noop);
+        // A cancelled call drops this answer on the wire; it still counts as CANCELLED in /metrics.
+        if (expired) done(grpc.status.DEADLINE_EXCEEDED, `assign "${rid}" answered too close to its deadline; instance returned`, '');
+        else done(grpc.status.CANCELLED, `assign "${rid}" cancelled by the client; instance returned`, '');
+        return;
+      }
+      done(grpc.status.OK, '', iid!);
+    };
+    router.requestShard(shard, msg, onReply);
+  }
+
+  idle(req: IdleRequestShape, done: IdleDone): void {
+    const bad = validateIdle(req);
+    if (bad !== null) {
+      done(grpc.status.INVALID_ARGUMENT, bad);
+      return;
+    }
+    const a = req.assigment!;
+    const result = req.result;
+    const key = a.metaKey;
+    this.router.request(
+      key,
+      { op: ShardOp.Idle, rid: a.requestId, key, iid: a.instanceId, nd: result?.needDestroy === true, dur: result?.durationInMs ?? 0 },
+      (err) => {
+        if (err !== null) {
+          const g = toGrpcError(err);
+          done(g.code, g.details);
+        } else {
+          done(grpc.status.OK, '');
+        }
+      },
+    );
+  }
+}
+
+/** A grpc-js call as a {@link ScalerCall}. */
+class GrpcJsCall implements ScalerCall {
+  constructor(private readonly call: grpc.ServerUnaryCall<unknown, unknown>) {}
+  get cancelled(): boolean {
+    return this.call.cancelled;
+  }
+  deadlineLeftMs(): number {
+    const d = this.call.getDeadline();
+    const at = d instanceof Date ? d.getTime() : d;
+    return at - Date.now();
+  }
+  onCancel(fn: () => void): void {
+    this.call.once('cancelled', fn);
+  }
+  offCancel(fn: () => void): void {
+    this.call.removeListener('cancelled', fn);
+  }
+}
+
+/** The service as grpc-js handlers (`--grpc-server grpc-js`). */
+export function createScalerHandlers(router: ScalerRouter, opts: ScalerHandlerOptions = {}): ScalerHandlers {
+  const service = new ScalerService(router, opts);
+  return {
+    Assign(call, cb: grpc.sendUnaryData<AssignReply>) {
+      const req = call.request;
+      service.assign(req, new GrpcJsCall(call), (code, details, iid) => {
+        if (code !== grpc.status.OK) cb({ code, details });
+        else cb(null, { status: Status.Ok, assigment: { requestId: req.requestId, metaKey: req.metaData!.key, instanceId: iid } });
+      });
+    },
+    Idle(call, cb: grpc.sendUnaryData<IdleReply>) {
+      service.idle(call.request, (code, details) => {
+        if (code !== grpc.status.OK) cb({ code, details });
+        else cb(null, { status: Status.Ok });
+      });
     },
   };
 }

@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { ScalerMetrics } from './scaler-metrics.js';
+import { performance } from 'node:perf_hooks';
 import type { ScalerRouter } from './scaler-service.js';
 import type { SlotJournal } from './slot-journal.js';
 
@@ -21,6 +22,11 @@ export interface StatsEndpointOptions {
   /** Serves `GET /metrics` (Prometheus text format) when given. */
   metrics?: ScalerMetrics;
   journalStatus?: JournalStatus;
+}
+
+function mainEventLoop(): { idle: number; active: number } {
+  const u = performance.eventLoopUtilization();
+  return { idle: u.idle, active: u.active };
 }
 
 /**
@@ -65,6 +71,12 @@ export function startStatsEndpoint(opts: StatsEndpointOptions): Promise<Server> 
       journal: opts.journalStatus ?? null,
       totals: snap.totals,
       perShard: snap.perShard,
+      // Cumulative event-loop idle/active ms of the main thread and each shard worker: two
+      // readings tell how busy each thread was in between (benchmarks use it to name the limit).
+      eventLoop: {
+        main: mainEventLoop(),
+        shards: Array.from({ length: opts.router.shards }, (_, i) => opts.router.eventLoopUtilization(i)),
+      },
     });
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(body);

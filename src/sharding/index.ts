@@ -1,12 +1,14 @@
 /**
- * Generic sharding layer: route keyed requests from the main thread to N worker threads over
- * dedicated MessagePorts, with batching, backpressure, restarts and shared per-shard counters.
+ * Generic sharding layer: route keyed requests from the main thread to N worker threads (over
+ * shared rings with an embedder's codec, or dedicated MessagePorts), with batching,
+ * backpressure, restarts and shared per-shard counters.
  * Knows nothing about its embedder's protocol. See README.md in this directory.
  */
 export { FNV1A_32_OFFSET_BASIS, FNV1A_32_PRIME, fnv1a32, hashKey, mix32, reduceHash, shardForKey } from './key-hash.js';
 export {
   DEFAULT_BATCH_FLUSH,
   OutKind,
+  RingBell,
   scheduleFlush,
   type BatchFlush,
   SHARD_BOOTSTRAP_MARKER,
@@ -24,6 +26,7 @@ export {
   type RequestEntry,
   type ShardBootstrap,
   type ShardCallback,
+  type ShardRings,
   type ShutdownMessage,
   type WorkerToMainMessage,
 } from './types.js';
@@ -49,6 +52,24 @@ export {
   type ShardRouterEvents,
   type ShardRouterOptions,
 } from './shard-router.js';
+export {
+  DEFAULT_RING_BYTES,
+  MIN_RING_BYTES,
+  RingConsumer,
+  RingProducer,
+  SHARED_RING_LAYOUT,
+  createRingBuffer,
+  maxRecordBytes,
+  type RingDoorbell,
+} from './shared-ring.js';
+export {
+  MAX_INTERNED_STRINGS,
+  WireReader,
+  WireWriter,
+  internedBytes,
+  strBytes,
+  type ShardCodec,
+} from './shard-wire.js';
 export {
   HANDLER_THROWN_CODE,
   serveShard,

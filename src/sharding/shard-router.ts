@@ -1,20 +1,29 @@
 /**
- * Main-thread side of the sharding layer: owns N worker threads, routes keyed requests to them
- * over one dedicated MessageChannel each, applies per-shard backpressure and restarts crashed
- * workers.
+ * Main-thread side of the sharding layer: owns N worker threads, routes keyed requests to them,
+ * applies per-shard backpressure and restarts crashed workers.
  *
- * Hot path: `request` does a hash, a map insert and an array push; all requests for a shard made
- * during one microtask (or, with `batchFlush: 'immediate'`, one event-loop iteration) leave as a
- * single `postMessage`, and the worker answers the same way, so a socket read carrying many calls
- * costs one hop each way.
+ * Two transports, chosen by whether the embedder gives a `codec`:
+ *  - codec: requests, replies and events are encoded in place into two shared rings per worker
+ *    (`shared-ring.ts`, `shard-wire.ts`); nothing is structured-cloned and a request allocates
+ *    nothing on the way. All requests for a shard made during one microtask (or, with
+ *    `batchFlush: 'immediate'`, one event-loop iteration) are published at once with at most one
+ *    wake-up, and the worker answers the same way.
+ *  - no codec: the same batches travel as one `postMessage` each on a dedicated MessageChannel.
+ * Either way the port carries the control messages (`ready`, `shutdown`).
+ *
+ * Hot path: `request` does a hash, takes a callback slot from a free list, and writes (or
+ * pushes) the request.
  */
 import { EventEmitter } from 'node:events';
 import { MessageChannel, Worker, type MessagePort, type ResourceLimits } from 'node:worker_threads';
 import { shardForKey } from './key-hash.js';
 import { ROUTER_COUNTER_FIELDS, SharedCounters, type CounterLayout } from './shared-counters.js';
+import { DEFAULT_RING_BYTES, RingConsumer, RingProducer, createRingBuffer, maxRecordBytes } from './shared-ring.js';
+import { WireReader, WireWriter, type ShardCodec } from './shard-wire.js';
 import {
   DEFAULT_BATCH_FLUSH,
   OutKind,
+  RingBell,
   SHARD_BOOTSTRAP_MARKER,
   scheduleFlush,
   type BatchFlush,
@@ -24,6 +33,7 @@ import {
   type RequestEntry,
   type ShardBootstrap,
   type ShardCallback,
+  type ShardRings,
   type ShutdownMessage,
   type WorkerToMainMessage,
 } from './types.js';
@@ -39,7 +49,7 @@ export const DEFAULT_START_TIMEOUT_MS = 30_000;
 /** Total budget of `close()`: drain, then shutdown, then `terminate()` of stragglers. */
 export const DEFAULT_CLOSE_TIMEOUT_MS = 5_000;
 
-export interface ShardRouterOptions<F extends string = never, Ev = unknown> {
+export interface ShardRouterOptions<F extends string = never, Req = unknown, Res = unknown, Ev = unknown> {
   /** Worker script (compiled JS) that calls `serveShard(...)`. */
   workerScript: string | URL;
   shards: number;
@@ -71,6 +81,13 @@ export interface ShardRouterOptions<F extends string = never, Ev = unknown> {
    * `init`, before `start()` resolves, would otherwise reach no listener.
    */
   onEvent?: (shard: number, event: Ev) => void;
+  /**
+   * Encode messages into shared rings instead of posting them (the worker must pass the same
+   * codec to `serveShard`). Without one, messages are structured-cloned over a MessagePort.
+   */
+  codec?: ShardCodec<Req, Res, Ev>;
+  /** Data bytes of each ring (codec transport); a record may take at most a quarter. */
+  ringBytes?: number;
 }
 
 export interface ShardRouterEvents<Ev> {
@@ -99,9 +116,21 @@ interface ShardState<Req, Res> {
   everReady: boolean;
   backoffMs: number;
   restartTimer: NodeJS.Timeout | null;
-  /** id → callback of every request batched or sent and not answered. */
-  readonly pending: Map<number, ShardCallback<Res>>;
+  /** Callback of each request batched or sent and not answered, by request id (a slot number). */
+  cbs: (ShardCallback<Res> | undefined)[];
+  /** Free slots of `cbs`. */
+  freeIds: number[];
+  inFlight: number;
+  /** Port transport: requests accumulated for the next post. */
   batch: RequestEntry<Req>[];
+  /** Codec transport: this generation's ring to the worker and from it, with their encoders. */
+  tx: RingProducer | null;
+  rx: RingConsumer | null;
+  w: WireWriter | null;
+  r: WireReader | null;
+  /** Codec transport: [id, body] pairs that did not fit in the ring yet, flat, from `overflowHead`. */
+  overflow: unknown[];
+  overflowHead: number;
   flushScheduled: boolean;
   /** FIFO of waiting requests as flat [body, cb, body, cb, ...] from `queueHead`. */
   queue: unknown[];
@@ -133,14 +162,17 @@ function rethrowLater(err: unknown): void {
 export class ShardRouter<Req, Res, Ev = never, F extends string = never> {
   readonly shards: number;
   readonly counters: SharedCounters<F>;
-  private readonly opts: ShardRouterOptions<F, Ev>;
+  private readonly opts: ShardRouterOptions<F, Req, Res, Ev>;
   private readonly layout: CounterLayout<F>;
   private readonly maxInFlight: number;
   private readonly maxQueued: number;
   private readonly batchFlush: BatchFlush;
   private readonly states: ShardState<Req, Res>[] = [];
   private readonly emitter = new EventEmitter();
-  private nextId = 1;
+  private readonly codec: ShardCodec<Req, Res, Ev> | null;
+  private readonly ringBytes: number;
+  /** Largest request record (codec transport). */
+  private readonly maxRecord: number;
   private closing = false;
   private closePromise: Promise<void> | null = null;
   private drained: (() => void) | null = null;
@@ -148,7 +180,7 @@ export class ShardRouter<Req, Res, Ev = never, F extends string = never> {
   /** Set while `start()` waits: a worker failing before its first ready aborts the start. */
   private startWaiter: { ready: () => void; fail: (err: Error) => void } | null = null;
 
-  private constructor(opts: ShardRouterOptions<F, Ev>) {
+  private constructor(opts: ShardRouterOptions<F, Req, Res, Ev>) {
     if (!Number.isInteger(opts.shards) || opts.shards < 1) {
       throw new RangeError(`shards must be a positive integer, got ${opts.shards}`);
     }
@@ -160,6 +192,9 @@ export class ShardRouter<Req, Res, Ev = never, F extends string = never> {
     this.maxQueued = opts.maxQueuedPerShard ?? DEFAULT_MAX_QUEUED_PER_SHARD;
     this.batchFlush = opts.batchFlush ?? DEFAULT_BATCH_FLUSH;
     if (opts.onEvent !== undefined) this.emitter.on('event', opts.onEvent);
+    this.codec = opts.codec ?? null;
+    this.ringBytes = opts.ringBytes ?? DEFAULT_RING_BYTES;
+    this.maxRecord = maxRecordBytes(Math.ceil(this.ringBytes / 8) * 8);
     if (!(this.maxInFlight >= 1)) throw new RangeError('maxInFlightPerShard must be >= 1');
     if (!(this.maxQueued >= 0)) throw new RangeError('maxQueuedPerShard must be >= 0');
     for (let i = 0; i < this.shards; i++) {
@@ -175,8 +210,16 @@ export class ShardRouter<Req, Res, Ev = never, F extends string = never> {
         everReady: false,
         backoffMs: opts.restartBackoffMs ?? DEFAULT_RESTART_BACKOFF_MS,
         restartTimer: null,
-        pending: new Map(),
+        cbs: [],
+        freeIds: [],
+        inFlight: 0,
         batch: [],
+        tx: null,
+        rx: null,
+        w: null,
+        r: null,
+        overflow: [],
+        overflowHead: 0,
         flushScheduled: false,
         queue: [],
         queueHead: 0,
@@ -189,7 +232,7 @@ export class ShardRouter<Req, Res, Ev = never, F extends string = never> {
 
   /** Spawn every worker; resolves once all reported ready, rejects (and cleans up) otherwise. */
   static async start<Req, Res, Ev = never, F extends string = never>(
-    opts: ShardRouterOptions<F, Ev>,
+    opts: ShardRouterOptions<F, Req, Res, Ev>,
   ): Promise<ShardRouter<Req, Res, Ev, F>> {
     const { router, ready } = ShardRouter.launch<Req, Res, Ev, F>(opts);
     await ready;
@@ -203,7 +246,7 @@ export class ShardRouter<Req, Res, Ev = never, F extends string = never> {
    * fails first or `startTimeoutMs` passes. Lets a server accept calls while its workers start.
    */
   static launch<Req, Res, Ev = never, F extends string = never>(
-    opts: ShardRouterOptions<F, Ev>,
+    opts: ShardRouterOptions<F, Req, Res, Ev>,
   ): { router: ShardRouter<Req, Res, Ev, F>; ready: Promise<void> } {
     const router = new ShardRouter<Req, Res, Ev, F>(opts);
     let remaining = router.shards;
@@ -255,7 +298,11 @@ export class ShardRouter<Req, Res, Ev = never, F extends string = never> {
       this.failLater(cb, ShardErrorCode.Crashed, `shard ${shard} worker exited and is not restarted`, shard);
       return;
     }
-    if (s.ready && s.pending.size < this.maxInFlight && queueLength(s) === 0) {
+    if (this.codec !== null && 4 + this.codec.requestBytes(body) > this.maxRecord) {
+      this.failLater(cb, ShardErrorCode.TooLarge, `request to shard ${shard} larger than a ring record (${this.maxRecord} bytes)`, shard);
+      return;
+    }
+    if (s.ready && s.inFlight < this.maxInFlight && queueLength(s) === 0) {
       this.counters.addAt(shard, IDX_REQUESTS, 1);
       this.send(s, body, cb);
     } else if (queueLength(s) < this.maxQueued) {
@@ -267,7 +314,7 @@ export class ShardRouter<Req, Res, Ev = never, F extends string = never> {
       this.failLater(
         cb,
         ShardErrorCode.Overloaded,
-        `shard ${shard} overloaded (${s.pending.size} in flight, ${queueLength(s)} queued)`,
+        `shard ${shard} overloaded (${s.inFlight} in flight, ${queueLength(s)} queued)`,
         shard,
       );
     }
@@ -283,6 +330,17 @@ export class ShardRouter<Req, Res, Ev = never, F extends string = never> {
     return new Promise((resolve, reject) => {
       this.requestShard(shard, body, (err, res) => (err ? reject(err) : resolve(res as Res)));
     });
+  }
+
+  /**
+   * Event-loop utilisation of `shard`'s current worker since it started (`idle` and `active` ms),
+   * or null while it has none: how busy the shard thread is, without messaging it.
+   */
+  eventLoopUtilization(shard: number): { idle: number; active: number } | null {
+    const w = this.states[shard]?.worker;
+    if (w === null || w === undefined) return null;
+    const u = w.performance.eventLoopUtilization();
+    return { idle: u.idle, active: u.active };
   }
 
   /** Current worker generation of `shard` (0 until its first restart). */
@@ -383,7 +441,7 @@ export class ShardRouter<Req, Res, Ev = never, F extends string = never> {
 
   private isDrained(): boolean {
     for (const s of this.states) {
-      if (s.pending.size > 0 || queueLength(s) > 0) return false;
+      if (s.inFlight > 0 || queueLength(s) > 0) return false;
     }
     return true;
   }
@@ -392,6 +450,20 @@ export class ShardRouter<Req, Res, Ev = never, F extends string = never> {
     const gen = s.generation;
     const userData = this.opts.workerData ? this.opts.workerData(s.index, gen) : undefined;
     const { port1, port2 } = new MessageChannel();
+    let rings: ShardRings | null = null;
+    if (this.codec !== null) {
+      rings = { toWorker: createRingBuffer(this.ringBytes), toMain: createRingBuffer(this.ringBytes) };
+      // The doorbells ride on this generation's port: a bare number, only when the worker sleeps.
+      const bell = {
+        records: (): void => port1.postMessage(RingBell.Records),
+        room: (): void => port1.postMessage(RingBell.Room),
+      };
+      s.tx = new RingProducer(rings.toWorker, bell);
+      s.rx = new RingConsumer(rings.toMain, bell);
+      s.w = new WireWriter(s.tx.buf);
+      s.r = new WireReader(s.rx.buf);
+      s.rx.sleep();
+    }
     const boot: ShardBootstrap = {
       [SHARD_BOOTSTRAP_MARKER]: 1,
       port: port2,
@@ -401,6 +473,7 @@ export class ShardRouter<Req, Res, Ev = never, F extends string = never> {
       counterLayout: this.layout,
       counterBuffer: this.counters.buffer,
       batchFlush: this.batchFlush,
+      rings,
       userData,
     };
     const worker = new Worker(this.opts.workerScript, {
@@ -415,7 +488,10 @@ export class ShardRouter<Req, Res, Ev = never, F extends string = never> {
     s.ready = false;
     this.counters.setAt(s.index, IDX_GENERATION, gen);
     port1.on('message', (msg: WorkerToMainMessage<Res, Ev>) => {
-      if (s.generation === gen && s.port === port1) this.onMessage(s, msg);
+      if (s.generation !== gen || s.port !== port1) return;
+      if (msg === RingBell.Records) this.onRecords(s);
+      else if (msg === RingBell.Room) this.flush(s);
+      else this.onMessage(s, msg);
     });
     worker.on('error', (err: Error) => this.emitter.emit('shard-error', s.index, err));
     worker.on('exit', (code: number) => this.onExit(s, gen, code));
@@ -425,7 +501,15 @@ export class ShardRouter<Req, Res, Ev = never, F extends string = never> {
     }
   }
 
-  private onMessage(s: ShardState<Req, Res>, msg: WorkerToMainMessage<Res, Ev>): void {
+  /** Codec transport: the worker published replies while we slept; read until there are none. */
+  private onRecords(s: ShardState<Req, Res>): void {
+    const rx = s.rx;
+    if (rx === null) return;
+    do this.drainRing(s);
+    while (s.rx === rx && !rx.sleep());
+  }
+
+  private onMessage(s: ShardState<Req, Res>, msg: Exclude<WorkerToMainMessage<Res, Ev>, RingBell>): void {
     if (msg.type === 'out') {
       this.counters.addAt(s.index, IDX_BATCHES_RECEIVED, 1);
       const items = msg.items;
@@ -439,19 +523,10 @@ export class ShardRouter<Req, Res, Ev = never, F extends string = never> {
           }
           continue;
         }
-        const cb = s.pending.get(e[1]);
-        if (cb === undefined) continue;
-        s.pending.delete(e[1]);
-        try {
-          if (e[0] === OutKind.Reply) cb(null, e[2]);
-          else cb(new ShardError(ShardErrorCode.HandlerError, e[3], s.index, e[2]));
-        } catch (err) {
-          rethrowLater(err);
-        }
+        if (e[0] === OutKind.Reply) this.complete(s, e[1], null, e[2]);
+        else this.complete(s, e[1], new ShardError(ShardErrorCode.HandlerError, e[3], s.index, e[2]), undefined);
       }
-      this.pump(s);
-      this.counters.setAt(s.index, IDX_IN_FLIGHT, s.pending.size);
-      if (this.drained !== null && this.isDrained()) this.drained();
+      this.afterReplies(s);
     } else if (msg.type === 'ready') {
       s.ready = true;
       s.readyAt = Date.now();
@@ -464,8 +539,61 @@ export class ShardRouter<Req, Res, Ev = never, F extends string = never> {
     }
   }
 
+  /** Answers a request: frees its slot and calls its callback. */
+  private complete(s: ShardState<Req, Res>, id: number, err: ShardError | null, res: Res | undefined): void {
+    const cb = s.cbs[id];
+    if (cb === undefined) return;
+    s.cbs[id] = undefined;
+    s.freeIds.push(id);
+    s.inFlight--;
+    try {
+      cb(err, res);
+    } catch (e) {
+      rethrowLater(e);
+    }
+  }
+
+  private afterReplies(s: ShardState<Req, Res>): void {
+    this.pump(s);
+    this.counters.setAt(s.index, IDX_IN_FLIGHT, s.inFlight);
+    if (this.drained !== null && this.isDrained()) this.drained();
+  }
+
+  /** Codec transport: reads every published record of the worker's ring, in order. */
+  private drainRing(s: ShardState<Req, Res>): void {
+    const rx = s.rx!;
+    if (!rx.begin()) return;
+    const r = s.r!;
+    const codec = this.codec!;
+    this.counters.addAt(s.index, IDX_BATCHES_RECEIVED, 1);
+    for (let p = rx.next(); p !== -1; p = rx.next()) {
+      r.pos = p;
+      const kind = r.u8();
+      if (kind === OutKind.Event) {
+        const ev = codec.readEvent(r);
+        try {
+          this.emitter.emit('event', s.index, ev);
+        } catch (err) {
+          rethrowLater(err);
+        }
+        continue;
+      }
+      const id = r.u32();
+      if (kind === OutKind.Reply) {
+        this.complete(s, id, null, codec.readReply(r));
+      } else {
+        const handlerCode = r.str();
+        this.complete(s, id, new ShardError(ShardErrorCode.HandlerError, r.str(), s.index, handlerCode), undefined);
+      }
+    }
+    rx.end();
+    this.afterReplies(s);
+  }
+
   private onExit(s: ShardState<Req, Res>, gen: number, code: number): void {
     if (s.generation !== gen) return;
+    // Replies the worker published before it went are answers, not losses.
+    if (s.rx !== null) this.drainRing(s);
     const wasStopping = s.stopping;
     const wasReady = s.ready;
     s.worker = null;
@@ -473,6 +601,7 @@ export class ShardRouter<Req, Res, Ev = never, F extends string = never> {
     s.stopping = false;
     s.port?.close();
     s.port = null;
+    this.dropRings(s);
     if (wasStopping) {
       this.failPending(s, ShardErrorCode.Closed, `shard ${s.index} worker stopped`);
     } else {
@@ -524,30 +653,80 @@ export class ShardRouter<Req, Res, Ev = never, F extends string = never> {
   }
 
   private send(s: ShardState<Req, Res>, body: Req, cb: ShardCallback<Res>): void {
-    const id = this.nextId++;
-    s.pending.set(id, cb);
-    s.batch.push([id, body]);
-    this.counters.setAt(s.index, IDX_IN_FLIGHT, s.pending.size);
+    const id = s.freeIds.length > 0 ? s.freeIds.pop()! : s.cbs.length;
+    s.cbs[id] = cb;
+    s.inFlight++;
+    if (s.tx !== null) {
+      if (s.overflowHead !== s.overflow.length || !this.writeRequest(s, id, body)) s.overflow.push(id, body);
+    } else {
+      s.batch.push([id, body]);
+    }
+    this.counters.setAt(s.index, IDX_IN_FLIGHT, s.inFlight);
     if (!s.flushScheduled) {
       s.flushScheduled = true;
       scheduleFlush(this.batchFlush, s.flush);
     }
   }
 
+  /** Codec transport: one request record in place in the ring; false if the ring is full. */
+  private writeRequest(s: ShardState<Req, Res>, id: number, body: Req): boolean {
+    const codec = this.codec!;
+    const at = s.tx!.reserve(4 + codec.requestBytes(body));
+    if (at < 0) return false;
+    const w = s.w!;
+    w.pos = at;
+    w.u32(id);
+    codec.writeRequest(w, body);
+    s.tx!.commit(w.pos);
+    return true;
+  }
+
   private flush(s: ShardState<Req, Res>): void {
     s.flushScheduled = false;
-    if (s.batch.length === 0 || !s.ready || s.port === null) return;
+    if (!s.ready || s.port === null) return;
+    const tx = s.tx;
+    if (tx !== null) {
+      const q = s.overflow;
+      while (s.overflowHead < q.length && this.writeRequest(s, q[s.overflowHead] as number, q[s.overflowHead + 1] as Req)) {
+        q[s.overflowHead + 1] = undefined;
+        s.overflowHead += 2;
+      }
+      if (s.overflowHead === q.length) {
+        s.overflow = [];
+        s.overflowHead = 0;
+      } else if (tx.waitForRoom()) {
+        // The worker released records in between: write again on the next turn.
+        if (!s.flushScheduled) {
+          s.flushScheduled = true;
+          scheduleFlush(this.batchFlush, s.flush);
+        }
+      }
+      // else: the ring is full of records the worker has not read; its `room` bell calls flush.
+      if (tx.publish()) this.counters.addAt(s.index, IDX_BATCHES_SENT, 1);
+      return;
+    }
+    if (s.batch.length === 0) return;
     const msg: RequestBatchMessage<Req> = { type: 'requests', items: s.batch };
     s.batch = [];
     this.counters.addAt(s.index, IDX_BATCHES_SENT, 1);
     s.port.postMessage(msg);
   }
 
+  /** Forgets a dead generation's rings. */
+  private dropRings(s: ShardState<Req, Res>): void {
+    s.tx = null;
+    s.rx = null;
+    s.w = null;
+    s.r = null;
+    s.overflow = [];
+    s.overflowHead = 0;
+  }
+
   /** Move waiting requests into the in-flight window while it has room. */
   private pump(s: ShardState<Req, Res>): void {
     if (!s.ready || queueLength(s) === 0) return;
     const q = s.queue;
-    while (s.pending.size < this.maxInFlight && s.queueHead < q.length) {
+    while (s.inFlight < this.maxInFlight && s.queueHead < q.length) {
       const body = q[s.queueHead] as Req;
       const cb = q[s.queueHead + 1] as ShardCallback<Res>;
       q[s.queueHead] = undefined;
@@ -567,9 +746,13 @@ export class ShardRouter<Req, Res, Ev = never, F extends string = never> {
 
   private failPending(s: ShardState<Req, Res>, code: ShardErrorCode, message: string): void {
     s.batch = [];
-    if (s.pending.size === 0) return;
-    const cbs = [...s.pending.values()];
-    s.pending.clear();
+    s.overflow = [];
+    s.overflowHead = 0;
+    if (s.inFlight === 0) return;
+    const cbs = s.cbs.filter((cb): cb is ShardCallback<Res> => cb !== undefined);
+    s.cbs = [];
+    s.freeIds = [];
+    s.inFlight = 0;
     this.counters.setAt(s.index, IDX_IN_FLIGHT, 0);
     for (const cb of cbs) {
       try {

@@ -1,14 +1,20 @@
 /**
  * Worker side of the sharding layer: call `serveShard(handler)` once in the worker script.
  *
- * Requests arrive in batches on the router's dedicated MessagePort (the worker's own
- * `parentPort` stays free for the embedder). Replies, error replies and events produced during
- * one microtask go back as a single message.
+ * Requests arrive on the router's transport: encoded in a shared ring when the router has a
+ * codec (give the same one here), else in batches on the router's dedicated MessagePort (the
+ * worker's own `parentPort` stays free for the embedder either way). Replies, error replies and
+ * events produced during one microtask (or event-loop iteration) go back together: one publish
+ * of the ring, or one message.
  */
 import { workerData as threadWorkerData } from 'node:worker_threads';
 import { SharedCounters, type CounterLayout } from './shared-counters.js';
+import { RingConsumer, RingProducer, maxRecordBytes } from './shared-ring.js';
+import { WireReader, WireWriter, type ShardCodec } from './shard-wire.js';
 import {
   OutKind,
+  RingBell,
+  ShardErrorCode,
   isShardBootstrap,
   scheduleFlush,
   type BatchFlush,
@@ -58,7 +64,9 @@ export type ShardHandler<Req, Res, Ev, F extends string = string, W = unknown> =
   ctx: ShardContext<Ev, F, W>,
 ) => void | Promise<void>;
 
-export interface ServeShardOptions<Ev, F extends string = string, W = unknown> {
+export interface ServeShardOptions<Ev, F extends string = string, W = unknown, Req = unknown, Res = unknown> {
+  /** The router's codec (required when the router was started with one). */
+  codec?: ShardCodec<Req, Res, Ev>;
   /** Expected user counter layout; checked against the router's (and types `ctx.counters`). */
   counterLayout?: CounterLayout<F>;
   /** Runs before the worker reports ready; requests are not delivered until it settles. */
@@ -70,9 +78,11 @@ export interface ServeShardOptions<Ev, F extends string = string, W = unknown> {
   /** Reply flush mode; defaults to the router's `batchFlush`. */
   batchFlush?: BatchFlush;
   /**
-   * Runs synchronously right before each batch of replies and events is posted (and before the
-   * last one at shutdown). A handler that keeps a write-ahead log writes it here, so that no
-   * reply leaves the worker ahead of the record it depends on, whatever the flush mode.
+   * Runs synchronously right before each batch of replies and events is posted (MessagePort) or
+   * published (shared rings: records written into the ring stay invisible to main until then),
+   * and before the last one at shutdown. A handler that keeps a write-ahead log writes it here,
+   * so that no reply leaves the worker ahead of the record it depends on, whatever the flush mode
+   * or transport.
    */
   beforeFlush?: () => void;
   /** Bootstrap to use instead of this thread's `workerData` (tests, custom spawners). */
@@ -81,6 +91,10 @@ export interface ServeShardOptions<Ev, F extends string = string, W = unknown> {
 
 /** `handlerCode` of the HANDLER_ERROR sent when a handler throws or rejects. */
 export const HANDLER_THROWN_CODE = 'THROWN';
+/** `handlerCode` of the HANDLER_ERROR sent for a reply too large for a ring record. */
+const TOO_LARGE_CODE = ShardErrorCode.TooLarge;
+/** Codec transport: error codes and messages are cut to this many characters to fit a record. */
+export const MAX_RING_ERROR_CHARS = 4096;
 
 function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
@@ -93,7 +107,7 @@ function isPromiseLike(v: unknown): v is PromiseLike<void> {
 /** Serve this worker's shard. Returns the context (also passed to every handler call). */
 export function serveShard<Req, Res, Ev = never, F extends string = string, W = unknown>(
   handler: ShardHandler<Req, Res, Ev, F, W>,
-  options: ServeShardOptions<Ev, F, W> = {},
+  options: ServeShardOptions<Ev, F, W, Req, Res> = {},
 ): ShardContext<Ev, F, W> {
   const boot = options.bootstrap ?? threadWorkerData;
   if (!isShardBootstrap(boot)) {
@@ -103,6 +117,9 @@ export function serveShard<Req, Res, Ev = never, F extends string = string, W = 
     const want = options.counterLayout.join(',');
     const got = boot.counterLayout.join(',');
     if (want !== got) throw new TypeError(`serveShard: counter layout [${want}] differs from router's [${got}]`);
+  }
+  if (boot.rings !== null && options.codec === undefined) {
+    throw new TypeError('serveShard: the router encodes messages with a codec; pass the same codec to serveShard');
   }
   const port = boot.port;
   const flushMode = options.batchFlush ?? boot.batchFlush;
@@ -121,8 +138,67 @@ export function serveShard<Req, Res, Ev = never, F extends string = string, W = 
   let onDrained: (() => void) | null = null;
 
   const beforeFlush = options.beforeFlush;
+  // Codec transport: the ring to main and its encoder; entries that did not fit wait in `out`.
+  const codec = boot.rings !== null ? options.codec! : null;
+  // Doorbells to main ride on the port: a bare number, only when main said it sleeps.
+  const bell = {
+    records: (): void => port.postMessage(RingBell.Records),
+    room: (): void => port.postMessage(RingBell.Room),
+  };
+  const tx = boot.rings !== null ? new RingProducer(boot.rings.toMain, bell) : null;
+  const w = tx !== null ? new WireWriter(tx.buf) : null;
+  const maxRecord = tx !== null ? maxRecordBytes(tx.capacity) : 0;
+  /** Characters of code + message an error record can hold (3 bytes each, plus its header). */
+  const maxErrorChars = Math.min(MAX_RING_ERROR_CHARS, Math.floor((maxRecord - 13) / 3));
+
+  /** One out entry in place in the ring; false if the ring is full. */
+  const writeEntry = (kind: number, id: number, a: unknown, b: unknown): boolean => {
+    const c = codec!;
+    let bound: number;
+    if (kind === OutKind.Reply) bound = 5 + c.replyBytes(a as Res);
+    else if (kind === OutKind.Error) bound = 5 + 8 + ((a as string).length + (b as string).length) * 3;
+    else bound = 1 + c.eventBytes(a as Ev);
+    const at = tx!.reserve(bound);
+    if (at < 0) return false;
+    const ww = w!;
+    ww.pos = at;
+    ww.u8(kind);
+    if (kind === OutKind.Event) {
+      c.writeEvent(ww, a as Ev);
+    } else {
+      ww.u32(id);
+      if (kind === OutKind.Reply) c.writeReply(ww, a as Res);
+      else {
+        ww.str(a as string);
+        ww.str(b as string);
+      }
+    }
+    tx!.commit(ww.pos);
+    return true;
+  };
+
+  const flushRing = (): void => {
+    let i = 0;
+    for (; i < out.length; i++) {
+      const e = out[i]!;
+      const ok = e[0] === OutKind.Event ? writeEntry(OutKind.Event, 0, e[1], undefined) : writeEntry(e[0], e[1], e[2], e.length > 3 ? e[3] : undefined);
+      if (!ok) break;
+    }
+    if (i > 0) out = i === out.length ? [] : out.slice(i);
+    // Main released records meanwhile: write again next turn; else its `room` bell flushes.
+    if (out.length > 0 && tx!.waitForRoom()) scheduled();
+    if (tx!.publish()) stats.batchesSent++;
+  };
+
   const flush = (): void => {
     flushScheduled = false;
+    if (tx !== null) {
+      // Records already in the ring are private until `publish`: the hook runs before that too.
+      if (out.length === 0 && !tx.hasUnpublished) return;
+      beforeFlush?.();
+      flushRing();
+      return;
+    }
     if (out.length === 0) return;
     beforeFlush?.();
     const msg: OutBatchMessage<Res, Ev> = { type: 'out', items: out };
@@ -130,12 +206,25 @@ export function serveShard<Req, Res, Ev = never, F extends string = string, W = 
     stats.batchesSent++;
     port.postMessage(msg);
   };
-  const push = (entry: OutEntry<Res, Ev>): void => {
-    out.push(entry);
+  const scheduled = (): void => {
     if (!flushScheduled) {
       flushScheduled = true;
       scheduleFlush(flushMode, flush);
     }
+  };
+  const push = (entry: OutEntry<Res, Ev>): void => {
+    out.push(entry);
+    scheduled();
+  };
+  /** A reply, error or event: in place in the ring when it has room and nothing waits, else queued. */
+  const send = (kind: number, id: number, a: unknown, b: unknown): void => {
+    if (tx === null || out.length > 0 || !writeEntry(kind, id, a, b)) {
+      if (kind === OutKind.Reply) push([OutKind.Reply, id, a as Res]);
+      else if (kind === OutKind.Error) push([OutKind.Error, id, a as string, b as string]);
+      else push([OutKind.Event, a as Ev]);
+      return;
+    }
+    scheduled();
   };
   const settled = (): void => {
     stats.pending--;
@@ -149,7 +238,10 @@ export function serveShard<Req, Res, Ev = never, F extends string = string, W = 
     counters,
     workerData: boot.userData as W,
     emit(event: Ev): void {
-      push([OutKind.Event, event]);
+      if (codec !== null && 1 + codec.eventBytes(event) > maxRecord) {
+        throw new RangeError(`shard event larger than a ring record (${maxRecord} bytes)`);
+      }
+      send(OutKind.Event, 0, event, undefined);
     },
     stats,
   };
@@ -162,7 +254,11 @@ export function serveShard<Req, Res, Ev = never, F extends string = string, W = 
         return;
       }
       done = true;
-      push([OutKind.Reply, id, res]);
+      if (codec !== null && 5 + codec.replyBytes(res) > maxRecord) {
+        send(OutKind.Error, id, TOO_LARGE_CODE, `reply larger than a ring record (${maxRecord} bytes)`);
+      } else {
+        send(OutKind.Reply, id, res, undefined);
+      }
       settled();
     }) as ShardReply<Res>;
     reply.error = (code: string, message: string): void => {
@@ -171,10 +267,24 @@ export function serveShard<Req, Res, Ev = never, F extends string = string, W = 
         return;
       }
       done = true;
-      push([OutKind.Error, id, code, message]);
+      if (codec !== null && code.length + message.length > maxErrorChars) {
+        code = code.slice(0, 64);
+        message = message.slice(0, maxErrorChars - code.length);
+      }
+      send(OutKind.Error, id, code, message);
       settled();
     };
     return reply;
+  };
+
+  const dispatchOne = (id: number, body: Req): void => {
+    const reply = makeReply(id);
+    try {
+      const r = handler(body, reply, ctx);
+      if (isPromiseLike(r)) r.then(undefined, (err: unknown) => reply.error(HANDLER_THROWN_CODE, messageOf(err)));
+    } catch (err) {
+      reply.error(HANDLER_THROWN_CODE, messageOf(err));
+    }
   };
 
   const dispatch = (items: RequestEntry<Req>[]): void => {
@@ -182,15 +292,33 @@ export function serveShard<Req, Res, Ev = never, F extends string = string, W = 
     stats.requestsReceived += items.length;
     stats.pending += items.length;
     for (let i = 0; i < items.length; i++) {
-      const [id, body] = items[i]!;
-      const reply = makeReply(id);
-      try {
-        const r = handler(body, reply, ctx);
-        if (isPromiseLike(r)) r.then(undefined, (err: unknown) => reply.error(HANDLER_THROWN_CODE, messageOf(err)));
-      } catch (err) {
-        reply.error(HANDLER_THROWN_CODE, messageOf(err));
-      }
+      const e = items[i]!;
+      dispatchOne(e[0], e[1]);
     }
+  };
+
+  // Codec transport: read every published request record, then sleep until the next publish.
+  const rx = boot.rings !== null ? new RingConsumer(boot.rings.toWorker, bell) : null;
+  const rr = rx !== null ? new WireReader(rx.buf) : null;
+  const drainRequests = (): void => {
+    const c = rx!;
+    if (!c.begin()) return;
+    stats.batchesReceived++;
+    const r = rr!;
+    for (let p = c.next(); p !== -1; p = c.next()) {
+      r.pos = p;
+      const id = r.u32();
+      const body = codec!.readRequest(r);
+      stats.requestsReceived++;
+      stats.pending++;
+      dispatchOne(id, body);
+    }
+    c.end();
+  };
+  /** Main published while we slept: read until there is nothing left, then sleep again. */
+  const onRequests = (): void => {
+    do drainRequests();
+    while (!rx!.sleep());
   };
 
   const shutdown = async (): Promise<void> => {
@@ -207,13 +335,17 @@ export function serveShard<Req, Res, Ev = never, F extends string = string, W = 
   };
 
   port.on('message', (msg: MainToWorkerMessage<Req>) => {
-    if (msg.type === 'requests') dispatch(msg.items);
+    if (msg === RingBell.Records) onRequests();
+    else if (msg === RingBell.Room) flush();
+    else if (msg.type === 'requests') dispatch(msg.items);
     else if (msg.type === 'shutdown') void shutdown();
   });
 
   const ready = (): void => {
     const m: ReadyMessage = { type: 'ready' };
     port.postMessage(m);
+    // Sleep from the start: main rings once it has published anything.
+    if (rx !== null && !rx.sleep()) onRequests();
   };
   if (options.init) {
     Promise.resolve(options.init(ctx)).then(ready, (err: unknown) => {

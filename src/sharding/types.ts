@@ -17,6 +17,8 @@ export const ShardErrorCode = {
   Closed: 'SHARD_CLOSED',
   /** The handler answered with `reply.error(...)`, threw, or rejected. */
   HandlerError: 'HANDLER_ERROR',
+  /** The encoded request (codec transport) is larger than a ring record may be. */
+  TooLarge: 'SHARD_MESSAGE_TOO_LARGE',
 } as const;
 export type ShardErrorCode = (typeof ShardErrorCode)[keyof typeof ShardErrorCode];
 
@@ -55,7 +57,14 @@ export interface ShutdownMessage {
   readonly type: 'shutdown';
 }
 
-export type MainToWorkerMessage<Req> = RequestBatchMessage<Req> | ShutdownMessage;
+/**
+ * Shared-ring doorbells (a bare number, the cheapest message to clone), either direction:
+ * records were published for a reader that sleeps, or released for a writer waiting for room.
+ */
+export const RingBell = { Records: 0, Room: 1 } as const;
+export type RingBell = (typeof RingBell)[keyof typeof RingBell];
+
+export type MainToWorkerMessage<Req> = RequestBatchMessage<Req> | ShutdownMessage | RingBell;
 
 // ---- worker → main ---------------------------------------------------------------------------
 
@@ -88,7 +97,7 @@ export interface ReadyMessage {
   readonly type: 'ready';
 }
 
-export type WorkerToMainMessage<Res, Ev> = OutBatchMessage<Res, Ev> | ReadyMessage;
+export type WorkerToMainMessage<Res, Ev> = OutBatchMessage<Res, Ev> | ReadyMessage | RingBell;
 
 // ---- batching --------------------------------------------------------------------------------
 
@@ -127,8 +136,20 @@ export interface ShardBootstrap {
   readonly counterBuffer: SharedArrayBuffer;
   /** The router's flush mode, which the worker uses for replies unless told otherwise. */
   readonly batchFlush: BatchFlush;
+  /**
+   * With a codec (`ShardRouterOptions.codec`): the two shared rings of this worker generation
+   * (layout in shared-ring.ts); requests, replies and events travel there, and the port carries
+   * only `ready` and `shutdown`. Null: everything travels on the port (structured clone).
+   */
+  readonly rings: ShardRings | null;
   /** Whatever the embedder's `workerData(shard, generation)` returned. */
   readonly userData: unknown;
+}
+
+/** The shared rings of one worker generation, one per direction. */
+export interface ShardRings {
+  readonly toWorker: SharedArrayBuffer;
+  readonly toMain: SharedArrayBuffer;
 }
 
 /** True when `data` (normally `workerData`) was created by a ShardRouter. */

@@ -1,7 +1,8 @@
 /**
- * Streaming latency histogram with logarithmic buckets: O(1) per sample, fixed memory,
- * relative error of quantiles bounded by the bucket ratio. Values are milliseconds; values
- * below `LATENCY_FLOOR_MS` share bucket 0 (sub-microsecond latencies do not matter to the score).
+ * The project's one latency histogram (the simulator's score book, the load generator, the
+ * benchmarks): logarithmic buckets, O(1) per sample (no logarithm when a value repeats, as the
+ * virtual engine's fixed RPC overheads do), fixed memory, quantiles within the bucket ratio
+ * (1%). Values are milliseconds; values below `LATENCY_FLOOR_MS` share bucket 0.
  */
 
 export const LATENCY_FLOOR_MS = 0.001;
@@ -13,6 +14,15 @@ export const LATENCY_CEILING_MS = 3_600_000;
 const LOG_RATIO = Math.log(LATENCY_BUCKET_RATIO);
 const BUCKETS = Math.ceil(Math.log(LATENCY_CEILING_MS / LATENCY_FLOOR_MS) / LOG_RATIO) + 2;
 
+export interface LatencySummary {
+  readonly count: number;
+  readonly p50Ms: number;
+  readonly p90Ms: number;
+  readonly p99Ms: number;
+  readonly maxMs: number;
+  readonly meanMs: number;
+}
+
 export class LatencyHistogram {
   private readonly counts = new Float64Array(BUCKETS);
   private n = 0;
@@ -23,8 +33,9 @@ export class LatencyHistogram {
   private lastV = NaN;
   private lastB = 0;
 
+  /** Records one latency in ms; NaN and negatives (caller bugs) are ignored, not to poison the stats. */
   record(ms: number): void {
-    if (!(ms >= 0)) return; // NaN and negatives are caller bugs; do not poison the stats
+    if (!(ms >= 0)) return;
     this.n++;
     this.sum += ms;
     if (ms > this.maxV) this.maxV = ms;
@@ -46,6 +57,37 @@ export class LatencyHistogram {
 
   get mean(): number {
     return this.n === 0 ? 0 : this.sum / this.n;
+  }
+
+  /** Adds every sample of `other` (e.g. per-connection histograms into one report). */
+  add(other: LatencyHistogram): void {
+    for (let i = 0; i < BUCKETS; i++) this.counts[i]! += other.counts[i]!;
+    this.n += other.n;
+    this.sum += other.sum;
+    if (other.maxV > this.maxV) this.maxV = other.maxV;
+    if (other.minV < this.minV) this.minV = other.minV;
+  }
+
+  reset(): void {
+    this.counts.fill(0);
+    this.n = 0;
+    this.sum = 0;
+    this.maxV = 0;
+    this.minV = Infinity;
+    this.lastV = NaN;
+  }
+
+  /** Count, p50/p90/p99, max and mean, in ms (zeros when empty). */
+  summary(): LatencySummary {
+    if (this.n === 0) return { count: 0, p50Ms: 0, p90Ms: 0, p99Ms: 0, maxMs: 0, meanMs: 0 };
+    return {
+      count: this.n,
+      p50Ms: this.quantile(0.5),
+      p90Ms: this.quantile(0.9),
+      p99Ms: this.quantile(0.99),
+      maxMs: this.maxV,
+      meanMs: this.sum / this.n,
+    };
   }
 
   /** q in [0, 1]; returns the bucket's upper edge clamped to the observed [min, max]. */

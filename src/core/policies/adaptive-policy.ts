@@ -187,6 +187,18 @@ export interface AdaptivePolicyOptions {
   streamAware?: boolean;
 }
 
+/** Every switch on: the default policy (each switch off is an ablation, measured in the README). */
+export const ADAPTIVE_DEFAULTS: Readonly<Required<AdaptivePolicyOptions>> = {
+  pricing: 'counterfactual',
+  prewarm: true,
+  burstPrewarm: true,
+  queueModel: true,
+  populationPrior: true,
+  exchangeRate: 0,
+  growth: true,
+  streamAware: true,
+};
+
 export class AdaptivePolicy implements ScalingPolicy {
   readonly name = 'adaptive';
   private env: PolicyEnv | undefined;
@@ -200,17 +212,7 @@ export class AdaptivePolicy implements ScalingPolicy {
   private createMs = DEFAULT_CREATE_MS;
 
   constructor(opts: AdaptivePolicyOptions = {}) {
-    this.opts = {
-      pricing: 'counterfactual',
-      prewarm: true,
-      burstPrewarm: true,
-      queueModel: true,
-      populationPrior: true,
-      exchangeRate: 0,
-      growth: true,
-      streamAware: true,
-      ...opts,
-    };
+    this.opts = { ...ADAPTIVE_DEFAULTS, ...opts };
   }
 
   bind(env: PolicyEnv): void {

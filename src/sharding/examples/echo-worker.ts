@@ -3,6 +3,7 @@
  * counter whose state lives only in this shard. Started by a ShardRouter (tests, benchmark).
  */
 import { serveShard } from '../shard-worker.js';
+import { ECHO_CODEC } from './echo-codec.js';
 import { ECHO_COUNTER_LAYOUT, bootMarkOf, type EchoEvent, type EchoInfo, type EchoRequest } from './echo-protocol.js';
 
 const totals = new Map<string, number>();
@@ -51,6 +52,8 @@ serveShard<EchoRequest, unknown, EchoEvent, (typeof ECHO_COUNTER_LAYOUT)[number]
   },
   {
     counterLayout: ECHO_COUNTER_LAYOUT,
+    // Used only when the router was started with the same codec (shared rings).
+    codec: ECHO_CODEC,
     // Written before the worker reports ready, so main can read it right after start().
     init: (c) => {
       c.counters.set(c.shard, 'bootMark', bootMarkOf(c.shard, c.generation));

@@ -1,0 +1,8 @@
+/** A header block that cannot be decoded: a connection error (COMPRESSION_ERROR) in HTTP/2. */
+export class HpackError extends Error {
+  readonly code = 'ERR_HPACK';
+  constructor(message: string) {
+    super(message);
+    this.name = 'HpackError';
+  }
+}
