@@ -342,6 +342,9 @@ export function serveShard<Req, Res, Ev = never, F extends string = string, W = 
   });
 
   const ready = (): void => {
+    // Events the init emitted go first (the same port carries the rings' doorbell): a router's
+    // `onEvent` has them all by the time this worker counts as ready.
+    flush();
     const m: ReadyMessage = { type: 'ready' };
     port.postMessage(m);
     // Sleep from the start: main rings once it has published anything.
