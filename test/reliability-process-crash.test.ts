@@ -9,11 +9,15 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { shardJournalFile } from '../src/journal/journal-directory.js';
 import { FRAME_HEADER_BYTES } from '../src/journal/journal-format.js';
 import { JournalFile } from '../src/journal/journal-file.js';
+import { loadProto, type ScalerClient } from '../src/proto.js';
 import { runCrashLive } from '../src/sim/crash-live-run.js';
+import { startScalerProcess, type ScalerProcess } from '../src/sim/fault-live-run.js';
+import { PlatformServer } from '../src/sim/platform-server.js';
 import { MAIN_JS, assignReq, idleReq, startHarness, type Harness } from './reliability-fixtures.js';
 import { crashDataset } from './reliability-datasets.js';
 
@@ -92,5 +96,76 @@ describe('a corrupt journal at start', () => {
     expect((await h.idle(idleReq('r1', 'fn', a.reply!.assigment!.instanceId))).err).toBeNull();
     expect(existsSync(path)).toBe(true);
     expect((await h.stats()).totals.journalWrites).toBeGreaterThan(0);
+  }, 30_000);
+});
+
+/**
+ * The same recovery on each gRPC server and shard transport (the replay above runs the default:
+ * grpc-js on the shared rings): a scaler killed with an instance handed out and one idle, and
+ * restarted on its journal. The held instance's Idle succeeds on the new process, the idle one
+ * serves warm, and nothing is left on the platform once the new process stops.
+ */
+describe.each([
+  ['http2', 'rings'],
+  ['grpc-js', 'port'],
+] as const)('a killed scaler restarted on its journal (%s server, %s transport)', (server, transport) => {
+  let platform: PlatformServer | undefined;
+  let scalers: ScalerProcess[] = [];
+  let clients: grpc.Client[] = [];
+  let dir: string | undefined;
+  afterEach(async () => {
+    for (const c of clients) c.close();
+    clients = [];
+    await Promise.all(scalers.map((s) => s.stop()));
+    scalers = [];
+    await platform?.close();
+    platform = undefined;
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+    dir = undefined;
+  });
+
+  it('takes over the held and the idle instance: the held one’s Idle succeeds, the idle one serves warm', async () => {
+    platform = new PlatformServer({ address: '127.0.0.1:0', createLatencyMs: 5, initDurationMs: () => 20 });
+    await platform.start();
+    dir = mkdtempSync(join(tmpdir(), `crash-${server}-`));
+    const start = async (): Promise<{ scaler: ScalerProcess; client: ScalerClient }> => {
+      const scaler = await startScalerProcess({
+        mainJs: MAIN_JS,
+        platformAddress: platform!.target,
+        shards: 1,
+        extraArgs: ['--policy', 'fixed', '--keep-alive', '60s', '--journal', dir!, '--grpc-server', server, '--shard-transport', transport],
+      });
+      scalers.push(scaler);
+      const client = new (loadProto().serverless.simulator.Scaler)(scaler.address, grpc.credentials.createInsecure());
+      clients.push(client);
+      return { scaler, client };
+    };
+    const assign = (c: ScalerClient, rid: string) =>
+      new Promise<string>((resolve, reject) => c.Assign(assignReq(rid, 'fn') as never, (err, r) => (err ? reject(err) : resolve(r!.assigment!.instanceId))));
+    const idle = (c: ScalerClient, rid: string, iid: string) =>
+      new Promise<grpc.ServiceError | null>((resolve) => c.Idle(idleReq(rid, 'fn', iid) as never, (err) => resolve(err)));
+
+    const a = await start();
+    const held = await assign(a.client, 'r1');
+    const freed = await assign(a.client, 'r2');
+    expect(await idle(a.client, 'r2', freed)).toBeNull();
+    // SIGKILL: no shutdown, the two slots stay alive on the platform and in the journal.
+    a.scaler.child.kill('SIGKILL');
+    await a.scaler.exited;
+    expect(platform.liveSlotCount).toBe(2);
+
+    const b = await start();
+    const st = await b.scaler.getJson<{ totals: Record<string, number> }>('/stats');
+    expect(st.totals).toMatchObject({ recoveredSlots: 2, adoptedBusy: 1, adoptedIdle: 1, reclaimedSlots: 0 });
+    // The request that held an instance at the kill finishes on the new process.
+    expect(await idle(b.client, 'r1', held)).toBeNull();
+    // Both instances are the new process's: two Assigns get them, no cold start.
+    const got = [await assign(b.client, 'r3'), await assign(b.client, 'r4')];
+    expect(new Set(got)).toEqual(new Set([held, freed]));
+    expect((await b.scaler.getJson<{ totals: Record<string, number> }>('/stats')).totals.coldStarts ?? 0).toBe(0);
+    for (const [i, iid] of got.entries()) expect(await idle(b.client, `r${3 + i}`, iid)).toBeNull();
+    expect(await b.scaler.stop()).toBe(0);
+    scalers = [];
+    expect(platform.liveSlotCount).toBe(0);
   }, 30_000);
 });
