@@ -15,8 +15,10 @@
  * (more than {@link WARM_MAX_SLOTS_PER_PAIR} slots per pair): a cold start that costs nothing is
  * cheaper than keeping, so an `adaptive` scaler against an instant platform cold-starts every
  * request, and such a run does not measure the warm path. Then sequential pairs (one caller).
+ * The scalers run with their slot journal on, as by default (they listen on fixed ports); each
+ * scaler's /stats says how much its journal wrote, to check the path measured is the journaled one.
  *
- *   node dist/scripts/bench-warm-path.js [--rounds 3] [--duration 5s] [--shard-counts 1,2] [--markdown] [--json]
+ *   node dist/scripts/bench-warm-path.js [--rounds 3] [--duration 5s] [--shard-counts 1,2] [--compare-journal] [--markdown] [--json]
  */
 import { parseArgs } from 'node:util';
 import { PlatformServer } from '../src/sim/platform-server.js';
@@ -25,7 +27,8 @@ import { KeyPopulation } from '../src/load/key-population.js';
 import { runLoad, type LoadRunResult } from '../src/load/load-runner.js';
 import { hostBusyShare, readHostCpu } from '../src/load/process-sampler.js';
 import {
-  ChildSet, DIST_DIR, WARM_MAX_SLOTS_PER_PAIR, durationArg, describeMachine, fetchStats, freePort, medianOf, notWarm, startScaler, utilisation, waitForPort,
+  ChildSet, DIST_DIR, WARM_MAX_SLOTS_PER_PAIR, durationArg, describeMachine, fetchScalerTotals, fetchStats, freePort, medianOf, notWarm, startScaler, utilisation,
+  waitForPort,
   type EventLoopReading,
 } from '../src/load/bench-harness.js';
 import { DEFAULT_SHARDS_RULE, defaultShardCount } from '../src/config.js';
@@ -56,6 +59,8 @@ const USAGE = `usage: bench-warm-path [options]
   --compare-latency-histograms
                       also run the grpc-js scaler with --latency-histograms off (A/B of the
                       per-call /metrics histograms)
+  --compare-journal   also run the grpc-js scaler with --journal off (A/B of the slot journal's
+                      cost, which lands on the shard threads)
   --sequential N      sequential (one caller) pairs per server, split over the rounds (default 2000; 0: skip)
   --markdown          print the README table
   --json              one JSON line with every run
@@ -73,6 +78,7 @@ const { values } = parseArgs({
     servers: { type: 'string', default: 'noop,grpc-js,http2' },
     'compare-port': { type: 'boolean', default: false },
     'compare-latency-histograms': { type: 'boolean', default: false },
+    'compare-journal': { type: 'boolean', default: false },
     sequential: { type: 'string', default: '2000' },
     markdown: { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
@@ -106,6 +112,8 @@ interface Target {
   readonly statsPort: number;
   readonly pid: number;
   readonly shards: number;
+  /** Whether its slot journal is on (a scaler's default). */
+  readonly journal: boolean;
 }
 
 interface Run {
@@ -204,13 +212,17 @@ try {
     const c = children.start('noop-scaler', [`${DIST_DIR}scripts/noop-scaler.js`, '--port', String(port), '--host', '127.0.0.1', '--stats-port', String(statsPort)]);
     await waitForPort(port, c.child, 'noop-scaler');
     await waitForPort(statsPort, c.child, 'noop-scaler stats');
-    targets.push({ name: 'no-op grpc-js', kind: 'noop', port, statsPort, pid: c.child.pid!, shards: 0 });
+    targets.push({ name: 'no-op grpc-js', kind: 'noop', port, statsPort, pid: c.child.pid!, shards: 0, journal: false });
   }
   const scalerConfigs: { name: string; server: string; shards: number | undefined; transport: string; extra?: string[] }[] = [];
   if (serverKinds.includes('grpc-js')) scalerConfigs.push({ name: `scaler grpc-js, ${defaultShards} shard(s)`, server: 'grpc-js', shards: undefined, transport: 'rings' });
   if (serverKinds.includes('http2')) scalerConfigs.push({ name: `scaler http2, ${defaultShards} shard(s)`, server: 'http2', shards: undefined, transport: 'rings' });
   if (values['compare-latency-histograms']) {
     scalerConfigs.push({ name: `scaler grpc-js, ${defaultShards} shard(s), no latency histograms`, server: 'grpc-js', shards: undefined, transport: 'rings', extra: ['--latency-histograms', 'off'] });
+  }
+  const noJournalName = `scaler grpc-js, ${defaultShards} shard(s), --journal off`;
+  if (values['compare-journal']) {
+    scalerConfigs.push({ name: noJournalName, server: 'grpc-js', shards: undefined, transport: 'rings', extra: ['--journal', 'off'] });
   }
   if (values['compare-port']) scalerConfigs.push({ name: `scaler grpc-js, ${defaultShards} shard(s), port`, server: 'grpc-js', shards: undefined, transport: 'port' });
   for (const n of shardCounts) {
@@ -222,7 +234,10 @@ try {
       ...(cfg.shards !== undefined ? { shards: cfg.shards } : {}),
       extraArgs: ['--policy', values.policy, '--grpc-server', cfg.server, '--shard-transport', cfg.transport, ...(cfg.extra ?? [])],
     });
-    targets.push({ name: cfg.name, kind: 'scaler', port: s.port, statsPort: s.statsPort, pid: s.pid, shards: cfg.shards ?? defaultShards });
+    targets.push({
+      name: cfg.name, kind: 'scaler', port: s.port, statsPort: s.statsPort, pid: s.pid, shards: cfg.shards ?? defaultShards,
+      journal: !(cfg.extra ?? []).includes('--journal'),
+    });
   }
   if (!values.json) {
     console.log(`warm path: ${describeMachine()}; ${concurrency} callers over ${connections} connections, ${keys} keys, ` +
@@ -295,9 +310,26 @@ try {
     return [...c.entries()].sort((a, b) => b[1] - a[1])[0]?.[0] ?? '-';
   };
   const errors = summary.reduce((n, s) => n + s.errors, 0);
+  // That the journal was on the path measured: each journaled scaler's writes and bytes over its
+  // pairs (warm-up included: the totals are the process's).
+  const journalPaths = await Promise.all(targets.filter((t) => t.kind === 'scaler').map(async (t) => {
+    const jt = await fetchScalerTotals(t.statsPort);
+    return { name: t.name, journal: t.journal, writes: jt.journalWrites ?? 0, bytes: jt.journalBytesWritten ?? 0, pairs: jt.idles ?? 0 };
+  }));
+  const unjournaled = journalPaths.filter((j) => j.journal && j.writes === 0);
+  // The journal A/B: medians of server CPU per pair, and the median of each round's paired difference.
+  const journalOn = runs.get(`scaler grpc-js, ${defaultShards} shard(s)`);
+  const journalOff = runs.get(noJournalName);
+  const journalAb = journalOn !== undefined && journalOff !== undefined
+    ? {
+      onUs: medianOf(journalOn.map((r) => r.serverCpuUsPerPair)),
+      offUs: medianOf(journalOff.map((r) => r.serverCpuUsPerPair)),
+      pairedDiffUs: medianOf(journalOn.map((r, k) => r.serverCpuUsPerPair - (journalOff[k]?.serverCpuUsPerPair ?? NaN))),
+    }
+    : undefined;
   const cold = summary.filter((s) => s.kind === 'scaler').map((s) => notWarm(`${s.name}, policy ${values.policy}`, s.slotsCreated + s.sequentialSlots, s.pairs)).filter((m) => m !== null);
   if (values.json) {
-    console.log(JSON.stringify({ bench: 'warm-path', machine: describeMachine(), concurrency, connections, keys, policy: values.policy, rounds, durationMs, defaultShards, summary, runs: Object.fromEntries(runs), sequential: Object.fromEntries(seq) }));
+    console.log(JSON.stringify({ bench: 'warm-path', machine: describeMachine(), concurrency, connections, keys, policy: values.policy, rounds, durationMs, defaultShards, summary, journalAb, journalPaths, runs: Object.fromEntries(runs), sequential: Object.fromEntries(seq) }));
   } else {
     const rows = summary.map((s) => {
       const vsPairs = noop !== undefined ? s.pairsPerSec / noop.pairsPerSec : NaN;
@@ -327,10 +359,24 @@ try {
       }
     }
     for (const s of summary) if (s.kind === 'noop' && s.loadgenCpuUsPerPair > s.serverCpuUsPerPair) console.log(`note: the load generator cost more per pair than the no-op server (${s.loadgenCpuUsPerPair.toFixed(0)} vs ${s.serverCpuUsPerPair.toFixed(0)} us)`);
+    if (journalAb !== undefined) {
+      const { onUs, offUs, pairedDiffUs } = journalAb;
+      console.log(`slot journal A/B, server CPU per pair (medians of ${rounds}): on ${onUs.toFixed(1)} us, --journal off ${offUs.toFixed(1)} us; ` +
+        `paired difference per round, median: ${pairedDiffUs >= 0 ? '+' : ''}${pairedDiffUs.toFixed(1)} us`);
+    }
+    for (const j of journalPaths) {
+      if (!j.journal) continue;
+      console.log(`slot journal of ${j.name}: ${j.writes} writes, ${(j.bytes / 2 ** 20).toFixed(1)} MiB for ${j.pairs} pairs ` +
+        `(${j.pairs > 0 ? (j.bytes / j.pairs).toFixed(0) : '0'} bytes and ${j.pairs > 0 ? (j.writes / j.pairs).toFixed(3) : '0'} writes per pair)`);
+    }
     if (values.markdown) console.log(`\n${table}`);
   }
   if (errors > 0) {
     console.error(`FAIL: ${errors} failed calls`);
+    exitCode = 1;
+  }
+  for (const j of unjournaled) {
+    console.error(`FAIL: ${j.name}: its slot journal wrote nothing; the journaled path was not measured`);
     exitCode = 1;
   }
   for (const m of cold) {

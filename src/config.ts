@@ -1,4 +1,5 @@
-import { availableParallelism } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { DURATION_UNITS_HELP, DurationError, parseDuration } from './duration.js';
 import { DEFAULT_MAX_COLD_STARTS_PER_SHARD, DEFAULT_MAX_DESTROYS_PER_SHARD } from './server/bounded-platform.js';
 
@@ -43,6 +44,19 @@ export type PlatformClientKind = 'grpc-js' | 'raw';
 export const PLATFORM_CLIENT_KINDS: readonly PlatformClientKind[] = ['grpc-js', 'raw'];
 export const DEFAULT_PLATFORM_CLIENT: PlatformClientKind = 'raw';
 
+/** `--journal off`: no slot journal (a killed process then leaks what it created). */
+export const JOURNAL_OFF = 'off';
+
+/**
+ * Where the slot journal lives by default: per listen port, since the port is what a restarted
+ * scaler shares with the one it replaces (and two live scalers cannot share it). A scaler on
+ * port 0 has no such identity (nobody could find it again after a restart): no journal.
+ */
+export function defaultJournalDir(address: string): string | null {
+  const port = Number(address.slice(address.lastIndexOf(':') + 1));
+  return port > 0 ? join(tmpdir(), `scaler-journal-${port}`) : null;
+}
+
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
 const LOG_LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
@@ -74,6 +88,8 @@ export interface ScalerConfig {
   batchFlush: ScalerBatchFlush | undefined;
   /** Platform client of the shard workers; undefined means {@link DEFAULT_PLATFORM_CLIENT}. */
   platformClient: PlatformClientKind | undefined;
+  /** Directory of the crash-safe slot journal (src/journal); null = off. */
+  journalDir: string | null;
   /** The Scaler service's gRPC server. */
   grpcServer: GrpcServerKind;
   /** Main <-> shard transport. */
@@ -114,6 +130,12 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   { flag: '--max-destroys', env: 'SCALER_MAX_DESTROYS', arg: 'N', help: `DestroySlot calls in flight per shard, more queue; 0: unbounded (default ${DEFAULT_MAX_DESTROYS_PER_SHARD})` },
   { flag: '--metrics-top-functions', env: 'SCALER_METRICS_TOP_FUNCTIONS', arg: 'N', help: 'Per-function series on /metrics for the N functions with most live slot memory (default 0: none)' },
   { flag: '--latency-histograms', env: 'SCALER_LATENCY_HISTOGRAMS', arg: 'on|off', help: 'Assign/Idle latency histograms on /metrics (default on)' },
+  {
+    flag: '--journal',
+    env: 'SCALER_JOURNAL',
+    arg: 'DIR|off',
+    help: `Crash-safe slot journal directory (default ${join(tmpdir(), 'scaler-journal-PORT')}; off with port 0)`,
+  },
 ];
 
 /** Options that were renamed: giving the old name says what to write instead. */
@@ -219,6 +241,12 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Sc
   }
   const logLevel = (values.get('--log-level') ?? 'info') as LogLevel;
   if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
+  const journalRaw = values.get('--journal');
+  let journalDir: string | null;
+  if (journalRaw === undefined) journalDir = defaultJournalDir(address);
+  else if (journalRaw === JOURNAL_OFF) journalDir = null;
+  else if (journalRaw.trim() === '') throw new ConfigError(`--journal needs a directory or "${JOURNAL_OFF}"`);
+  else journalDir = resolve(journalRaw);
   return {
     address,
     platformAddress: values.has('--platform') ? parseAddress('--platform', values.get('--platform')!) : DEFAULT_PLATFORM_ADDRESS,
@@ -235,6 +263,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Sc
     latencyHistograms: histograms === 'on',
     batchFlush,
     platformClient,
+    journalDir,
     grpcServer,
     shardTransport,
   };

@@ -29,6 +29,29 @@ export const SCALER_COUNTER_LAYOUT = defineCounterLayout([
   /** Backup cold starts begun for Inits overrunning their usual time. */
   'initHedges',
   'functions',
+  /** CreateSlot calls sent whose answer never came: slots that may exist and cannot be destroyed. */
+  'lostCreateReplies',
+  /**
+   * Recovery: what this shard's worker found at start that its predecessor (a killed process,
+   * through the slot journal; or a crashed worker of this process) left, and what it did with it.
+   */
+  'recoveredSlots',
+  /** Initialised instances taken over idle, and held by a request (its Idle then succeeds). */
+  'adoptedIdle',
+  'adoptedBusy',
+  /** Recovered slots destroyed because nothing would use them (never initialised, or retired). */
+  'reclaimedSlots',
+  /** ... of those, destroys still unanswered. */
+  'reclaimPending',
+  /** CreateSlot calls the predecessor sent (or queued for a permit) and never saw answered (slots possibly lost with it). */
+  'lostCreatesAtCrash',
+  /** Slot journal file (src/journal): bytes of a torn last frame dropped on reading it. */
+  'journalTornBytes',
+  /** Journal problems met (corrupt, unreadable, unwritable, foreign file): see /stats `journal.errors`. */
+  'journalErrors',
+  'journalBytesWritten',
+  'journalWrites',
+  'journalCompactions',
   /** Score sums (see src/core/score-prices.ts): useful GB-s, slot GB-s, exec s, schedule s. */
   'execGBs',
   'slotGBs',

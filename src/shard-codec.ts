@@ -8,6 +8,7 @@ import { ShardOp, type ShardEvent, type ShardRequest, type ShardResponse } from 
 
 const EVENT_SLOT_CREATED = 0;
 const EVENT_SLOT_DESTROYED = 1;
+const EVENT_JOURNAL_ERROR = 2;
 
 export const SCALER_SHARD_CODEC: ShardCodec<ShardRequest, ShardResponse, ShardEvent> = {
   requestBytes(m: ShardRequest): number {
@@ -56,24 +57,48 @@ export const SCALER_SHARD_CODEC: ShardCodec<ShardRequest, ShardResponse, ShardEv
   writeReply: (w: WireWriter, res: ShardResponse) => w.str(res),
   readReply: (r: WireReader) => r.str(),
   eventBytes(ev: ShardEvent): number {
-    return ev.t === 'slot-created' ? 1 + strBytes(ev.slotId) + 8 + strBytes(ev.iid) + internedBytes(ev.key) : 1 + strBytes(ev.slotId);
+    switch (ev.t) {
+      case 'slot-created':
+        return 1 + strBytes(ev.slotId) + 8 + strBytes(ev.iid) + internedBytes(ev.key);
+      case 'slot-destroyed':
+        return 1 + strBytes(ev.slotId);
+      case 'journal-error':
+        return 1 + strBytes(ev.code) + strBytes(ev.file) + 8 + strBytes(ev.message);
+    }
   },
   writeEvent(w: WireWriter, ev: ShardEvent): void {
-    if (ev.t === 'slot-created') {
-      w.u8(EVENT_SLOT_CREATED);
-      w.str(ev.slotId);
-      w.f64(ev.mem);
-      w.str(ev.iid);
-      w.interned(ev.key);
-    } else {
-      w.u8(EVENT_SLOT_DESTROYED);
-      w.str(ev.slotId);
+    switch (ev.t) {
+      case 'slot-created':
+        w.u8(EVENT_SLOT_CREATED);
+        w.str(ev.slotId);
+        w.f64(ev.mem);
+        w.str(ev.iid);
+        w.interned(ev.key);
+        return;
+      case 'slot-destroyed':
+        w.u8(EVENT_SLOT_DESTROYED);
+        w.str(ev.slotId);
+        return;
+      case 'journal-error':
+        // Rare (a journal that could not be used as it was): plain strings, nothing interned.
+        w.u8(EVENT_JOURNAL_ERROR);
+        w.str(ev.code);
+        w.str(ev.file);
+        w.f64(ev.offset);
+        w.str(ev.message);
     }
   },
   readEvent(r: WireReader): ShardEvent {
     const t = r.u8();
+    if (t === EVENT_JOURNAL_ERROR) {
+      const code = r.str();
+      const file = r.str();
+      const offset = r.f64();
+      return { t: 'journal-error', code, file, offset, message: r.str() };
+    }
     const slotId = r.str();
     if (t === EVENT_SLOT_DESTROYED) return { t: 'slot-destroyed', slotId };
+    if (t !== EVENT_SLOT_CREATED) throw new RangeError(`unknown shard event ${t}`);
     const mem = r.f64();
     const iid = r.str();
     return { t: 'slot-created', slotId, mem, iid, key: r.interned() };

@@ -52,7 +52,17 @@ export interface SlotDestroyedEvent {
   readonly slotId: string;
 }
 
-export type ShardEvent = SlotCreatedEvent | SlotDestroyedEvent;
+/** The shard's slot journal file could not be used as it was (rare; main lists it on /stats). */
+export interface JournalErrorEvent {
+  readonly t: 'journal-error';
+  /** A `JournalErrorCode`. */
+  readonly code: string;
+  readonly file: string;
+  readonly offset: number;
+  readonly message: string;
+}
+
+export type ShardEvent = SlotCreatedEvent | SlotDestroyedEvent | JournalErrorEvent;
 
 /** What a shard worker is started with (`ShardRouter` `workerData`). */
 export interface ShardWorkerData {
@@ -72,4 +82,6 @@ export interface ShardWorkerData {
    * began): the new worker destroys them and accepts the pending Idle of their instances.
    */
   readonly orphanSlots: ReadonlyArray<readonly [slotId: string, memoryMb: number, instanceId?: string]>;
+  /** This shard's slot journal file (src/journal), or null when the journal is off. */
+  readonly journalPath: string | null;
 }

@@ -114,7 +114,7 @@ describe('H2UnaryClient against node:http2', () => {
     const t0 = performance.now();
     const late = await call(c, Buffer.from([1]), 100);
     expect(performance.now() - t0).toBeGreaterThanOrEqual(95);
-    expect(late).toMatchObject({ grpcStatus: -1, localCode: 4, failure: 'deadline exceeded' });
+    expect(late).toMatchObject({ grpcStatus: -1, localCode: 4, failure: 'deadline exceeded', mayHaveBeenProcessed: true });
     expect((await call(c, Buffer.from([2]))).grpcStatus).toBe(0);
     await new Promise((r) => setTimeout(r, 50));
     expect(resets).toBe(1);
@@ -133,6 +133,30 @@ describe('H2UnaryClient against node:http2', () => {
     expect((await call(c, Buffer.from([2]))).grpcStatus).toBe(0);
     expect(c.sessionsOpened).toBe(2);
   });
+
+  it('says whether a call that ended without a status may have been processed', async () => {
+    // Nobody listening: the request reached no server.
+    const { freePort } = await import('../src/free-port.js');
+    const nobody = new H2UnaryClient({ address: `127.0.0.1:${await freePort()}` });
+    clients.push(nobody);
+    expect(await call(nobody, Buffer.from([0]))).toMatchObject({ grpcStatus: -1, mayHaveBeenProcessed: false });
+    // A server that read the request and dropped the connection: it may have acted.
+    const cut = await server((stream) => stream.session?.socket.resetAndDestroy());
+    const c1 = new H2UnaryClient({ address: cut.target });
+    clients.push(c1);
+    expect(await call(c1, Buffer.from([1]))).toMatchObject({ grpcStatus: -1, mayHaveBeenProcessed: true });
+    // Refused unprocessed (REFUSED_STREAM, RFC 9113 8.7), every time it is sent again.
+    let refused = 0;
+    const { target } = await server((stream) => {
+      refused++;
+      stream.on('error', () => {}); // node reports the code it sent as a stream error
+      stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
+    });
+    const c2 = new H2UnaryClient({ address: target });
+    clients.push(c2);
+    expect(await call(c2, Buffer.from([2]))).toMatchObject({ grpcStatus: -1, resetCode: http2.constants.NGHTTP2_REFUSED_STREAM, mayHaveBeenProcessed: false });
+    expect(refused).toBeGreaterThan(1);
+  }, 10_000);
 });
 
 function sessionsOf(srv: http2.Http2Server): Set<http2.ServerHttp2Session> {

@@ -45,6 +45,10 @@ export interface HarnessOptions {
   readonly shards?: number;
   readonly args?: readonly string[];
   readonly env?: Readonly<Record<string, string>>;
+  /** The scaler's log (JSON lines on stderr), as it arrives. */
+  readonly onLog?: (chunk: string) => void;
+  /** Runs once the platform listens, before the scaler starts (e.g. to prepare its journal). */
+  readonly beforeScaler?: (platform: PlatformServer) => void;
 }
 
 export function sleep(ms: number): Promise<void> {
@@ -56,12 +60,14 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   await platform.start();
   let scaler: ScalerProcess;
   try {
+    opts.beforeScaler?.(platform);
     scaler = await startScalerProcess({
       mainJs: MAIN_JS,
       platformAddress: platform.target,
       shards: opts.shards ?? 1,
       extraArgs: opts.args ?? ['--policy', 'fixed', '--keep-alive', '60s'],
       env: opts.env,
+      onLog: opts.onLog,
     });
   } catch (e) {
     await platform.close();

@@ -10,6 +10,9 @@
  * Overload: with `--max-inflight N`, the N+1st outstanding Assign on a shard answers
  * RESOURCE_EXHAUSTED at once, while Idle still goes through.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TEST_CRASH_EXIT_CODE, TEST_CRASH_INSTANCE_ID, TEST_HOOKS_ENV } from '../src/server/test-hooks.js';
@@ -31,9 +34,18 @@ function keyOnShard(prefix: string, shard: number, shards: number): string {
   for (let i = 0; ; i++) if (shardForKey(`${prefix}-${i}`, shards) === shard) return `${prefix}-${i}`;
 }
 
-describe('shard crash', () => {
+let journalDir: string | undefined;
+afterEach(() => {
+  if (journalDir !== undefined) rmSync(journalDir, { recursive: true, force: true });
+  journalDir = undefined;
+});
+
+/** The same crash with the on-disk journal off (main's in-memory journal alone) and on (both). */
+describe.each([['off'], ['on']])('shard crash, disk journal %s', (disk) => {
   it('restarts the worker, retries the in-flight Assign, destroys the dead shard’s slots and clears their journal entries', async () => {
-    h = await startHarness({ shards: 2, platform: platformOpts, env: { [TEST_HOOKS_ENV]: '1' } });
+    const args = ['--policy', 'fixed', '--keep-alive', '60s'];
+    if (disk === 'on') args.push('--journal', (journalDir = mkdtempSync(join(tmpdir(), 'shard-crash-'))));
+    h = await startHarness({ shards: 2, platform: platformOpts, env: { [TEST_HOOKS_ENV]: '1' }, args });
     const a = keyOnShard('fn-a', 0, 2);
     const slow = keyOnShard('slow-a', 0, 2);
     const b = keyOnShard('fn-b', 1, 2);
@@ -92,8 +104,18 @@ describe('shard crash', () => {
     const a4 = await h.assign(assignReq('a4', a));
     expect(a4.err).toBeNull();
     expect((await h.idle(idleReq('a4', a, a4.reply!.assigment!.instanceId))).err).toBeNull();
+    if (disk === 'on') {
+      // The new worker read the dead one's slots from its file (the same four) and counted them.
+      const st = await h.stats();
+      expect(st.perShard[0]!.recoveredSlots).toBe(4);
+      expect(st.perShard[0]!.reclaimedSlots).toBe(4);
+      expect(st.perShard[0]!.reclaimPending).toBe(0);
+      expect(st.perShard[0]!.adoptedIdle + st.perShard[0]!.adoptedBusy).toBe(0);
+    }
   }, 30_000);
+});
 
+describe('shard crash hook', () => {
   it('the crash hook is inert without SCALER_TEST_HOOKS=1', async () => {
     h = await startHarness({ shards: 1, platform: platformOpts });
     const r = await h.idle(idleReq('boom', 'fn-a', TEST_CRASH_INSTANCE_ID));

@@ -1,7 +1,8 @@
 /** `parseConfig`: flags beat environment beat defaults; `--help`; bad values are ConfigErrors. */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import {
@@ -11,6 +12,7 @@ import {
   DEFAULT_POLICY,
   DEFAULT_SCALER_ADDRESS,
   DEFAULT_STATS_PORT,
+  JOURNAL_OFF,
   OPTION_SPECS,
   helpText,
   defaultShardCount,
@@ -54,6 +56,9 @@ describe('parseConfig', () => {
       maxDestroysPerShard: DEFAULT_MAX_DESTROYS_PER_SHARD,
       metricsTopFunctions: 0,
       latencyHistograms: true,
+      batchFlush: undefined,
+      platformClient: undefined,
+      journalDir: join(tmpdir(), 'scaler-journal-9001'),
     });
     expect(DEFAULT_SCALER_ADDRESS).toBe('0.0.0.0:9001');
     expect(DEFAULT_PLATFORM_ADDRESS).toBe('127.0.0.1:50051');
@@ -117,6 +122,18 @@ describe('parseConfig', () => {
       metricsTopFunctions: 0,
       latencyHistograms: true,
     });
+  });
+
+  it('puts the slot journal in a per-port directory by default, none on port 0, and takes a directory or "off"', () => {
+    expect(parse(['--port', '9101']).journalDir).toBe(join(tmpdir(), 'scaler-journal-9101'));
+    expect(parse(['--address', '127.0.0.1:0']).journalDir).toBeNull();
+    expect(parse(['--journal', JOURNAL_OFF]).journalDir).toBeNull();
+    expect(parse(['--journal', 'rel/dir']).journalDir).toBe(resolve('rel/dir'));
+    expect(parse([], { SCALER_JOURNAL: '/var/lib/scaler' }).journalDir).toBe('/var/lib/scaler');
+    expect(parse(['--journal', '/a'], { SCALER_JOURNAL: '/b' }).journalDir).toBe('/a');
+    // An explicit directory applies on port 0 too.
+    expect(parse(['--address', '127.0.0.1:0', '--journal', '/j']).journalDir).toBe('/j');
+    expect(configError(['--journal', ' ']).message).toMatch(/--journal needs a directory or "off"/);
   });
 
   it('ignores empty environment variables', () => {

@@ -77,6 +77,7 @@ describe('shard messages over a MessageChannel', () => {
         ['slot-1', 128],
         ['slot-2', 30_720],
       ],
+      journalPath: '/tmp/scaler-journal-9001/shard-1.journal',
     };
     const got = await roundTrip(wd);
     expect(got).toEqual(wd);
@@ -103,6 +104,9 @@ describe('the scaler shard codec (shared-ring transport)', () => {
     const events: ShardEvent[] = [
       { t: 'slot-created', slotId: 's-1', mem: 128, iid: 'inst-1', key: 'fn-ü' },
       { t: 'slot-destroyed', slotId: 's-1' },
+      { t: 'journal-error', code: 'JOURNAL_CORRUPT', file: '/tmp/j/shard-0.journal', offset: 2 ** 33 + 5, message: 'bad CRC at frame 3' },
+      // What a recovered slot's announcement carries: no key, no instance.
+      { t: 'slot-created', slotId: 's-2', mem: 256, iid: '', key: '' },
     ];
     const sizes: number[] = [];
     for (const m of reqs) {

@@ -5,7 +5,13 @@
  * platform stand-in, gives it idle, busy and initialising instances, closes the platform, then
  * sends SIGTERM and times the exit.
  */
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { SlotPhase } from '../src/journal/journal-format.js';
+import { readJournalFile } from '../src/journal/journal-reader.js';
+import { JournalState } from '../src/journal/journal-state.js';
 import { PlatformServer } from '../src/sim/platform-server.js';
 import { RawH2Client } from '../src/load/raw-h2-client.js';
 import { ChildSet, startScaler, type ScalerChild } from '../src/load/bench-harness.js';
@@ -18,6 +24,7 @@ const EXIT_SLACK_MS = 1_500;
 let children: ChildSet | undefined;
 let platform: PlatformServer | undefined;
 let client: RawH2Client | undefined;
+let journalDir: string | undefined;
 
 afterEach(async () => {
   client?.close();
@@ -26,7 +33,18 @@ afterEach(async () => {
   client = undefined;
   children = undefined;
   platform = undefined;
+  if (journalDir !== undefined) rmSync(journalDir, { recursive: true, force: true });
+  journalDir = undefined;
 });
+
+/** The slots the scaler's journal still holds, per phase (after it stopped). */
+function journaled(dir: string): Map<number, number> {
+  const st = new JournalState();
+  for (const name of readdirSync(dir)) if (name.endsWith('.journal')) readJournalFile(join(dir, name), st);
+  const byPhase = new Map<number, number>();
+  for (const s of st.slots.values()) byPhase.set(s.phase, (byPhase.get(s.phase) ?? 0) + 1);
+  return byPhase;
+}
 
 function assign(c: RawH2Client, key: string, rid: string): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -57,7 +75,8 @@ async function setup(initMs: number): Promise<ScalerChild> {
   platform = new PlatformServer({ address: '127.0.0.1:0', createLatencyMs: 5, initDurationMs: (m) => (m.key.startsWith('slow-') ? initMs : 0) });
   const port = await platform.start();
   children = new ChildSet();
-  const s = await startScaler(children, 'scaler', { platformAddress: `127.0.0.1:${port}`, shards: 2 });
+  journalDir = mkdtempSync(join(tmpdir(), 'shutdown-bounded-'));
+  const s = await startScaler(children, 'scaler', { platformAddress: `127.0.0.1:${port}`, shards: 2, extraArgs: ['--journal', journalDir] });
   client = new RawH2Client({ target: `127.0.0.1:${s.port}` });
   await client.connect();
   return s;
@@ -72,10 +91,13 @@ describe('scaler shutdown with the platform gone', () => {
       if (i % 2 === 0) await idle(c, `fn-${i}`, `r-${i}`, iid); // odd ones stay busy
     }
     expect(platform!.liveSlotCount).toBeGreaterThanOrEqual(10); // the policy may already have released some
+    const alive = platform!.liveSlotCount;
     await platform!.close();
     const { code, ms } = await terminate(s);
     expect(code).toBe(0);
     expect(ms).toBeLessThan(CLOSE_BUDGET_MS + EXIT_SLACK_MS);
+    // The slots it could not destroy stay in its journal, retired, for the next start to destroy.
+    expect(journaled(journalDir!)).toEqual(new Map([[SlotPhase.Retired, alive]]));
   });
 
   it('Assigns waiting on Inits that will never answer: exits 0 within the close budget', { timeout: 40_000 }, async () => {

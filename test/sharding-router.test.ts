@@ -72,6 +72,57 @@ describe.each([
   });
   const rings = name === 'shared rings';
 
+  it('launch: answers requests made before its workers were ready, once they are', async () => {
+    const { router, ready } = ShardRouter.launch<EchoRequest, unknown, EchoEvent, EchoCounterField>({
+      workerScript: WORKER,
+      shards: 2,
+      counterLayout: ECHO_COUNTER_LAYOUT,
+      ...transport,
+    });
+    routers.push(router);
+    // Made before any worker ran its init (which writes the boot mark): they wait in the queues.
+    const early = [call(router, 0, { op: 'echo', value: 'a' }), call(router, 1, { op: 'echo', value: 'b' })];
+    expect([router.counters.get(0, 'bootMark'), router.counters.get(1, 'bootMark')]).toEqual([0, 0]);
+    expect(await Promise.all(early)).toEqual([
+      [null, 'a'],
+      [null, 'b'],
+    ]);
+    await ready;
+    expect(router.counters.get(0, 'bootMark')).toBe(bootMarkOf(0, 0));
+  }, 10_000);
+
+  it('onEvent gets the events workers emit during their init, all before start() resolves', async () => {
+    const seen: string[] = [];
+    await startRouter({
+      shards: 2,
+      // Replies and events wait for the end of the event-loop turn: later than the ready report.
+      batchFlush: 'immediate',
+      workerData: () => ({ bootEvent: 'recovered' }),
+      onEvent: (shard, ev) => seen.push(`${shard}:${String(ev.value)}:${ev.shard}`),
+    });
+    expect(seen.sort()).toEqual(['0:recovered:0', '1:recovered:1']);
+  }, 10_000);
+
+  it('beforeFlush runs before a reply can reach main, for every batch', async () => {
+    // The hook busy-waits, then records how many answers it covered: a reply published (or
+    // posted) before it ran would be seen here with the count still short of it.
+    const r = await startRouter({ shards: 1, workerData: () => ({ flushSpinMs: 15 }) });
+    let seen = 0;
+    const covered: [number, number][] = [];
+    const one = (v: number): Promise<void> =>
+      new Promise((resolve) =>
+        r.requestShard(0, { op: 'echo', value: v }, () => {
+          seen++;
+          covered.push([seen, r.counters.get(0, 'flushedAnswers')]);
+          resolve();
+        }),
+      );
+    for (let i = 0; i < 3; i++) await one(i); // one reply per batch
+    await Promise.all(Array.from({ length: 20 }, (_, i) => one(100 + i))); // replies batched
+    expect(covered.length).toBe(23);
+    for (const [n, flushed] of covered) expect(flushed).toBeGreaterThanOrEqual(n);
+  }, 10_000);
+
   it('shares counters: worker writes at boot and per request, main reads without messaging', async () => {
     const r = await startRouter({ shards: 3 });
     for (let s = 0; s < 3; s++) expect(r.counters.get(s, 'bootMark')).toBe(bootMarkOf(s, 0));

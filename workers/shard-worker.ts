@@ -9,7 +9,6 @@ import type { ScoreTotals } from '../src/core/score-prices.js';
 import { SCALER_COUNTER_LAYOUT, platformCallField, type ScalerCounterField } from '../src/counters-layout.js';
 import { DEFAULT_PLATFORM_CLIENT, type LogLevel } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
-import { GrpcPlatformClient } from '../src/server/grpc-platform-client.js';
 import { RawH2PlatformClient } from '../src/server/raw-h2-platform-client.js';
 import { BoundedPlatform, PLATFORM_CALL_CODES, PLATFORM_METHODS } from '../src/server/bounded-platform.js';
 import { SCALER_SHARD_CODEC } from '../src/shard-codec.js';
@@ -18,6 +17,11 @@ import { serveShard, type ShardContext, type ShardReply, type SharedCounters } f
 import { ScalerErrorCode } from '../src/core/types.js';
 import { readBenchShardWorkUs, spinMicros } from '../src/server/bench-shard-work.js';
 import { TEST_CRASH_EXIT_CODE, TEST_CRASH_INSTANCE_ID, testHooksEnabled } from '../src/server/test-hooks.js';
+import type { JournalError } from '../src/journal/journal-error.js';
+import { JournalFile } from '../src/journal/journal-file.js';
+import { JournalingPlatform } from '../src/journal/journaling-platform.js';
+import { recoverSlots, type RecoveryCounts, type RecoveryTarget } from '../src/journal/recover-slots.js';
+import type { Logger } from '../src/logger.js';
 
 /** Slot time integrates continuously: refresh the shared score sums at least this often. */
 export const COUNTER_REFRESH_MS = 250;
@@ -31,6 +35,20 @@ let clock: RealClock | undefined;
 let platform: BoundedPlatform | undefined;
 let syncScheduled = false;
 let refreshTimer: NodeJS.Timeout | undefined;
+/**
+ * This shard's slot journal file (src/journal); null when off or unusable. One file per shard,
+ * written here: this worker owns the slots, sees every event of theirs first, and can write the
+ * records before the replies that depend on them leave (beforeFlush). A journal written by main
+ * from the slot events would need an event per Assign and Idle across the port and its writes on
+ * the thread that already carries all the gRPC work, and could not order a reply after its record.
+ */
+let journal: JournalFile | null = null;
+let journalErrors = 0;
+let tornBytes = 0;
+let lostCreatesAtCrash = 0;
+let recovery: RecoveryCounts = { recovered: 0, adoptedIdle: 0, adoptedBusy: 0, reclaimed: 0 };
+/** Recovered slots whose destroy has not been answered yet. */
+const reclaimPending = new Set<string>();
 /** See src/server/test-hooks.ts; read once, the hot path only tests a boolean. */
 const TEST_HOOKS = testHooksEnabled();
 /** Benchmark-only extra work per request (src/server/bench-shard-work.ts); 0 unless set. */
@@ -60,6 +78,18 @@ function writeCounters(ctx: Ctx): void {
   c.set(s, 'leaseExpiries', m.leaseExpiries);
   c.set(s, 'initHedges', m.initHedges);
   c.set(s, 'functions', core.functionCount);
+  c.set(s, 'lostCreateReplies', m.lostCreateReplies);
+  c.set(s, 'recoveredSlots', recovery.recovered);
+  c.set(s, 'adoptedIdle', recovery.adoptedIdle);
+  c.set(s, 'adoptedBusy', recovery.adoptedBusy);
+  c.set(s, 'reclaimedSlots', recovery.reclaimed);
+  c.set(s, 'reclaimPending', reclaimPending.size);
+  c.set(s, 'lostCreatesAtCrash', lostCreatesAtCrash);
+  c.set(s, 'journalTornBytes', tornBytes);
+  c.set(s, 'journalErrors', journalErrors);
+  c.set(s, 'journalBytesWritten', journal?.bytesWritten ?? 0);
+  c.set(s, 'journalWrites', journal?.writes ?? 0);
+  c.set(s, 'journalCompactions', journal?.compactions ?? 0);
   c.set(s, 'execGBs', t.execGBs);
   c.set(s, 'slotGBs', t.slotGBs);
   c.set(s, 'execSecs', t.execSecs);
@@ -115,16 +145,27 @@ function handle(msg: ShardRequest, reply: ShardReply<ShardResponse>, ctx: Ctx): 
         { requestId: msg.rid, meta: { key: msg.key, memoryMb: msg.mem, runtime: msg.rt, timeoutInSecs: msg.to } },
         (err, instanceId) => {
           if (err !== null) reply.error(err.code, err.message);
-          else reply(instanceId!);
+          else {
+            // Journaled before the reply is posted (serveShard's beforeFlush writes it first).
+            journal?.assigned(instanceId!, msg.rid);
+            reply(instanceId!);
+          }
           markDirty(ctx);
         },
       );
       break;
     case ShardOp.Idle: {
       if (TEST_HOOKS && msg.iid === TEST_CRASH_INSTANCE_ID) process.exit(TEST_CRASH_EXIT_CODE);
+      // The request holding the instance, read before the core may hand it to a waiter.
+      const held = journal === null ? '' : (c.liveInstances.get(msg.iid)?.busyRequestId ?? '');
       const err = c.idle({ requestId: msg.rid, metaKey: msg.key, instanceId: msg.iid, needDestroy: msg.nd, durationMs: msg.dur });
       if (err !== null) reply.error(err.code, err.message);
-      else reply('');
+      else {
+        // After the core, so a waiter it served meanwhile was journaled first; a release by a
+        // request that no longer holds the instance changes nothing on replay.
+        if (held !== '') journal?.released(msg.iid, held);
+        reply('');
+      }
       break;
     }
     case ShardOp.Cancel:
@@ -135,36 +176,89 @@ function handle(msg: ShardRequest, reply: ShardReply<ShardResponse>, ctx: Ctx): 
   markDirty(ctx);
 }
 
+function reportJournalError(ctx: Ctx, log: Logger, e: JournalError): void {
+  journalErrors++;
+  log.error({ code: e.code, file: e.file, offset: e.offset }, e.message);
+  ctx.emit({ t: 'journal-error', code: e.code, file: e.file, offset: e.offset, message: e.message });
+}
+
 serveShard<ShardRequest, ShardResponse, ShardEvent, ScalerCounterField, ShardWorkerData>(handle, {
   counterLayout: SCALER_COUNTER_LAYOUT,
   codec: SCALER_SHARD_CODEC,
-  init(ctx) {
+  // Group commit: whatever the journal holds is written before any reply leaves this worker.
+  beforeFlush: () => journal?.flush(),
+  async init(ctx) {
     const wd = ctx.workerData;
     const log = createLogger(wd.logLevel as LogLevel, { shard: ctx.shard, generation: ctx.generation });
     clock = new RealClock();
     const platformClient = wd.platformClient ?? DEFAULT_PLATFORM_CLIENT;
+    // grpc-js is loaded only when asked for: a raw-client worker starts ~0.2 s sooner without it.
     const client = platformClient === 'raw'
       ? new RawH2PlatformClient({ address: wd.platformAddress })
-      : new GrpcPlatformClient({ address: wd.platformAddress });
+      : new (await import('../src/server/grpc-platform-client.js')).GrpcPlatformClient({ address: wd.platformAddress });
+    const opened =
+      wd.journalPath === null
+        ? null
+        : JournalFile.open({ path: wd.journalPath, shard: ctx.shard, shards: ctx.shards, platform: wd.platformAddress, onError: (e) => reportJournalError(ctx, log, e) });
+    journal = opened?.file ?? null;
+    if (opened?.report.error) reportJournalError(ctx, log, opened.report.error);
+    tornBytes = opened?.report.tornBytes ?? 0;
+    lostCreatesAtCrash = opened?.report.lostCreates ?? 0;
     platform = new BoundedPlatform(client, { maxColdStarts: wd.maxColdStarts, maxDestroys: wd.maxDestroys });
-    core = new ScalerCore({
+    const c = (core = new ScalerCore({
       clock,
-      platform,
+      // Journaled above the bound: a destroy is recorded when the core decides it, even while it
+      // waits for a permit (else a broken instance whose destroy was queued at a kill would be
+      // taken over as idle); a CreateSlot waiting for one is then counted as in flight.
+      platform: journal === null ? platform : new JournalingPlatform(platform, journal),
       policy: createPolicy(wd.policy, { keepAliveMs: wd.keepAliveMs }),
       instanceIdPrefix: wd.instancePrefix,
       totals: () => globalTotals(ctx.counters),
       logger: log,
       observer: {
         onSlotCreated: (slotId, mem, iid, key) => ctx.emit({ t: 'slot-created', slotId, mem, iid, key }),
-        onSlotDestroyed: (slotId) => ctx.emit({ t: 'slot-destroyed', slotId }),
+        onSlotDestroyed: (slotId) => {
+          ctx.emit({ t: 'slot-destroyed', slotId });
+          if (reclaimPending.delete(slotId) && reclaimPending.size === 0) log.info({ reclaimed: recovery.reclaimed }, 'recovery: every leftover slot destroyed');
+        },
       },
-    });
-    // A crashed predecessor's slots: nobody can serve from them, so stop paying for them.
-    for (const [slotId, mem, iid] of wd.orphanSlots) core.destroyOrphanSlot(slotId, mem, iid);
+    }));
+    // What the predecessor left. A killed process (generation 0 reads the file it left): its
+    // initialised instances are taken over, the rest destroyed. A crashed worker of this process:
+    // everything destroyed (see recoverSlots), from the file and from main's in-memory journal.
+    const fromFile = opened?.report.slots ?? [];
+    const target: RecoveryTarget = {
+      adoptInstance: (slotId, iid, meta, busy) => c.adoptInstance(slotId, iid, meta, busy),
+      destroyOrphanSlot: (slotId, mem, iid) => {
+        // Main learns of it (its /slots and a later crash hand-over) before it goes.
+        ctx.emit({ t: 'slot-created', slotId, mem, iid: iid ?? '', key: '' });
+        reclaimPending.add(slotId);
+        c.destroyOrphanSlot(slotId, mem, iid);
+      },
+    };
+    recovery = recoverSlots(fromFile, target, ctx.generation === 0);
+    const inFile = new Set(fromFile.map((sl) => sl.slotId));
+    let orphans = 0;
+    for (const [slotId, mem, iid] of wd.orphanSlots) {
+      if (inFile.has(slotId)) continue;
+      orphans++;
+      reclaimPending.add(slotId);
+      c.destroyOrphanSlot(slotId, mem, iid);
+    }
+    if (orphans > 0) recovery = { ...recovery, recovered: recovery.recovered + orphans, reclaimed: recovery.reclaimed + orphans };
+    if (recovery.recovered > 0 || lostCreatesAtCrash > 0) {
+      log.warn(
+        { ...recovery, lostCreatesAtCrash, tornBytes, journal: wd.journalPath },
+        ctx.generation === 0
+          ? 'recovery: slots left by the previous scaler process taken over or destroyed'
+          : 'recovery: slots left by the crashed shard worker destroyed',
+      );
+    }
+    refreshCounters(ctx);
     refreshTimer = setInterval(() => refreshCounters(ctx), COUNTER_REFRESH_MS);
     refreshTimer.unref();
     log.info(
-      { policy: core.policyName, platformClient, maxColdStarts: platform.maxColdStarts, maxDestroys: platform.maxDestroys, orphans: wd.orphanSlots.length },
+      { policy: c.policyName, platformClient, maxColdStarts: platform.maxColdStarts, maxDestroys: platform.maxDestroys, journal: journal?.path ?? null },
       'shard ready',
     );
   },
@@ -186,6 +280,8 @@ serveShard<ShardRequest, ShardResponse, ShardEvent, ScalerCounterField, ShardWor
       platform?.abortQueuedColdStarts('scaler is shutting down');
     });
     refreshCounters(ctx);
+    // Every slot destroyed: nothing to recover, the file goes. Otherwise the next start finishes.
+    journal?.close(true);
     clock?.stop();
     platform?.close();
   },

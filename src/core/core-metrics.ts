@@ -27,6 +27,11 @@ export class CoreMetrics {
   leaseExpiries = 0;
   /** Backup cold starts begun for Inits overrunning their usual time (see INIT_HEDGE_FACTOR). */
   initHedges = 0;
+  /**
+   * CreateSlot calls sent whose answer never came (connection reset mid-call, deadline): each may
+   * have left a slot on the platform that cannot be found or destroyed (see PlatformError).
+   */
+  lostCreateReplies = 0;
   execMbMs = 0;
   execMs = 0;
   scheduleMs = 0;

@@ -18,6 +18,12 @@ export type PlatformErrorKind = (typeof PlatformErrorKind)[keyof typeof Platform
 export interface PlatformError {
   readonly kind: PlatformErrorKind;
   readonly message: string;
+  /**
+   * The request was sent and no answer came back (the connection was reset mid-call, or the
+   * deadline passed): the platform may have acted. A CreateSlot in this state may have made a
+   * slot whose id nobody will learn; the protocol has no way to find or destroy it.
+   */
+  readonly unknownOutcome?: boolean;
 }
 
 export interface SlotInfo {

@@ -304,6 +304,36 @@ export class ScalerCore {
   }
 
   /**
+   * Takes over an initialised instance this core never created (a previous process of the
+   * scaler did; its slot journal says so). With `busyRequestId`, the instance is serving that
+   * request and its Idle is awaited (the busy lease applies from now); without, it is free and
+   * goes to a waiter or idles under the policy's keep-alive. Observers see its slot as created.
+   * Returns false, changing nothing, when the core is stopping or already has the instance.
+   */
+  adoptInstance(slotId: string, instanceId: string, meta: FunctionMeta, busyRequestId = ''): boolean {
+    if (this.stopping || this.instances.has(instanceId)) return false;
+    const now = this.clock.now();
+    const pool = this.poolFor(meta);
+    const inst = new Instance(instanceId, this.seq++, pool, false);
+    inst.slotId = slotId;
+    inst.readyAt = now;
+    this.instances.set(instanceId, inst);
+    const m = this.metrics;
+    m.integrate(now);
+    m.liveSlots++;
+    m.liveSlotMb += pool.memoryMb;
+    this.observer.onSlotCreated?.(slotId, pool.memoryMb, instanceId, pool.key);
+    if (busyRequestId !== '') {
+      if (this.guardIds) this.activeRequests.add(busyRequestId);
+      // When its request arrived is unknown here: as if at the adoption.
+      this.markBusy(inst, busyRequestId, now, now);
+    } else {
+      this.onInstanceFree(inst, now);
+    }
+    return true;
+  }
+
+  /**
    * Stops accepting work, fails waiting assigns, destroys every slot (idle, busy and
    * initialising ones; a CreateSlot still in flight is destroyed when it answers) and calls
    * `done` once the platform answered every destroy. Call it after the RPC front has stopped.
@@ -508,16 +538,30 @@ export class ScalerCore {
     return inst;
   }
 
-  private createSlot(inst: Instance, attempt: number): void {
+  /** `ridAttempt`: the attempt whose request id this call reuses (see the lost-reply case below). */
+  private createSlot(inst: Instance, attempt: number, ridAttempt = attempt): void {
     const pool = inst.pool;
     const started = this.clock.now();
-    this.platform.createSlot(`${inst.id}-c${attempt}`, pool.memoryMb, (err, slot) => {
+    const requestId = `${inst.id}-c${ridAttempt}`;
+    this.platform.createSlot(requestId, pool.memoryMb, (err, slot) => {
       if (err !== null || slot === undefined) {
         const e = err ?? { kind: PlatformErrorKind.Transient, message: 'CreateSlot returned no slot' };
+        const lost = e.unknownOutcome === true;
+        if (lost) {
+          this.metrics.lostCreateReplies++;
+          this.log.warn(
+            { key: pool.key, instanceId: inst.id, requestId, reason: e.message },
+            'CreateSlot reply lost: the platform may hold a slot nobody can destroy',
+          );
+        }
         if (isRetryable(e) && attempt + 1 < this.retry.maxAttempts && !this.stopping) {
           this.metrics.platformRetries++;
           const at = this.clock.now() + backoffDelayMs(this.retry, attempt, this.seq);
-          this.clock.schedule(at, () => this.createSlot(inst, attempt + 1));
+          // After a lost reply, ask again under the same request id: a platform that deduplicates
+          // requests then answers with the slot it made instead of making a second one. After a
+          // definite answer (Throttle, an error status) a fresh id, so that answer is not replayed.
+          const nextRid = lost ? ridAttempt : attempt + 1;
+          this.clock.schedule(at, () => this.createSlot(inst, attempt + 1, nextRid));
           return;
         }
         this.coldStartFailed(inst, `CreateSlot failed: ${e.message}`, false, !isRetryable(e));

@@ -40,6 +40,14 @@ export class H2Call {
   timer: NodeJS.Timeout | null = null;
   /** Times the peer refused the stream unprocessed (REFUSED_STREAM) and it was sent again. */
   refusals = 0;
+  /**
+   * Set when the call ends: its request went out on a stream of a connection whose peer had
+   * spoken (its SETTINGS arrived) and was not refused unprocessed (REFUSED_STREAM, or above a
+   * GOAWAY's last stream id). For a call that ended without a status this is "the server may have
+   * acted on it": a connection reset before the peer spoke (a proxy refusing it, nobody there)
+   * carried the request to no server, and a call that never got a stream was never sent.
+   */
+  mayHaveBeenProcessed = false;
   /** The request frame, kept so a refused stream can be sent again. */
   message: Buffer | null = null;
 

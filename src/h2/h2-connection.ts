@@ -78,6 +78,8 @@ export class H2Connection {
   closed = false;
   /** No new calls: GOAWAY received, `close()` called, or stream ids exhausted. */
   draining = false;
+  /** The peer sent its SETTINGS (a server does so first thing): there is a server on the other end. */
+  private peerSpoke = false;
   private readonly streams = new Map<number, H2Call>();
   private nextStreamId = 1;
   private readonly decoder = new HpackDecoder();
@@ -445,6 +447,7 @@ export class H2Connection {
       case Frame.Settings: {
         if (flags & FLAG_ACK) return;
         if ((end - start) % 6 !== 0) return this.connectionError(H2_FRAME_SIZE_ERROR, 'SETTINGS length');
+        this.peerSpoke = true;
         for (let p = start; p < end; p += 6) {
           const id = buf.readUInt16BE(p);
           const v = buf.readUInt32BE(p + 2);
@@ -540,6 +543,7 @@ export class H2Connection {
     if (call.settled) return;
     call.settled = true;
     call.message = null;
+    call.mayHaveBeenProcessed = call.streamId !== 0 && this.peerSpoke && call.resetCode !== H2_REFUSED_STREAM;
     if (call.timer !== null) {
       clearTimeout(call.timer);
       call.timer = null;

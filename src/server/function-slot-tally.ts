@@ -1,4 +1,4 @@
-import type { ShardEvent } from '../shard-messages.js';
+import type { SlotCreatedEvent, SlotDestroyedEvent } from '../shard-messages.js';
 
 interface FunctionSlots {
   readonly key: string;
@@ -15,7 +15,7 @@ export class FunctionSlotTally {
   private readonly byKey = new Map<string, FunctionSlots>();
   private readonly bySlot = new Map<string, FunctionSlots>();
 
-  apply(ev: ShardEvent): void {
+  apply(ev: SlotCreatedEvent | SlotDestroyedEvent): void {
     if (ev.t === 'slot-created') {
       let f = this.byKey.get(ev.key);
       if (f === undefined) {

@@ -11,10 +11,9 @@ import {
 import { loadProto, Status, type PlatformClient } from '../proto.js';
 import { fromPlatformStatus, isTransientGrpcCode } from './platform-errors.js';
 
-/** Deadline of `CreateSlot`/`DestroySlot` (the platform answers CreateSlot in ~100 ms). */
-export const PLATFORM_CALL_DEADLINE_MS = 30_000;
-/** `Init` blocks for the function's init time, which reaches minutes for AI models. */
-export const PLATFORM_INIT_DEADLINE_MS = 15 * 60_000;
+import { PLATFORM_CALL_DEADLINE_MS, PLATFORM_INIT_DEADLINE_MS } from './platform-deadlines.js';
+
+export { PLATFORM_CALL_DEADLINE_MS, PLATFORM_INIT_DEADLINE_MS };
 
 export interface GrpcPlatformOptions {
   /** host:port of the platform (contest: 127.0.0.1:50051). */
@@ -23,9 +22,21 @@ export interface GrpcPlatformOptions {
   initDeadlineMs?: number;
 }
 
+/**
+ * How grpc-js describes a call cut after it was sent, in its own words (subchannel-call.js,
+ * resolving-call.js; it offers nothing more structured): the connection dropped or reset, the
+ * stream ended without a status, or the deadline passed once the call had left. A status the
+ * server sent, or a call that never found a connection ("Waiting for LB pick"), is not one.
+ */
+const CUT_DETAILS = /Connection dropped|Received RST_STREAM|ECONNRESET|ETIMEDOUT|Deadline exceeded/;
+const NOT_SENT_DETAILS = /Waiting for LB pick|No connection established/;
+
 function fromGrpcError(err: grpc.ServiceError, what: string): PlatformError {
-  const kind = isTransientGrpcCode(err.code) ? PlatformErrorKind.Transient : PlatformErrorKind.Permanent;
-  return { kind, message: `${what}: ${err.details || err.message}` };
+  const message = `${what}: ${err.details || err.message}`;
+  if (!isTransientGrpcCode(err.code)) return { kind: PlatformErrorKind.Permanent, message };
+  const details = err.details ?? '';
+  if (CUT_DETAILS.test(details) && !NOT_SENT_DETAILS.test(details)) return { kind: PlatformErrorKind.Transient, message, unknownOutcome: true };
+  return { kind: PlatformErrorKind.Transient, message };
 }
 
 /** The contest `Platform` service as the core's callback `Platform`. One HTTP/2 channel per shard. */

@@ -21,7 +21,8 @@ import {
   type PlatformError,
   type SlotInfo,
 } from '../core/platform.js';
-import { Status } from '../proto.js';
+// The generated enum, not proto.js: this client must not load grpc-js (see platform-deadlines.ts).
+import { Status } from '../generated/serverless/simulator/Status.js';
 import {
   GRPC_FRAME_HEADER_BYTES,
   decodeCreateSlotReply,
@@ -35,7 +36,7 @@ import {
   encodeInitFrame,
   grpcMessageEnd,
 } from './platform-codec.js';
-import { PLATFORM_CALL_DEADLINE_MS, PLATFORM_INIT_DEADLINE_MS } from './grpc-platform-client.js';
+import { PLATFORM_CALL_DEADLINE_MS, PLATFORM_INIT_DEADLINE_MS } from './platform-deadlines.js';
 import { fromPlatformStatus, isTransientGrpcCode } from './platform-errors.js';
 
 /** HTTP/2 connections per client; calls are spread over them round-robin. */
@@ -123,7 +124,11 @@ function transportError(call: H2Call, what: string): PlatformError | null {
   if (code === -1) {
     // No status at all: the connection or the stream went away (platform restart, RST_STREAM,
     // GOAWAY). The call may or may not have run; every platform call is safe to retry.
-    return { kind: PlatformErrorKind.Transient, message: `${what}: ${failure || 'stream closed without grpc-status'}` };
+    return transient(`${what}: ${failure || 'stream closed without grpc-status'}`, call.mayHaveBeenProcessed);
+  }
+  if (code === GRPC.DEADLINE_EXCEEDED && call.grpcStatus < 0) {
+    // Our own deadline: the request may have been handled, its answer not yet sent.
+    return transient(`${what}: ${failure}`, call.mayHaveBeenProcessed);
   }
   if (code !== GRPC.OK) {
     const detail = call.grpcMessage || failure || `grpc-status ${code}`;
@@ -131,6 +136,14 @@ function transportError(call: H2Call, what: string): PlatformError | null {
   }
   if (call.body === null) return { kind: PlatformErrorKind.Transient, message: `${what}: OK status without a reply message` };
   return null;
+}
+
+/**
+ * A transient failure; `unknownOutcome` when the request reached a platform that may have acted
+ * on it and no answer came back (see PlatformError): the core counts a CreateSlot cut so.
+ */
+function transient(message: string, unknownOutcome: boolean): PlatformError {
+  return unknownOutcome ? { kind: PlatformErrorKind.Transient, message, unknownOutcome } : { kind: PlatformErrorKind.Transient, message };
 }
 
 function malformed(what: string, e: unknown): PlatformError {

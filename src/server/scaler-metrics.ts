@@ -125,6 +125,30 @@ export class ScalerMetrics {
     perShard('gauge', 'scaler_functions', 'Functions a shard has seen', 'functions');
     perShard('counter', 'scaler_lease_expiries_total', 'Busy instances destroyed because their Idle never came', 'leaseExpiries');
 
+    // ---- recovery after a crash, and the slot journal (src/journal) ---------------------------
+    new Gauge({
+      name: 'scaler_recovered_slots',
+      help: 'Slots a shard found at start that its predecessor (a killed process, through the slot journal, or a crashed worker) left, by outcome: adopted_idle and adopted_busy (taken over), reclaimed (destroyed)',
+      labelNames: ['shard', 'outcome'],
+      registers: [reg],
+      collect() {
+        this.reset();
+        for (let s = 0; s < shards.length; s++) {
+          const shard = shards[s]!;
+          this.set({ shard, outcome: 'adopted_idle' }, get(s, 'adoptedIdle'));
+          this.set({ shard, outcome: 'adopted_busy' }, get(s, 'adoptedBusy'));
+          this.set({ shard, outcome: 'reclaimed' }, get(s, 'reclaimedSlots'));
+        }
+      },
+    });
+    perShard('gauge', 'scaler_reclaim_pending', 'Recovered slots whose DestroySlot has not been answered yet', 'reclaimPending');
+    perShard('gauge', 'scaler_lost_creates_at_crash', 'CreateSlot calls the killed predecessor had sent (or queued) and never saw answered', 'lostCreatesAtCrash');
+    perShard('counter', 'scaler_lost_create_replies_total', 'CreateSlot calls cut after they were sent: each may have left a slot nobody can destroy', 'lostCreateReplies');
+    perShard('counter', 'scaler_journal_errors_total', 'Slot journal problems (corrupt, unreadable, unwritable, foreign or stale file); see /stats journal.errors', 'journalErrors');
+    perShard('counter', 'scaler_journal_written_bytes_total', 'Bytes the slot journal wrote (records and compaction snapshots)', 'journalBytesWritten');
+    perShard('counter', 'scaler_journal_writes_total', 'Group-commit writes of the slot journal', 'journalWrites');
+    perShard('counter', 'scaler_journal_compactions_total', 'Slot journal compactions (the file rewritten as a snapshot of its live slots)', 'journalCompactions');
+
     // ---- platform ---------------------------------------------------------------------------
     new Counter({
       name: 'scaler_platform_calls_total',

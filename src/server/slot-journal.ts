@@ -3,6 +3,11 @@ import type { ShardEvent } from '../shard-messages.js';
 /**
  * Main's record of every live slot per shard, fed by the shards' slot events. If a shard
  * crashes, its replacement is handed the slots it left so they are destroyed, not leaked.
+ *
+ * It lives in this process's memory, so it covers a shard worker's death only; the on-disk
+ * journal (src/journal, one file per shard, written by the shards) covers the process's own.
+ * With the disk journal on, a restarted worker takes the union of both (the file can know a slot
+ * whose event died with the worker); with it off (`--journal off`) this is the only one.
  */
 export class SlotJournal {
   /** Per shard: slot id -> [memory MB, instance id]. */
@@ -16,7 +21,7 @@ export class SlotJournal {
     const m = this.perShard[shard];
     if (m === undefined) return;
     if (ev.t === 'slot-created') m.set(ev.slotId, [ev.mem, ev.iid]);
-    else m.delete(ev.slotId);
+    else if (ev.t === 'slot-destroyed') m.delete(ev.slotId);
   }
 
   /** [slot id, memory MB, instance id] of every live slot of `shard`. */

@@ -4,6 +4,15 @@ import { performance } from 'node:perf_hooks';
 import type { ScalerRouter } from './scaler-service.js';
 import type { SlotJournal } from './slot-journal.js';
 
+/** The slot journal as `/stats` shows it (recovery counts are in the counters). */
+export interface JournalStatus {
+  readonly dir: string | null;
+  readonly enabled: boolean;
+  readonly errors: Array<{ code: string; file: string; offset: number; message: string }>;
+  readonly setAside: readonly string[];
+  readonly redistributedFrom: number | null;
+}
+
 export interface StatsEndpointOptions {
   host: string;
   port: number;
@@ -12,6 +21,7 @@ export interface StatsEndpointOptions {
   policy: string;
   /** Serves `GET /metrics` (Prometheus text format) when given. */
   metrics?: ScalerMetrics;
+  journalStatus?: JournalStatus;
 }
 
 function mainEventLoop(): { idle: number; active: number } {
@@ -58,6 +68,7 @@ export function startStatsEndpoint(opts: StatsEndpointOptions): Promise<Server> 
       shards: opts.router.shards,
       uptimeSecs: (Date.now() - started) / 1000,
       journaledSlots: opts.journal.total,
+      journal: opts.journalStatus ?? null,
       totals: snap.totals,
       perShard: snap.perShard,
       // Cumulative event-loop idle/active ms of the main thread and each shard worker: two

@@ -77,6 +77,11 @@ export interface ShardRouterOptions<F extends string = never, Req = unknown, Res
   /** Thread name prefix (shows in diagnostics as `${name}-${shard}`). */
   name?: string;
   /**
+   * Listener of the `event` event from the first spawn on: events a worker emits during its
+   * `init`, before `start()` resolves, would otherwise reach no listener.
+   */
+  onEvent?: (shard: number, event: Ev) => void;
+  /**
    * Encode messages into shared rings instead of posting them (the worker must pass the same
    * codec to `serveShard`). Without one, messages are structured-cloned over a MessagePort.
    */
@@ -157,7 +162,7 @@ function rethrowLater(err: unknown): void {
 export class ShardRouter<Req, Res, Ev = never, F extends string = never> {
   readonly shards: number;
   readonly counters: SharedCounters<F>;
-  private readonly opts: ShardRouterOptions<F>;
+  private readonly opts: ShardRouterOptions<F, Req, Res, Ev>;
   private readonly layout: CounterLayout<F>;
   private readonly maxInFlight: number;
   private readonly maxQueued: number;
@@ -186,6 +191,7 @@ export class ShardRouter<Req, Res, Ev = never, F extends string = never> {
     this.maxInFlight = opts.maxInFlightPerShard ?? DEFAULT_MAX_IN_FLIGHT_PER_SHARD;
     this.maxQueued = opts.maxQueuedPerShard ?? DEFAULT_MAX_QUEUED_PER_SHARD;
     this.batchFlush = opts.batchFlush ?? DEFAULT_BATCH_FLUSH;
+    if (opts.onEvent !== undefined) this.emitter.on('event', opts.onEvent);
     this.codec = opts.codec ?? null;
     this.ringBytes = opts.ringBytes ?? DEFAULT_RING_BYTES;
     this.maxRecord = maxRecordBytes(Math.ceil(this.ringBytes / 8) * 8);
@@ -228,31 +234,48 @@ export class ShardRouter<Req, Res, Ev = never, F extends string = never> {
   static async start<Req, Res, Ev = never, F extends string = never>(
     opts: ShardRouterOptions<F, Req, Res, Ev>,
   ): Promise<ShardRouter<Req, Res, Ev, F>> {
+    const { router, ready } = ShardRouter.launch<Req, Res, Ev, F>(opts);
+    await ready;
+    return router;
+  }
+
+  /**
+   * Spawns every worker and returns the router at once: requests made before the workers are
+   * ready wait in their shard's queue (up to `maxQueuedPerShard`) and go out when it is. `ready`
+   * resolves once every worker reported ready; it rejects, after closing the router, if one
+   * fails first or `startTimeoutMs` passes. Lets a server accept calls while its workers start.
+   */
+  static launch<Req, Res, Ev = never, F extends string = never>(
+    opts: ShardRouterOptions<F, Req, Res, Ev>,
+  ): { router: ShardRouter<Req, Res, Ev, F>; ready: Promise<void> } {
     const router = new ShardRouter<Req, Res, Ev, F>(opts);
     let remaining = router.shards;
     const timeoutMs = opts.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
     let timer: NodeJS.Timeout | undefined;
-    try {
-      await new Promise<void>((resolve, reject) => {
-        router.startWaiter = {
-          ready: () => {
-            if (--remaining === 0) resolve();
-          },
-          fail: reject,
-        };
-        timer = setTimeout(() => reject(new Error(`shard workers not ready after ${timeoutMs} ms`)), timeoutMs);
-        timer.unref();
-        for (const s of router.states) router.spawn(s);
-      });
-    } catch (err) {
-      router.startWaiter = null;
-      await router.close();
-      throw err;
-    } finally {
-      clearTimeout(timer);
-    }
-    router.startWaiter = null;
-    return router;
+    const waiting = new Promise<void>((resolve, reject) => {
+      router.startWaiter = {
+        ready: () => {
+          if (--remaining === 0) resolve();
+        },
+        fail: reject,
+      };
+      timer = setTimeout(() => reject(new Error(`shard workers not ready after ${timeoutMs} ms`)), timeoutMs);
+      timer.unref();
+      for (const s of router.states) router.spawn(s);
+    });
+    const ready = waiting.then(
+      () => {
+        clearTimeout(timer);
+        router.startWaiter = null;
+      },
+      async (err: unknown) => {
+        clearTimeout(timer);
+        router.startWaiter = null;
+        await router.close();
+        throw err;
+      },
+    );
+    return { router, ready };
   }
 
   shardFor(key: string): number {

@@ -77,6 +77,14 @@ export interface ServeShardOptions<Ev, F extends string = string, W = unknown, R
   exitOnShutdown?: boolean;
   /** Reply flush mode; defaults to the router's `batchFlush`. */
   batchFlush?: BatchFlush;
+  /**
+   * Runs synchronously right before each batch of replies and events is posted (MessagePort) or
+   * published (shared rings: records written into the ring stay invisible to main until then),
+   * and before the last one at shutdown. A handler that keeps a write-ahead log writes it here,
+   * so that no reply leaves the worker ahead of the record it depends on, whatever the flush mode
+   * or transport.
+   */
+  beforeFlush?: () => void;
   /** Bootstrap to use instead of this thread's `workerData` (tests, custom spawners). */
   bootstrap?: ShardBootstrap;
 }
@@ -129,6 +137,7 @@ export function serveShard<Req, Res, Ev = never, F extends string = string, W = 
   let shuttingDown = false;
   let onDrained: (() => void) | null = null;
 
+  const beforeFlush = options.beforeFlush;
   // Codec transport: the ring to main and its encoder; entries that did not fit wait in `out`.
   const codec = boot.rings !== null ? options.codec! : null;
   // Doorbells to main ride on the port: a bare number, only when main said it sleeps.
@@ -184,10 +193,14 @@ export function serveShard<Req, Res, Ev = never, F extends string = string, W = 
   const flush = (): void => {
     flushScheduled = false;
     if (tx !== null) {
+      // Records already in the ring are private until `publish`: the hook runs before that too.
+      if (out.length === 0 && !tx.hasUnpublished) return;
+      beforeFlush?.();
       flushRing();
       return;
     }
     if (out.length === 0) return;
+    beforeFlush?.();
     const msg: OutBatchMessage<Res, Ev> = { type: 'out', items: out };
     out = [];
     stats.batchesSent++;
@@ -329,6 +342,9 @@ export function serveShard<Req, Res, Ev = never, F extends string = string, W = 
   });
 
   const ready = (): void => {
+    // Events the init emitted go first (the same port carries the rings' doorbell): a router's
+    // `onEvent` has them all by the time this worker counts as ready.
+    flush();
     const m: ReadyMessage = { type: 'ready' };
     port.postMessage(m);
     // Sleep from the start: main rings once it has published anything.

@@ -6,7 +6,10 @@
  * stats endpoint's `/slots`): anything else alive is a leak.
  */
 import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { get } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { MetaRecord, RequestRecord } from './dataset-types.js';
 import { FaultPlan, liveFaultInjector, type FaultPlanOptions } from './fault-plan.js';
 import { FaultProxy } from './fault-proxy.js';
@@ -34,6 +37,10 @@ export interface ScalerProcessOptions {
   readonly env?: Readonly<Record<string, string>>;
   /** Receives the child's stderr (JSON logs); default: discarded. */
   readonly onLog?: (chunk: string) => void;
+  /** Listen address (default 127.0.0.1:0); a fixed one lets a restarted scaler take its place. */
+  readonly address?: string;
+  /** Stats port (default: a free one). */
+  readonly statsPort?: number;
 }
 
 /** Our scaler as a child process on ephemeral ports. */
@@ -41,6 +48,12 @@ export interface ScalerProcess {
   readonly child: ChildProcess;
   readonly address: string;
   readonly statsPort: number;
+  /** What the scaler logged as its time from process start to serving (its shards ready)... */
+  readonly startupMs: number;
+  /** ... and to accepting calls (they wait for the shards meanwhile). */
+  readonly acceptingMs: number;
+  /** Resolves once it exited. */
+  readonly exited: Promise<unknown>;
   /** GET a JSON document from the stats endpoint. */
   getJson<T>(path: string): Promise<T>;
   /** SIGTERM, then SIGKILL after a grace. */
@@ -70,11 +83,11 @@ function httpGetJson<T>(port: number, path: string): Promise<T> {
 /** Starts `node mainJs` on 127.0.0.1:0 and resolves once it logged "scaler listening". */
 export async function startScalerProcess(opts: ScalerProcessOptions): Promise<ScalerProcess> {
   // The stats port must be fixed on the command line (0 disables it): take a free one.
-  const statsPort = await freePort();
+  const statsPort = opts.statsPort ?? (await freePort());
   const args = [
     opts.mainJs,
     '--address',
-    '127.0.0.1:0',
+    opts.address ?? '127.0.0.1:0',
     '--platform',
     opts.platformAddress,
     '--stats-port',
@@ -87,6 +100,8 @@ export async function startScalerProcess(opts: ScalerProcessOptions): Promise<Sc
   ];
   const proc = spawnScaler({ command: process.execPath, args, env: opts.env, stdout: 'ignore', onOutput: opts.onLog });
   // The bound port is only known from the "listening" log line (it binds port 0).
+  let startupMs = NaN;
+  let acceptingMs = NaN;
   const ready = new Promise<number>((resolve, reject) => {
     let buf = '';
     const done = (): void => {
@@ -101,6 +116,8 @@ export async function startScalerProcess(opts: ScalerProcessOptions): Promise<Sc
       buf += text;
       const m = /"port":(\d+),[^\n]*"msg":"scaler listening"/.exec(buf);
       if (m !== null) {
+        startupMs = Number(/"startupMs":(\d+)/.exec(m[0])?.[1] ?? NaN);
+        acceptingMs = Number(/"acceptingMs":(\d+)/.exec(m[0])?.[1] ?? NaN);
         done();
         resolve(Number(m[1]));
       }
@@ -122,6 +139,9 @@ export async function startScalerProcess(opts: ScalerProcessOptions): Promise<Sc
     child: proc.child,
     address: `127.0.0.1:${port}`,
     statsPort,
+    startupMs,
+    acceptingMs,
+    exited: proc.exited,
     getJson: <T>(path: string) => httpGetJson<T>(statsPort, path),
     stop: async () => (await proc.stop(SCALER_STOP_GRACE_MS)).code,
   };
@@ -151,8 +171,14 @@ export interface FaultLiveRunResult {
   /** Why each leaked slot counts as leaked (platform state, journaled or not). */
   readonly leakedDetail: Array<{ slotId: string; state: string; initFailed: boolean; journaled: boolean; broken: boolean }>;
   readonly liveSlotsAtEnd: number;
+  /** Slots still alive on the platform after the scaler stopped (SIGTERM: it destroys all it knows). */
+  readonly liveSlotsAfterStop: number;
+  /** CreateSlot calls whose answer the scaler never got (its count): the only slots it cannot destroy. */
+  readonly lostCreateReplies: number;
   readonly injected: Record<string, number>;
   readonly proxyOutages: number;
+  /** Platform calls whose connection was gone when they were answered (cut mid-call). */
+  readonly cutCalls: Record<string, number>;
   readonly platformCalls: Record<string, Record<string, number>>;
 }
 
@@ -177,13 +203,15 @@ export async function runFaultLive(opts: FaultLiveRunOptions): Promise<FaultLive
   await platform.start();
   const proxy = new FaultProxy({ upstream: platform.target });
   await proxy.start();
+  // The slot journal as deployed (on by default on a fixed port; this scaler binds port 0).
+  const journalDir = mkdtempSync(join(tmpdir(), 'scaler-fault-'));
   let scaler: ScalerProcess | undefined;
   try {
     scaler = await startScalerProcess({
       mainJs: opts.mainJs,
       platformAddress: proxy.target,
       shards: opts.shards,
-      extraArgs: opts.scalerArgs,
+      extraArgs: ['--journal', journalDir, ...(opts.scalerArgs ?? [])],
       onLog: opts.onLog,
     });
     const replayer = new Replayer({
@@ -210,10 +238,13 @@ export async function runFaultLive(opts: FaultLiveRunOptions): Promise<FaultLive
       await new Promise((r) => setTimeout(r, SETTLE_POLL_MS));
     }
     const tracked = (await scaler.getJson<{ slots: string[] }>('/slots')).slots;
+    const lostCreateReplies = (await scaler.getJson<{ totals: Record<string, number> }>('/stats')).totals.lostCreateReplies ?? 0;
     const byJournal = platform.leakCheck(tracked);
     const orphans = platform.leakCheck();
     // Leaked: not journaled, or journaled but unusable (never initialised, failed init, broken).
     const leaked = new Set([...byJournal.leakedSlotIds, ...orphans.leakedSlotIds]);
+    await scaler.stop();
+    const liveSlotsAfterStop = platform.liveSlotCount;
     return {
       requests: replay.requests,
       failures: replay.failedRequests,
@@ -226,8 +257,11 @@ export async function runFaultLive(opts: FaultLiveRunOptions): Promise<FaultLive
         return { slotId: id, state: slot?.state ?? '?', initFailed: slot?.initFailed ?? false, journaled: tracked.includes(id), broken: inst?.broken ?? false };
       }),
       liveSlotsAtEnd: byJournal.liveSlotIds.length,
+      liveSlotsAfterStop,
+      lostCreateReplies,
       injected: { ...plan.injected, outage: plan.injected.outage + proxy.refused },
       proxyOutages: proxy.outages,
+      cutCalls: { ...platform.cutCalls },
       platformCalls: platform.callCounts,
     };
   } finally {
@@ -235,5 +269,6 @@ export async function runFaultLive(opts: FaultLiveRunOptions): Promise<FaultLive
     await scaler?.stop();
     await proxy.close();
     await platform.close();
+    rmSync(journalDir, { recursive: true, force: true });
   }
 }

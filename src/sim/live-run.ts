@@ -3,8 +3,10 @@
  * against the scaler on :9001, statistics on :9000 for the run's duration. The scaler can be any
  * process (ours or anyone's); when `scalerCmd` is given it is started here and stopped at the end.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
-import { basename } from 'node:path';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { loadMetas } from './dataset-loader.js';
 import type { MetaRecord } from './dataset-types.js';
@@ -125,13 +127,16 @@ function spawnScalerCmd(
   opts: Pick<LiveRunOptions, 'scalerCmd' | 'scalerCwd' | 'scalerEnv' | 'scalerLog'>,
   scalerAddress: string,
   platformAddress: string,
+  journalDir: string,
 ): SpawnedScaler {
   const sink = opts.scalerLog === undefined ? process.stderr : opts.scalerLog;
   return spawnScaler({
     command: 'sh',
     args: ['-c', opts.scalerCmd as string],
     cwd: opts.scalerCwd,
-    env: { ...opts.scalerEnv, SCALER_ADDRESS: scalerAddress, PLATFORM_ADDRESS: platformAddress },
+    // A fresh slot journal per run (ours reads SCALER_JOURNAL): each run has a fresh platform, and
+    // a journal left by an earlier run's killed scaler must not be replayed against it.
+    env: { SCALER_JOURNAL: journalDir, ...opts.scalerEnv, SCALER_ADDRESS: scalerAddress, PLATFORM_ADDRESS: platformAddress },
     processGroup: true,
     onOutput: sink === null ? undefined : (text) => void sink.write(text),
   });
@@ -280,6 +285,7 @@ export async function runLiveSeries(opts: LiveSeriesOptions): Promise<LiveRunRes
     else localFaultT0 = clock.now();
   };
   let proc: SpawnedScaler | undefined;
+  let journalDir: string | undefined;
   let stats: StatsServer | undefined;
   const results: LiveRunResult[] = [];
   const out = opts.output === undefined ? process.stdout : opts.output;
@@ -287,7 +293,8 @@ export async function runLiveSeries(opts: LiveSeriesOptions): Promise<LiveRunRes
     await platform.start();
     opts.onPlatform?.(platform);
     if (opts.scalerCmd !== undefined) {
-      proc = spawnScalerCmd(opts, scalerAddress, platform.target);
+      journalDir = mkdtempSync(join(tmpdir(), 'scaler-run-'));
+      proc = spawnScalerCmd(opts, scalerAddress, platform.target, journalDir);
     }
     await waitForScaler(proc, scalerAddress, opts.scalerStartTimeoutMs ?? DEFAULT_SCALER_START_TIMEOUT_MS);
     if (statsAddress !== null) {
@@ -357,6 +364,7 @@ export async function runLiveSeries(opts: LiveSeriesOptions): Promise<LiveRunRes
     await stats?.close();
     await proc?.stop(opts.scalerKillGraceMs ?? DEFAULT_SCALER_KILL_GRACE_MS);
     await platform.close();
+    if (journalDir !== undefined) rmSync(journalDir, { recursive: true, force: true });
   }
   const lastIndex = results.length - 1;
   const last = results[lastIndex];

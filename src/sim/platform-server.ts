@@ -228,6 +228,12 @@ export class PlatformServer {
    * scaler's cold starts in flight, as the platform sees them): what bounding a client shows.
    */
   readonly peakInFlight: Record<PlatformMethodName | 'CreateSlot+Init', number> = { CreateSlot: 0, Init: 0, DestroySlot: 0, 'CreateSlot+Init': 0 };
+  /**
+   * Calls whose caller was gone (connection reset, cancelled) by the time they were answered:
+   * what a scaler sees as calls cut mid-call. A cut CreateSlot made no slot (see `createSlot`);
+   * a cut Init finished on the platform, but nobody learned it did.
+   */
+  readonly cutCalls: Record<'CreateSlot' | 'Init', number> = { CreateSlot: 0, Init: 0 };
 
   private readonly address: string;
   private readonly createLatencyMs: number;
@@ -424,6 +430,7 @@ export class PlatformServer {
     // A caller that gave up (deadline, cancel) never learns the id: creating the slot anyway
     // would charge the scaler for a slot it cannot destroy.
     if (call.cancelled) {
+      this.cutCalls.CreateSlot++;
       return this.fail('CreateSlot', Status.InternalError, `CreateSlot ${req.requestId}: call cancelled before the slot was created`);
     }
     const now = this.clock.now();
@@ -488,6 +495,7 @@ export class PlatformServer {
     return new Promise<InitReply>((resolve) => {
       const answer = (reply: InitReply): void => {
         this.pendingInits.delete(slot.slotId);
+        if (call.cancelled) this.cutCalls.Init++;
         if (reply.status !== Status.Ok && instance.state === 'initialising') {
           instance.state = slot.state === 'destroyed' ? 'destroyed' : instance.state;
           if (slot.state !== 'destroyed') slot.initFailed = true;

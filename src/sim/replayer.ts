@@ -35,6 +35,21 @@ export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
 export const SLOW_IDLE_MS = 1_000;
 /** A dispatch later than this behind its trace offset counts as late. */
 export const LATE_DISPATCH_MS = 10;
+/**
+ * Reconnect backoff of the replayer's channel: thousands of calls share one connection, and a
+ * scaler that restarts is found again within about the max (grpc-js adds up to 20% jitter).
+ */
+export const REPLAYER_INITIAL_RECONNECT_BACKOFF_MS = 100;
+export const REPLAYER_MAX_RECONNECT_BACKOFF_MS = 1_000;
+
+/** One failed request, with the call that failed and when it ran (the platform's clock). */
+export interface ReplayFailure {
+  readonly requestId: string;
+  readonly reason: string;
+  readonly call: 'assign' | 'idle';
+  readonly startedAtMs: number;
+  readonly endedAtMs: number;
+}
 
 /** Reasons a request counts as failed (keys of `ReplayResult.failures`). */
 export const FailureReason = {
@@ -98,6 +113,8 @@ export interface ReplayerOptions {
   readonly requestIdPrefix?: string;
   /** Called once when the first request is about to be dispatched (e.g. to start the stats server). */
   readonly onStart?: () => void;
+  /** Called for each failed request, once its outcome is known. */
+  readonly onFailure?: (f: ReplayFailure) => void;
 }
 
 export interface ReplayResult {
@@ -228,7 +245,7 @@ export class Replayer {
       this.opts.scalerAddress ?? DEFAULT_SCALER_ADDRESS,
       grpc.credentials.createInsecure(),
       // Thousands of concurrent calls on one connection; keep reconnects snappy if it drops.
-      { 'grpc.max_reconnect_backoff_ms': 1_000, 'grpc.initial_reconnect_backoff_ms': 100 },
+      { 'grpc.max_reconnect_backoff_ms': REPLAYER_MAX_RECONNECT_BACKOFF_MS, 'grpc.initial_reconnect_backoff_ms': REPLAYER_INITIAL_RECONNECT_BACKOFF_MS },
     );
     // Connect before the start instant, so the first request does not pay for the handshake.
     await new Promise<void>((resolve) => {
@@ -429,6 +446,7 @@ export class Replayer {
       if (assignment === null || assignment.instanceId === '') failure = FailureReason.AssignEmpty;
     }
     if (assignment === null || failure === FailureReason.AssignEmpty) {
+      if (failure !== undefined) this.reportFailure(requestId, failure, 'assign', sentAtMs, assign.latencyMs);
       this.record(rec, meta, assign.latencyMs, 0, failure, false, false, undefined, undefined);
       return;
     }
@@ -465,6 +483,7 @@ export class Replayer {
     // The instance goes back to the scaler even after a failed validation, so that a buggy
     // scaler's bookkeeping does not snowball into more failures than the one bug.
     const needDestroy = rec.statusCode !== 200;
+    const idleSentAtMs = this.clock.now();
     const idle = await this.call<unknown, IdleReply__Output>(
       'Idle',
       {
@@ -475,13 +494,19 @@ export class Replayer {
     );
     if (idle.latencyMs > this.slowIdleMs) this.slowIdleCount++;
     if (released !== undefined) await released;
-    if (failure === undefined) {
+    if (failure !== undefined) this.reportFailure(requestId, failure, 'assign', sentAtMs, assign.latencyMs);
+    else {
       if (idle.err !== null) failure = `${FailureReason.IdleRpcError}-${grpc.status[idle.err.code] ?? idle.err.code}`;
       else if (idle.reply === undefined || idle.reply.status !== Status.Ok) {
         failure = `${FailureReason.IdleStatus}-${statusName(idle.reply?.status ?? -1)}`;
       }
+      if (failure !== undefined) this.reportFailure(requestId, failure, 'idle', idleSentAtMs, idle.latencyMs);
     }
     this.record(rec, meta, assign.latencyMs, idle.latencyMs, failure, coldStart, holding, execAtMs, (inst as InstanceEntry | undefined)?.slotId);
+  }
+
+  private reportFailure(requestId: string, reason: string, call: 'assign' | 'idle', startedAtMs: number, latencyMs: number): void {
+    this.opts.onFailure?.({ requestId, reason, call, startedAtMs, endedAtMs: startedAtMs + latencyMs });
   }
 
   /** `executed`: the request ran on an instance it validly held (its work counts as useful). */

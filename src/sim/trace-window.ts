@@ -4,6 +4,8 @@
  * replayed live in minutes. Offsets are from the first request of the whole file, so a window
  * names the same requests in every mode (live, virtual, bound, hindsight reference).
  */
+import type { RequestRecord } from './dataset-types.js';
+
 export interface TraceWindow {
   readonly fromMs: number;
   /** Infinity: to the end of the trace. */
@@ -32,4 +34,29 @@ export class TraceWindowFilter {
 /** `[4h, 4h15m)` style label for reports. */
 export function describeWindow(w: TraceWindow, format: (ms: number) => string): string {
   return `[${format(w.fromMs)}, ${w.forMs === Infinity ? 'end' : format(w.fromMs + w.forMs)})`;
+}
+
+/**
+ * The `forMs` window of a trace with the most requests (sliding over start times), for live runs
+ * that cannot replay hours: the issue-13 measurement used a dataset's busiest 2 minutes.
+ * `requests` must be in start-time order, as datasets are; offsets as in {@link TraceWindow}.
+ */
+export function busiestWindow(requests: readonly RequestRecord[], forMs: number): { window: TraceWindow; requests: RequestRecord[] } {
+  if (requests.length === 0) return { window: { fromMs: 0, forMs }, requests: [] };
+  let best = 0;
+  let bestCount = 0;
+  let j = 0;
+  for (let i = 0; i < requests.length; i++) {
+    const end = requests[i]!.startTime + forMs;
+    if (j < i) j = i;
+    while (j < requests.length && requests[j]!.startTime < end) j++;
+    if (j - i > bestCount) {
+      bestCount = j - i;
+      best = i;
+    }
+  }
+  return {
+    window: { fromMs: requests[best]!.startTime - requests[0]!.startTime, forMs },
+    requests: requests.slice(best, best + bestCount),
+  };
 }

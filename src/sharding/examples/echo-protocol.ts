@@ -5,7 +5,7 @@
  */
 import { defineCounterLayout } from '../shared-counters.js';
 
-export const ECHO_COUNTER_LAYOUT = defineCounterLayout(['handled', 'bootMark', 'keys', 'shutdownMark'] as const);
+export const ECHO_COUNTER_LAYOUT = defineCounterLayout(['handled', 'bootMark', 'keys', 'shutdownMark', 'flushedAnswers'] as const);
 export type EchoCounterField = (typeof ECHO_COUNTER_LAYOUT)[number];
 
 export type EchoRequest =
@@ -25,6 +25,17 @@ export type EchoRequest =
   | { readonly op: 'info' }
   /** `process.exit(code)` inside the handler (crash simulation). */
   | { readonly op: 'crash'; readonly code: number };
+
+/** Optional `workerData` of the example worker (other fields are kept as given and echoed by `info`). */
+export interface EchoWorkerOptions {
+  /** Emitted as `{ shard, value: bootEvent }` during init, before the worker is ready. */
+  readonly bootEvent?: unknown;
+  /**
+   * Its `beforeFlush` busy-waits this long, then writes the number of requests answered so far
+   * to `flushedAnswers`: a reply seen by main before that number covers it left ahead of the hook.
+   */
+  readonly flushSpinMs?: number;
+}
 
 export interface EchoInfo {
   readonly shard: number;

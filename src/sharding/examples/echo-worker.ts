@@ -4,9 +4,20 @@
  */
 import { serveShard } from '../shard-worker.js';
 import { ECHO_CODEC } from './echo-codec.js';
-import { ECHO_COUNTER_LAYOUT, bootMarkOf, type EchoEvent, type EchoInfo, type EchoRequest } from './echo-protocol.js';
+import type { ShardContext } from '../shard-worker.js';
+import {
+  ECHO_COUNTER_LAYOUT,
+  bootMarkOf,
+  type EchoCounterField,
+  type EchoEvent,
+  type EchoInfo,
+  type EchoRequest,
+  type EchoWorkerOptions,
+} from './echo-protocol.js';
 
 const totals = new Map<string, number>();
+let shard: ShardContext<EchoEvent, EchoCounterField> | null = null;
+let flushSpinMs = 0;
 
 serveShard<EchoRequest, unknown, EchoEvent, (typeof ECHO_COUNTER_LAYOUT)[number]>(
   (req, reply, ctx) => {
@@ -56,8 +67,19 @@ serveShard<EchoRequest, unknown, EchoEvent, (typeof ECHO_COUNTER_LAYOUT)[number]
     codec: ECHO_CODEC,
     // Written before the worker reports ready, so main can read it right after start().
     init: (c) => {
+      shard = c;
       c.counters.set(c.shard, 'bootMark', bootMarkOf(c.shard, c.generation));
       c.counters.set(c.shard, 'keys', 0);
+      const o = (c.workerData ?? {}) as EchoWorkerOptions;
+      flushSpinMs = o.flushSpinMs ?? 0;
+      if (o.bootEvent !== undefined) c.emit({ shard: c.shard, value: o.bootEvent });
+    },
+    // Where a write-ahead log would be written; here it says how many answers it covered.
+    beforeFlush: () => {
+      if (flushSpinMs === 0 || shard === null) return;
+      const until = performance.now() + flushSpinMs;
+      while (performance.now() < until);
+      shard.counters.set(shard.shard, 'flushedAnswers', shard.stats.requestsReceived - shard.stats.pending);
     },
     onShutdown: (c) => {
       c.counters.set(c.shard, 'shutdownMark', 1);
