@@ -55,7 +55,9 @@ describe('compare-policies', () => {
   it('prints one markdown table with a row per pair and the per-policy means', { timeout: 30_000 }, () => {
     const out = execFileSync(process.execPath, [CLI, '--markdown', '--data', 'datasets/function_smoke_test', '--policies', 'fixed-5m,fixed-10m'], { encoding: 'utf8' });
     const rows = out.split('\n').filter((l) => l.startsWith('| function_smoke_test |'));
-    expect(rows).toHaveLength(3); // bound + two policies
+    expect(rows).toHaveLength(4); // bound, hindsight reference, two policies
+    expect(rows[0]).toContain('*clairvoyant bound*');
+    expect(rows[1]).toContain('*best fixed keep-alive, hindsight*');
     expect(out).toContain('| fixed-5m |');
     expect(out).toContain('mean score (datasets)');
   });

@@ -18,9 +18,8 @@
  * order, a lag behind the live clock longer than the requests' recent time in the system, so
  * that every run starts it, and releases it, exactly when its own decisions say (a run that
  * serves from a warm instance what the live core cold-started must not hold that instance for
- * the live wait). Feeding happens in batches off the request's path. Work is bounded: past
- * TUNER_MAX_FED_RATE requests per second, only a share of the functions (chosen as they first
- * appear) is fed.
+ * the live wait). Feeding happens in batches off the request's path. Work is bounded: the runs
+ * are fed the functions, in the order first seen, whose requests fit in TUNER_MAX_FED_RATE.
  */
 import type { CounterfactualRun } from './counterfactual-run.js';
 import type { FunctionMetaRef } from './platform.js';
@@ -50,8 +49,8 @@ export const TUNER_MIN_REQUESTS = 200;
  * rate's keep-alives of that time have not yet been charged for what they keep.
  */
 export const TUNER_WARMUP_MS = 60_000;
-/** Counterfactual work bound: requests per second fed to the runs (whole functions are sampled beyond). */
-export const TUNER_MAX_FED_RATE = 200;
+/** Counterfactual work bound: requests per second fed to the runs (whole functions, see `select`). */
+export const TUNER_MAX_FED_RATE = 100;
 
 /** Arrivals remembered by serial until their Idle (a power of two; far more than are ever in flight). */
 const ARRIVAL_TABLE_MASK = (1 << 20) - 1;
@@ -169,6 +168,19 @@ class ArrivalHeap {
   }
 }
 
+/** A function the live core served, and whether the runs are fed its requests. */
+class FedFunction {
+  /** Arrivals since the feeding set was last chosen, and the recent rate (per ms). */
+  arrivals = 0;
+  rate = 0;
+
+  constructor(
+    readonly meta: FunctionMetaRef,
+    readonly index: number,
+    public fed: boolean,
+  ) {}
+}
+
 export class ExchangeRateTuner {
   private current = INITIAL_EXCHANGE_RATE;
   /** The runs' rates, ascending, and the runs (made when the first request is fed). */
@@ -176,13 +188,14 @@ export class ExchangeRateTuner {
   private runs: CounterfactualRun[] | null = null;
   /** Judging starts once the runs are this old. */
   private judgeFrom = NaN;
-  /** Function key -> the order it was first seen in (functions are sampled by it). */
-  private readonly order = new Map<string, number>();
-  /** Feed the functions whose order is a multiple of `stride` (1: all). */
-  private stride = 1;
+  /** Functions by key, and in the order they were first seen (the index the tables hold). */
+  private readonly fns = new Map<string, FedFunction>();
+  private readonly fnList: FedFunction[] = [];
+  /** Requests per ms of the functions fed now; the feeding set is re-chosen every TUNER_SNAPSHOT_MS. */
+  private fedRate = 0;
+  private selectedAt = NaN;
   private fedTotal = 0;
   private arrivalsTotal = 0;
-  private firstArrivalAt = NaN;
   private nextSnapshotAt = NaN;
   private lastSnapshotAt = NaN;
   /** Each run's totals at the last snapshot, and the decayed sums of the intervals since. */
@@ -201,9 +214,6 @@ export class ExchangeRateTuner {
   /** Per recent arrival (serial modulo the tables' size): its time and function (-1: not fed). */
   private readonly arrivedAt = new Float64Array(ARRIVAL_TABLE_MASK + 1);
   private readonly arrivedFn = new Int32Array(ARRIVAL_TABLE_MASK + 1).fill(-1);
-  /** Fed functions, by the index the tables hold. */
-  private readonly metas: FunctionMetaRef[] = [];
-  private readonly metaIndex = new Map<string, number>();
   /** Recent times in the system (arrival to Idle), for the feeding lag. */
   private readonly sojourns = new RecentSamples();
   private nextId = 0;
@@ -226,24 +236,40 @@ export class ExchangeRateTuner {
 
   /** Request `arrival` (the live core's serial) of `meta` arrives at `now`; returns the rate to use. */
   arrive(meta: FunctionMetaRef, arrival: number, now: number): number {
-    if (this.arrivalsTotal++ === 0) this.firstArrivalAt = now;
-    this.liveNow = now;
-    let order = this.order.get(meta.key);
-    if (order === undefined) {
-      order = this.order.size;
-      this.order.set(meta.key, order);
+    if (this.arrivalsTotal++ === 0) this.selectedAt = now;
+    let f = this.fns.get(meta.key);
+    if (f === undefined) {
+      f = new FedFunction(meta, this.fnList.length, this.fedRate < TUNER_MAX_FED_RATE / 1000);
+      this.fns.set(meta.key, f);
+      this.fnList.push(f);
     }
+    f.arrivals++;
+    if (now - this.selectedAt >= TUNER_SNAPSHOT_MS) this.select(now);
     const slot = arrival & ARRIVAL_TABLE_MASK;
-    if (order % this.stride === 0) {
-      let i = this.metaIndex.get(meta.key);
-      if (i === undefined) {
-        i = this.metas.push(meta) - 1;
-        this.metaIndex.set(meta.key, i);
-      }
+    if (f.fed) {
       this.arrivedAt[slot] = now;
-      this.arrivedFn[slot] = i;
+      this.arrivedFn[slot] = f.index;
     } else this.arrivedFn[slot] = -1;
     return this.current;
+  }
+
+  /**
+   * Re-chooses the functions fed: in the order they were first seen, each whose recent rate still
+   * fits in TUNER_MAX_FED_RATE (a function busier than what is left is passed over, not thinned:
+   * its requests' timing is the point).
+   */
+  private select(now: number): void {
+    const elapsed = now - this.selectedAt;
+    this.selectedAt = now;
+    let budget = TUNER_MAX_FED_RATE / 1000;
+    for (const f of this.fnList) {
+      const rate = f.arrivals / elapsed;
+      f.rate = f.rate === 0 ? rate : 0.5 * (f.rate + rate);
+      f.arrivals = 0;
+      f.fed = f.rate <= budget;
+      if (f.fed) budget -= f.rate;
+    }
+    this.fedRate = TUNER_MAX_FED_RATE / 1000 - budget;
   }
 
   /** The live Idle of request `arrival`: how long it ran. The runs get it once the lag has passed. */
@@ -282,7 +308,7 @@ export class ExchangeRateTuner {
         this.snapshot(at);
       }
       const id = this.nextId++;
-      const meta = this.metas[p.fn[s]!]!;
+      const meta = this.fnList[p.fn[s]!]!.meta;
       for (const run of runs) {
         // A request that outlived the lag arrives late: at the run's present.
         run.advanceTo(at);
@@ -297,12 +323,6 @@ export class ExchangeRateTuner {
 
   private snapshot(now: number): void {
     this.nextSnapshotAt = now + TUNER_SNAPSHOT_MS;
-    // Sample functions from now on if the traffic outgrew the work bound.
-    const elapsedSec = (now - this.firstArrivalAt) / 1000;
-    if (elapsedSec > 0) {
-      const rate = this.arrivalsTotal / elapsedSec;
-      this.stride = rate > TUNER_MAX_FED_RATE ? Math.ceil(rate / TUNER_MAX_FED_RATE) : 1;
-    }
     const runs = this.runs;
     if (runs === null) return;
     const totals = runs.map((r) => r.totals());

@@ -133,6 +133,9 @@ class FunctionModel {
   /** Time-decayed sum of the waits of requests that queued for a released instance, ms (see GROWTH_WINDOW_MS). */
   queuedWaitMs = 0;
   queuedWaitAt = 0;
+  /** Erlang sizing of the last miss, and the rate, execution time and exchange rate it was for. */
+  sized = 0;
+  readonly sizedFor = new Float64Array(3);
 }
 
 function model(pool: PoolView): FunctionModel {
@@ -449,7 +452,14 @@ export class AdaptivePolicy implements ScalingPolicy {
     // the horizon above can see.
     const rate = arrivalRate(m, now);
     if (rate > 0) {
-      const sized = sizedCapacity(rate, exec, memGB, latencyGB) - capacity;
+      // O(rate x exec) to size: reused while its inputs moved less than SIZING_TOLERANCE.
+      if (!(near(rate, m.sizedFor[0]!) && near(exec, m.sizedFor[1]!) && near(latencyGB, m.sizedFor[2]!))) {
+        m.sized = sizedCapacity(rate, exec, memGB, latencyGB);
+        m.sizedFor[0] = rate;
+        m.sizedFor[1] = exec;
+        m.sizedFor[2] = latencyGB;
+      }
+      const sized = m.sized - capacity;
       if (sized > n) n = sized;
     }
     // A queue longer than the plan looks at must still drain before a new instance would
@@ -482,6 +492,13 @@ export class AdaptivePolicy implements ScalingPolicy {
 export const MAX_QUEUE_SERVERS = 16;
 const busyScratch = new Float64Array(MAX_QUEUE_SERVERS);
 const freeScratch = new Float64Array(2 * MAX_QUEUE_SERVERS);
+
+/** Inputs of capacity sizing this close (relative) reuse the last answer. */
+export const SIZING_TOLERANCE = 0.05;
+
+function near(a: number, b: number): boolean {
+  return Math.abs(a - b) <= SIZING_TOLERANCE * b;
+}
 
 /** The function's recent arrival rate, per ms, decayed to `now`. */
 function arrivalRate(m: FunctionModel, now: number): number {
