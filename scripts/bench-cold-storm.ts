@@ -21,14 +21,14 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { PlatformServer } from '../src/sim/platform-server.js';
+import { PlatformServer } from '../src/sim/live/platform-server.js';
 import { RawH2Client } from '../src/load/raw-h2-client.js';
-import { LatencyHistogram } from '../src/sim/latency-histogram.js';
+import { LatencyHistogram } from '../src/latency-histogram.js';
 import { ProcessSampler, readProcessCpuMs } from '../src/load/process-sampler.js';
 import { grpcStatusName } from '../src/load/load-client.js';
 import { ChildSet, SCALER_MAIN, describeMachine, durationArg, fetchScalerTotals, startScaler } from '../src/load/bench-harness.js';
 import { DEFAULT_GRPC_SERVER, defaultShardCount } from '../src/config.js';
-import { DEFAULT_MAX_COLD_STARTS_PER_SHARD } from '../src/server/bounded-platform.js';
+import { DEFAULT_MAX_COLD_STARTS_PER_SHARD } from '../src/platform/bounded-platform.js';
 import { DURATION_UNITS_HELP, formatDuration } from '../src/duration.js';
 
 export const STORM_ASSIGNS = 20_000;

@@ -14,7 +14,7 @@ import { createLoadClient } from '../src/load/create-load-client.js';
 import { KeyPopulation } from '../src/load/key-population.js';
 import { runLoad, type LoadRunResult } from '../src/load/load-runner.js';
 import { ChildSet, durationArg, startScaler } from '../src/load/bench-harness.js';
-import { PlatformServer } from '../src/sim/platform-server.js';
+import { PlatformServer } from '../src/sim/live/platform-server.js';
 import { splitPolicySpecs } from '../src/core/policies/policy-registry.js';
 
 export const KEEP_WARM_KEYS = 1_000;

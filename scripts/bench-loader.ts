@@ -8,8 +8,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { forEachRequestSync, loadMetasSync, streamRequests } from '../src/sim/dataset-loader.js';
-import { generateDataset, writeDataset } from '../src/sim/workload-generator.js';
+import { forEachRequestSync, loadMetasSync, streamRequests } from '../src/sim/datasets/dataset-loader.js';
+import { generateDataset, writeDataset } from '../src/sim/generator/workload-generator.js';
 import { durationArg } from '../src/load/bench-harness.js';
 
 export const DEFAULT_MAX_TIME_MS = 20_000;

@@ -19,7 +19,7 @@
  */
 import * as os from 'node:os';
 import { parseArgs } from 'node:util';
-import { PlatformServer } from '../src/sim/platform-server.js';
+import { PlatformServer } from '../src/sim/live/platform-server.js';
 import { RawH2Client } from '../src/load/raw-h2-client.js';
 import { KeyPopulation } from '../src/load/key-population.js';
 import { runLoad } from '../src/load/load-runner.js';

@@ -13,14 +13,14 @@
  */
 import * as os from 'node:os';
 import { parseArgs } from 'node:util';
-import { PlatformServer } from '../src/sim/platform-server.js';
+import { PlatformServer } from '../src/sim/live/platform-server.js';
 import { createLoadClient } from '../src/load/create-load-client.js';
 import { KeyPopulation } from '../src/load/key-population.js';
 import { runLoad } from '../src/load/load-runner.js';
 import {
   ChildSet, describeMachine, durationArg, fetchScalerTotals, medianOf, notWarm, readCpuSplit, startScaler, type ScalerChild,
 } from '../src/load/bench-harness.js';
-import { BENCH_SHARD_WORK_ENV } from '../src/server/bench-shard-work.js';
+import { BENCH_SHARD_WORK_ENV } from '../workers/bench-shard-work.js';
 
 export const DEFAULT_WORK_US = 250;
 export const DEFAULT_DURATION_MS = 3_000;

@@ -22,8 +22,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createPolicy, policySpecProblem } from '../src/core/policies/policy-registry.js';
 import { readProcessCpuMs } from '../src/load/process-sampler.js';
-import { forEachRequestFieldsSync, loadMetasSync } from '../src/sim/dataset-loader.js';
-import { datasetSource, runVirtual } from '../src/sim/virtual-engine.js';
+import { forEachRequestFieldsSync, loadMetasSync } from '../src/sim/datasets/dataset-loader.js';
+import { datasetSource, runVirtual } from '../src/sim/virtual/virtual-engine.js';
 import { durationArg } from '../src/load/bench-harness.js';
 
 const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');

@@ -21,7 +21,7 @@
  *   node dist/scripts/bench-warm-path.js [--rounds 3] [--duration 5s] [--shard-counts 1,2] [--compare-journal] [--markdown] [--json]
  */
 import { parseArgs } from 'node:util';
-import { PlatformServer } from '../src/sim/platform-server.js';
+import { PlatformServer } from '../src/sim/live/platform-server.js';
 import { createLoadClient } from '../src/load/create-load-client.js';
 import { KeyPopulation } from '../src/load/key-population.js';
 import { runLoad, type LoadRunResult } from '../src/load/load-runner.js';

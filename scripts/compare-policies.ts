@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Piscina } from 'piscina';
 import { policyNames, policySpecProblem, splitPolicySpecs } from '../src/core/policies/policy-registry.js';
-import { generateDataset, WORKLOAD_FAMILIES, workloadFamily, writeDataset, type WorkloadFamily } from '../src/sim/workload-generator.js';
+import { generateDataset, WORKLOAD_FAMILIES, workloadFamily, writeDataset, type WorkloadFamily } from '../src/sim/generator/workload-generator.js';
 import { HINDSIGHT_TASK, type CompareResult, type CompareTask } from './compare-worker.js';
 
 export const DEFAULT_SMOKE_DIR = 'datasets/function_smoke_test';
@@ -64,7 +64,7 @@ export interface Comparison {
     dir: string;
     family: boolean;
     boundScore: number;
-    /** The best fixed keep-alive per function in hindsight (src/sim/hindsight-keep-alive.ts). */
+    /** The best fixed keep-alive per function in hindsight (src/sim/scoring/hindsight-keep-alive.ts). */
     hindsight: { score: number; resourceHalf: number; latencyHalf: number } | undefined;
     requests: number;
     best: string;

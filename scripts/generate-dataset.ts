@@ -16,7 +16,7 @@ import {
   writeDataset,
   type GenerateOptions,
   type PatternName,
-} from '../src/sim/workload-generator.js';
+} from '../src/sim/generator/workload-generator.js';
 
 const HELP = `Usage: generate-dataset --out DIR [options]
 

@@ -12,14 +12,14 @@ import { parseArgs } from 'node:util';
 import { DEFAULT_POLICY } from '../src/config.js';
 import { DURATION_UNITS_HELP, DurationError, formatDuration, parseDuration } from '../src/duration.js';
 import { createPolicy } from '../src/core/policies/policy-registry.js';
-import { loadMetas, streamRequests } from '../src/sim/dataset-loader.js';
-import { DEFAULT_OUTAGE_MS, FAULT_KINDS, FaultPlan, virtualFaults, type FaultKind, type FaultRates } from '../src/sim/fault-plan.js';
-import { runFaultLive } from '../src/sim/fault-live-run.js';
-import { LOST_WITH_PROCESS_MS, runCrashLive, type CrashLiveRunResult } from '../src/sim/crash-live-run.js';
-import type { MetaRecord, RequestRecord } from '../src/sim/dataset-types.js';
-import { busiestWindow } from '../src/sim/trace-window.js';
-import { datasetSource, memorySource, runVirtual, type RequestSource } from '../src/sim/virtual-engine.js';
-import { generateDataset, workloadFamily } from '../src/sim/workload-generator.js';
+import { loadMetas, streamRequests } from '../src/sim/datasets/dataset-loader.js';
+import { DEFAULT_OUTAGE_MS, FAULT_KINDS, FaultPlan, virtualFaults, type FaultKind, type FaultRates } from '../src/sim/faults/fault-plan.js';
+import { runFaultLive } from '../src/sim/faults/fault-live-run.js';
+import { LOST_WITH_PROCESS_MS, runCrashLive, type CrashLiveRunResult } from '../src/sim/faults/crash-live-run.js';
+import type { MetaRecord, RequestRecord } from '../src/sim/datasets/dataset-types.js';
+import { busiestWindow } from '../src/sim/datasets/trace-window.js';
+import { datasetSource, memorySource, runVirtual, type RequestSource } from '../src/sim/virtual/virtual-engine.js';
+import { generateDataset, workloadFamily } from '../src/sim/generator/workload-generator.js';
 
 /** First unreachable window this far into every run, so even the 11 s smoke set sees one. */
 export const FIRST_OUTAGE_AT_MS = 3_000;

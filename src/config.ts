@@ -1,7 +1,7 @@
 import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DURATION_UNITS_HELP, DurationError, parseDuration } from './duration.js';
-import { DEFAULT_MAX_COLD_STARTS_PER_SHARD, DEFAULT_MAX_DESTROYS_PER_SHARD } from './server/bounded-platform.js';
+import { DEFAULT_MAX_COLD_STARTS_PER_SHARD, DEFAULT_MAX_DESTROYS_PER_SHARD } from './platform/bounded-platform.js';
 
 /** The contest's fixed addresses; the stats port must avoid 9000 and 50051 (the simulator's). */
 export const DEFAULT_SCALER_ADDRESS = '0.0.0.0:9001';

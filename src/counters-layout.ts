@@ -1,5 +1,5 @@
 import { defineCounterLayout } from './sharding/index.js';
-import type { PlatformCallCode, PlatformMethod } from './server/bounded-platform.js';
+import type { PlatformCallCode, PlatformMethod } from './platform/bounded-platform.js';
 
 /**
  * The scaler's shared counters: one row per shard in the `SharedArrayBuffer` of the sharding
@@ -57,7 +57,7 @@ export const SCALER_COUNTER_LAYOUT = defineCounterLayout([
   'slotGBs',
   'execSecs',
   'scheduleSecs',
-  /** Platform calls answered, by method and outcome (src/server/bounded-platform.ts). */
+  /** Platform calls answered, by method and outcome (src/platform/bounded-platform.ts). */
   'platformCreateSlotOk',
   'platformCreateSlotThrottle',
   'platformCreateSlotTransient',

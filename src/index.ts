@@ -16,10 +16,10 @@ export { createPolicy, policyNames, describePolicies, UnknownPolicyError } from 
 export { AdaptivePolicy, type AdaptivePolicyOptions } from './core/policies/adaptive-policy.js';
 export { FixedKeepAlivePolicy } from './core/policies/fixed-keep-alive.js';
 export { HybridHistogramPolicy } from './core/policies/hybrid-histogram.js';
-export { runVirtual, datasetSource, memorySource, type VirtualRunOptions, type VirtualRunResult } from './sim/virtual-engine.js';
-export { VirtualPlatform } from './sim/virtual-platform.js';
-export { ScoreBook, officialScore, type ScoreReport } from './sim/score-book.js';
-export { ClairvoyantBound, clairvoyantBound } from './sim/clairvoyant-bound.js';
-export { loadMetas, streamRequests, loadDataset, DatasetError } from './sim/dataset-loader.js';
-export { generateDataset, WORKLOAD_FAMILIES } from './sim/workload-generator.js';
-export type { MetaRecord, RequestRecord } from './sim/dataset-types.js';
+export { runVirtual, datasetSource, memorySource, type VirtualRunOptions, type VirtualRunResult } from './sim/virtual/virtual-engine.js';
+export { VirtualPlatform } from './sim/virtual/virtual-platform.js';
+export { ScoreBook, officialScore, type ScoreReport } from './sim/scoring/score-book.js';
+export { ClairvoyantBound, clairvoyantBound } from './sim/scoring/clairvoyant-bound.js';
+export { loadMetas, streamRequests, loadDataset, DatasetError } from './sim/datasets/dataset-loader.js';
+export { generateDataset, WORKLOAD_FAMILIES } from './sim/generator/workload-generator.js';
+export type { MetaRecord, RequestRecord } from './sim/datasets/dataset-types.js';

@@ -1,6 +1,6 @@
 /**
  * Protobuf wire-format and gRPC framing primitives shared by the hand-written codecs
- * (`src/load/assign-idle-codec.ts`, `src/server/platform-codec.ts`). Only the pieces those
+ * (`src/server/assign-idle-codec.ts`, `src/platform/platform-codec.ts`). Only the pieces those
  * codecs need: varints, string fields, the 5-byte gRPC prefix, and a decode cursor with field
  * skipping. uint64 values are JS numbers (exact up to 2^53).
  */

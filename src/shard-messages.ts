@@ -71,7 +71,7 @@ export interface ShardWorkerData {
   readonly platformClient?: PlatformClientKind;
   readonly policy: string;
   readonly keepAliveMs: number | undefined;
-  /** `--max-cold-starts` / `--max-destroys` (0: unbounded); absent means the defaults of src/server/bounded-platform.ts. */
+  /** `--max-cold-starts` / `--max-destroys` (0: unbounded); absent means the defaults of src/platform/bounded-platform.ts. */
   readonly maxColdStarts?: number;
   readonly maxDestroys?: number;
   readonly logLevel: string;

@@ -10,7 +10,7 @@ import { FixedKeepAlivePolicy } from '../src/core/policies/fixed-keep-alive.js';
 import { ScalerCore, type CoreLogger } from '../src/core/scaler-core.js';
 import type { FunctionMeta } from '../src/core/types.js';
 import { VirtualClock } from '../src/core/virtual-clock.js';
-import { VirtualPlatform } from '../src/sim/virtual-platform.js';
+import { VirtualPlatform } from '../src/sim/virtual/virtual-platform.js';
 
 const META: FunctionMeta = { key: 'fn', runtime: 'go', timeoutInSecs: 60, memoryMb: 256 };
 

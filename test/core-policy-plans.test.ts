@@ -12,10 +12,10 @@ import { bestIdlePlan, gapKeepCost, gapPlanCost, KEEP_SLACK, prewarmMarginMs, ty
 import { AdaptivePolicy } from '../src/core/policies/adaptive-policy.js';
 import { coldStartsWorthIt } from '../src/core/queue-plan.js';
 import { RecentSamples } from '../src/core/recent-samples.js';
-import { memorySource, runVirtual } from '../src/sim/virtual-engine.js';
-import { DEFAULT_CREATE_LATENCY_MS, DEFAULT_PLATFORM_RPC_MS } from '../src/sim/virtual-platform.js';
-import { generateDataset } from '../src/sim/workload-generator.js';
-import type { MetaRecord, RequestRecord } from '../src/sim/dataset-types.js';
+import { memorySource, runVirtual } from '../src/sim/virtual/virtual-engine.js';
+import { DEFAULT_CREATE_LATENCY_MS, DEFAULT_PLATFORM_RPC_MS } from '../src/sim/virtual/virtual-platform.js';
+import { generateDataset } from '../src/sim/generator/workload-generator.js';
+import type { MetaRecord, RequestRecord } from '../src/sim/datasets/dataset-types.js';
 
 const sorted = (xs: number[]): Float64Array => Float64Array.from(xs).sort();
 

@@ -4,7 +4,7 @@ import { PlatformErrorKind, type PlatformError } from '../src/core/platform.js';
 import { BUSY_LEASE_GRACE_MS, BUSY_LEASE_SWEEP_MS, BUSY_LEASE_TIMEOUT_FACTOR, INIT_HEDGE_FACTOR, INIT_HEDGE_SWEEP_MS, ScalerCore } from '../src/core/scaler-core.js';
 import { ScalerErrorCode, type FunctionMeta } from '../src/core/types.js';
 import { VirtualClock } from '../src/core/virtual-clock.js';
-import { VirtualPlatform, type VirtualFaults } from '../src/sim/virtual-platform.js';
+import { VirtualPlatform, type VirtualFaults } from '../src/sim/virtual/virtual-platform.js';
 
 const META: FunctionMeta = { key: 'fn-a', runtime: 'nodejs', timeoutInSecs: 60, memoryMb: 512 };
 const INIT_MS = 1_000;

@@ -15,10 +15,10 @@ import * as grpc from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadProto, Status, type ScalerClient } from '../src/proto.js';
 import type { AssignReply__Output } from '../src/generated/serverless/simulator/AssignReply.js';
-import { loadMetas } from '../src/sim/dataset-loader.js';
-import { PlatformServer, monotonicClock } from '../src/sim/platform-server.js';
-import { Replayer } from '../src/sim/replayer.js';
-import { ScoreBook } from '../src/sim/score-book.js';
+import { loadMetas } from '../src/sim/datasets/dataset-loader.js';
+import { PlatformServer, monotonicClock } from '../src/sim/live/platform-server.js';
+import { Replayer } from '../src/sim/live/replayer.js';
+import { ScoreBook } from '../src/sim/scoring/score-book.js';
 import { freePort } from '../src/free-port.js';
 
 const MAIN_JS = fileURLToPath(new URL('../dist/src/main.js', import.meta.url));

@@ -18,7 +18,7 @@ import { SlotPhase } from '../src/journal/journal-format.js';
 import { JournalFile } from '../src/journal/journal-file.js';
 import { JournalingPlatform } from '../src/journal/journaling-platform.js';
 import { recoverSlots, type RecoveryTarget } from '../src/journal/recover-slots.js';
-import { VirtualPlatform } from '../src/sim/virtual-platform.js';
+import { VirtualPlatform } from '../src/sim/virtual/virtual-platform.js';
 
 const FN_A: FunctionMeta = { key: 'fn-a', runtime: 'go', timeoutInSecs: 60, memoryMb: 256 };
 const FN_SLOW: FunctionMeta = { key: 'fn-slow', runtime: 'python', timeoutInSecs: 600, memoryMb: 1024 };

@@ -13,7 +13,7 @@ import {
   grpcMessageEnd,
   GRPC_FRAME_HEADER_BYTES,
   CodecError,
-} from '../src/load/assign-idle-codec.js';
+} from '../src/server/assign-idle-codec.js';
 
 const service = loadProto().serverless.simulator.Scaler.service;
 

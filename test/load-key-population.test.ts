@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { KeyPopulation, KeyPopulationError } from '../src/load/key-population.js';
-import { LatencyHistogram } from '../src/sim/latency-histogram.js';
+import { LatencyHistogram } from '../src/latency-histogram.js';
 
 function counts(p: KeyPopulation, n: number): number[] {
   const c = new Array<number>(p.keys.length).fill(0);

@@ -10,7 +10,7 @@ import type { ScalingPolicy } from '../src/core/policy.js';
 import { ScalerCore } from '../src/core/scaler-core.js';
 import type { FunctionMeta } from '../src/core/types.js';
 import { VirtualClock } from '../src/core/virtual-clock.js';
-import { VirtualPlatform } from '../src/sim/virtual-platform.js';
+import { VirtualPlatform } from '../src/sim/virtual/virtual-platform.js';
 
 const CREATE_MS = 100;
 const MIN = 60_000;

@@ -11,12 +11,12 @@ import { PlatformErrorKind } from '../src/core/platform.js';
 import { ScalerCore } from '../src/core/scaler-core.js';
 import { ScalerErrorCode } from '../src/core/types.js';
 import { VirtualClock } from '../src/core/virtual-clock.js';
-import { loadMetas, streamRequests } from '../src/sim/dataset-loader.js';
-import { FAULT_KINDS, FaultPlan, parseFaultRates, virtualFaults, type FaultRates } from '../src/sim/fault-plan.js';
-import { runFaultLive } from '../src/sim/fault-live-run.js';
-import { datasetSource, memorySource, runVirtual, type RequestSource } from '../src/sim/virtual-engine.js';
-import { VirtualPlatform } from '../src/sim/virtual-platform.js';
-import { generateDataset, workloadFamily } from '../src/sim/workload-generator.js';
+import { loadMetas, streamRequests } from '../src/sim/datasets/dataset-loader.js';
+import { FAULT_KINDS, FaultPlan, parseFaultRates, virtualFaults, type FaultRates } from '../src/sim/faults/fault-plan.js';
+import { runFaultLive } from '../src/sim/faults/fault-live-run.js';
+import { datasetSource, memorySource, runVirtual, type RequestSource } from '../src/sim/virtual/virtual-engine.js';
+import { VirtualPlatform } from '../src/sim/virtual/virtual-platform.js';
+import { generateDataset, workloadFamily } from '../src/sim/generator/workload-generator.js';
 import { MAIN_JS } from './reliability-fixtures.js';
 
 const SMOKE_DIR = fileURLToPath(new URL('../datasets/function_smoke_test', import.meta.url));

@@ -8,8 +8,8 @@ import { loadProto } from '../src/proto.js';
 import type { ScalerClient } from '../src/proto.js';
 import type { AssignReply__Output } from '../src/generated/serverless/simulator/AssignReply.js';
 import type { IdleReply__Output } from '../src/generated/serverless/simulator/IdleReply.js';
-import { PlatformServer, type PlatformServerOptions } from '../src/sim/platform-server.js';
-import { startScalerProcess, type ScalerProcess } from '../src/sim/fault-live-run.js';
+import { PlatformServer, type PlatformServerOptions } from '../src/sim/live/platform-server.js';
+import { startScalerProcess, type ScalerProcess } from '../src/sim/faults/fault-live-run.js';
 
 export const MAIN_JS = fileURLToPath(new URL('../dist/src/main.js', import.meta.url));
 

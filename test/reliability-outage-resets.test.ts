@@ -5,7 +5,7 @@
  * no failure, and no slot is alive after the scaler stops.
  */
 import { describe, expect, it } from 'vitest';
-import { runFaultLive } from '../src/sim/fault-live-run.js';
+import { runFaultLive } from '../src/sim/faults/fault-live-run.js';
 import { MAIN_JS } from './reliability-fixtures.js';
 import { OUTAGE_DATASET_FIRST_OUTAGE_MS, outageDataset } from './reliability-datasets.js';
 

@@ -15,9 +15,9 @@ import { shardJournalFile } from '../src/journal/journal-directory.js';
 import { FRAME_HEADER_BYTES } from '../src/journal/journal-format.js';
 import { JournalFile } from '../src/journal/journal-file.js';
 import { loadProto, type ScalerClient } from '../src/proto.js';
-import { runCrashLive } from '../src/sim/crash-live-run.js';
-import { startScalerProcess, type ScalerProcess } from '../src/sim/fault-live-run.js';
-import { PlatformServer } from '../src/sim/platform-server.js';
+import { runCrashLive } from '../src/sim/faults/crash-live-run.js';
+import { startScalerProcess, type ScalerProcess } from '../src/sim/faults/fault-live-run.js';
+import { PlatformServer } from '../src/sim/live/platform-server.js';
 import { MAIN_JS, assignReq, idleReq, startHarness, type Harness } from './reliability-fixtures.js';
 import { crashDataset } from './reliability-datasets.js';
 

@@ -19,7 +19,7 @@ import {
   parseConfig,
   type ScalerConfig,
 } from '../src/config.js';
-import { DEFAULT_MAX_COLD_STARTS_PER_SHARD, DEFAULT_MAX_DESTROYS_PER_SHARD } from '../src/server/bounded-platform.js';
+import { DEFAULT_MAX_COLD_STARTS_PER_SHARD, DEFAULT_MAX_DESTROYS_PER_SHARD } from '../src/platform/bounded-platform.js';
 
 function parse(argv: string[], env: Record<string, string> = {}): ScalerConfig {
   const c = parseConfig(argv, env);

@@ -14,13 +14,13 @@ import { freePort } from '../src/free-port.js';
 import { H2Method, type H2Call } from '../src/h2/h2-call.js';
 import { H2UnaryClient } from '../src/h2/h2-unary-client.js';
 import { RawH2Client } from '../src/load/raw-h2-client.js';
-import { encodeAssignFrame, encodeMetaField } from '../src/load/assign-idle-codec.js';
+import { encodeAssignFrame, encodeMetaField } from '../src/server/assign-idle-codec.js';
 
 // The server runs from the build: its shard worker script is compiled JavaScript.
 const { ScalerServer } = (await import('../dist/src/server/scaler-server.js'));
 const { parseConfig } = (await import('../dist/src/config.js'));
 const { createLogger } = (await import('../dist/src/logger.js'));
-const { PlatformServer } = (await import('../dist/src/sim/platform-server.js'));
+const { PlatformServer } = (await import('../dist/src/sim/live/platform-server.js'));
 
 /** Init time of the stand-in platform: long enough to cancel or time out an Assign waiting on it. */
 const INIT_MS = 600;

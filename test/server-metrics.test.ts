@@ -13,7 +13,7 @@ import { SCALER_COUNTER_LAYOUT } from '../src/counters-layout.js';
 import { RawH2Client } from '../src/load/raw-h2-client.js';
 import { KeyPopulation } from '../src/load/key-population.js';
 import { runLoad } from '../src/load/load-runner.js';
-import { DEFAULT_MAX_COLD_STARTS_PER_SHARD, DEFAULT_MAX_DESTROYS_PER_SHARD } from '../src/server/bounded-platform.js';
+import { DEFAULT_MAX_COLD_STARTS_PER_SHARD, DEFAULT_MAX_DESTROYS_PER_SHARD } from '../src/platform/bounded-platform.js';
 import { CountedHistogram } from '../src/server/counted-histogram.js';
 import { FunctionSlotTally } from '../src/server/function-slot-tally.js';
 import { RpcMethod } from '../src/server/rpc-metrics.js';

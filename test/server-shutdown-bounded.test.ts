@@ -12,7 +12,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { SlotPhase } from '../src/journal/journal-format.js';
 import { readJournalFile } from '../src/journal/journal-reader.js';
 import { JournalState } from '../src/journal/journal-state.js';
-import { PlatformServer } from '../src/sim/platform-server.js';
+import { PlatformServer } from '../src/sim/live/platform-server.js';
 import { RawH2Client } from '../src/load/raw-h2-client.js';
 import { ChildSet, startScaler, type ScalerChild } from '../src/load/bench-harness.js';
 

@@ -17,7 +17,7 @@ import {
   type EchoRequest,
 } from '../src/sharding/examples/echo-protocol.js';
 import { ECHO_CODEC } from '../src/sharding/examples/echo-codec.js';
-import { MAX_RING_ERROR_CHARS } from '../src/sharding/shard-worker.js';
+import { MAX_RING_ERROR_CHARS } from '../src/sharding/worker-runtime.js';
 
 const WORKER = new URL('../dist/src/sharding/examples/echo-worker.js', import.meta.url);
 type Router = ShardRouter<EchoRequest, unknown, EchoEvent, EchoCounterField>;

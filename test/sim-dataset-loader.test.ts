@@ -11,8 +11,8 @@ import {
   loadMetas,
   loadMetasSync,
   streamRequests,
-} from '../src/sim/dataset-loader.js';
-import type { RequestRecord } from '../src/sim/dataset-types.js';
+} from '../src/sim/datasets/dataset-loader.js';
+import type { RequestRecord } from '../src/sim/datasets/dataset-types.js';
 
 const SMOKE = fileURLToPath(new URL('../datasets/function_smoke_test', import.meta.url));
 const root = mkdtempSync(join(tmpdir(), 'sim-loader-'));

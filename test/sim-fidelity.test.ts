@@ -13,9 +13,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPolicy } from '../src/core/policies/policy-registry.js';
-import { runLive } from '../src/sim/live-run.js';
-import { datasetSource, runVirtual } from '../src/sim/virtual-engine.js';
-import { generateDataset, writeDataset, type GenerateOptions } from '../src/sim/workload-generator.js';
+import { runLive } from '../src/sim/live/live-run.js';
+import { datasetSource, runVirtual } from '../src/sim/virtual/virtual-engine.js';
+import { generateDataset, writeDataset, type GenerateOptions } from '../src/sim/generator/workload-generator.js';
 import { freePort } from '../src/free-port.js';
 
 const FIDELITY_POINTS = 1.5;

@@ -9,7 +9,7 @@ import type { PlatformClient, ScalerHandlers } from '../src/proto.js';
 import type { CreateSlotReply__Output } from '../src/generated/serverless/simulator/CreateSlotReply.js';
 import type { InitReply__Output } from '../src/generated/serverless/simulator/InitReply.js';
 import type { DestroySlotReply__Output } from '../src/generated/serverless/simulator/DestroySlotReply.js';
-import type { MetaRecord, RequestRecord } from '../src/sim/dataset-types.js';
+import type { MetaRecord, RequestRecord } from '../src/sim/datasets/dataset-types.js';
 
 export function platformClient(target: string): PlatformClient {
   const proto = loadProto();

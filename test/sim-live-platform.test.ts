@@ -5,9 +5,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Status } from '../src/proto.js';
 import type { PlatformClient } from '../src/proto.js';
-import { PlatformServer } from '../src/sim/platform-server.js';
-import type { PlatformServerOptions, WallClock } from '../src/sim/platform-server.js';
-import { ScoreBook } from '../src/sim/score-book.js';
+import { PlatformServer } from '../src/sim/live/platform-server.js';
+import type { PlatformServerOptions, WallClock } from '../src/sim/live/platform-server.js';
+import { ScoreBook } from '../src/sim/scoring/score-book.js';
 import { createSlot, destroySlot, initSlot, meta, metaMap, platformClient } from './sim-live-fixtures.js';
 
 const FN = meta('fn-a', 512, 150);

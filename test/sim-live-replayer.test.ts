@@ -3,11 +3,11 @@
  * assignment validation against the platform ledger, failure reasons, costs and the tail.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { PlatformServer } from '../src/sim/platform-server.js';
-import { Replayer } from '../src/sim/replayer.js';
-import type { ReplayResult, ReplayerOptions } from '../src/sim/replayer.js';
-import { ScoreBook } from '../src/sim/score-book.js';
-import type { MetaRecord, RequestRecord } from '../src/sim/dataset-types.js';
+import { PlatformServer } from '../src/sim/live/platform-server.js';
+import { Replayer } from '../src/sim/live/replayer.js';
+import type { ReplayResult, ReplayerOptions } from '../src/sim/live/replayer.js';
+import { ScoreBook } from '../src/sim/scoring/score-book.js';
+import type { MetaRecord, RequestRecord } from '../src/sim/datasets/dataset-types.js';
 import { meta, metaMap, req, startTestScaler } from './sim-live-fixtures.js';
 import type { ScalerBehaviour, TestScaler } from './sim-live-fixtures.js';
 

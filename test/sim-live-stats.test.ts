@@ -4,7 +4,7 @@
  */
 import { connect } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { StatsServer, splitAddress } from '../src/sim/stats-server.js';
+import { StatsServer, splitAddress } from '../src/sim/live/stats-server.js';
 
 function refused(port: number): Promise<boolean> {
   return new Promise((resolve) => {

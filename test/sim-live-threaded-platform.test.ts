@@ -1,16 +1,16 @@
 /**
- * The platform in a worker thread (compiled `dist/src/sim/platform-worker.js`, built by
+ * The platform in a worker thread (compiled `dist/src/sim/live/platform-worker.js`, built by
  * `npm test`'s pretest) with the replayer validating against its mirrored ledger: same
  * verdicts and costs as the in-process platform, including the race where the scaler names an
  * instance before the mirror has applied its "initialised" change.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { PlatformServer } from '../src/sim/platform-server.js';
-import { Replayer } from '../src/sim/replayer.js';
-import type { ReplayResult } from '../src/sim/replayer.js';
-import { ScoreBook } from '../src/sim/score-book.js';
-import { ThreadedPlatform } from '../src/sim/threaded-platform.js';
-import type { RequestRecord } from '../src/sim/dataset-types.js';
+import { PlatformServer } from '../src/sim/live/platform-server.js';
+import { Replayer } from '../src/sim/live/replayer.js';
+import type { ReplayResult } from '../src/sim/live/replayer.js';
+import { ScoreBook } from '../src/sim/scoring/score-book.js';
+import { ThreadedPlatform } from '../src/sim/live/threaded-platform.js';
+import type { RequestRecord } from '../src/sim/datasets/dataset-types.js';
 import { createSlot, destroySlot, initSlot, meta, metaMap, platformClient, req, startTestScaler } from './sim-live-fixtures.js';
 import type { ScalerBehaviour, TestScaler } from './sim-live-fixtures.js';
 

@@ -5,9 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DatasetError, forEachRequestFieldsSync, loadMetasSync } from '../src/sim/dataset-loader.js';
-import type { MetaRecord } from '../src/sim/dataset-types.js';
-import { ClairvoyantBound, type ClairvoyantResult } from '../src/sim/clairvoyant-bound.js';
+import { DatasetError, forEachRequestFieldsSync, loadMetasSync } from '../src/sim/datasets/dataset-loader.js';
+import type { MetaRecord } from '../src/sim/datasets/dataset-types.js';
+import { ClairvoyantBound, type ClairvoyantResult } from '../src/sim/scoring/clairvoyant-bound.js';
 import {
   forEachRequestFieldsParallel,
   forEachRequestFieldsWithBound,
@@ -15,11 +15,11 @@ import {
   REQUEST_PARSE_WORKER_SCRIPT,
   RequestParseWorkerError,
   type ParallelParseOptions,
-} from '../src/sim/parallel-request-source.js';
+} from '../src/sim/datasets/parallel-request-source.js';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
-const DIST_SOURCE = join(REPO, 'dist/src/sim/parallel-request-source.js');
-const DIST_PROTOCOL = join(REPO, 'dist/src/sim/request-parse-protocol.js');
+const DIST_SOURCE = join(REPO, 'dist/src/sim/datasets/parallel-request-source.js');
+const DIST_PROTOCOL = join(REPO, 'dist/src/sim/datasets/request-parse-protocol.js');
 const GENERATOR = join(REPO, 'dist/scripts/generate-dataset.js');
 
 const root = mkdtempSync(join(tmpdir(), 'sim-parallel-parse-'));
@@ -237,7 +237,7 @@ describe('forEachRequestFieldsParallel', () => {
     // parent runs with --input-type=module, which Node 20 passes on to workers and which makes
     // a file entry point fail before any of our code runs: the bootstrap must cope with it.
     const code = `
-      import { loadMetasSync } from ${JSON.stringify(join(REPO, 'dist/src/sim/dataset-loader.js'))};
+      import { loadMetasSync } from ${JSON.stringify(join(REPO, 'dist/src/sim/datasets/dataset-loader.js'))};
       import { forEachRequestFieldsParallel } from ${JSON.stringify(DIST_SOURCE)};
       const dir = ${JSON.stringify(generated)};
       let seen = 0;

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { clairvoyantBound } from '../src/sim/clairvoyant-bound.js';
-import { renderHtmlReport } from '../src/sim/report-html.js';
-import { renderTextReport, toJsonLine } from '../src/sim/report-text.js';
-import { ScoreBook, type ScoreReport } from '../src/sim/score-book.js';
-import { generateDataset } from '../src/sim/workload-generator.js';
+import { clairvoyantBound } from '../src/sim/scoring/clairvoyant-bound.js';
+import { renderHtmlReport } from '../src/sim/reports/report-html.js';
+import { renderTextReport, toJsonLine } from '../src/sim/reports/report-text.js';
+import { ScoreBook, type ScoreReport } from '../src/sim/scoring/score-book.js';
+import { generateDataset } from '../src/sim/generator/workload-generator.js';
 
 /** A crude keep-alive replay, enough to fill every part of a report. */
 function sampleReport(): { report: ScoreReport; bound: ReturnType<typeof clairvoyantBound> } {

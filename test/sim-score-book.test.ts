@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { LatencyHistogram } from '../src/sim/latency-histogram.js';
-import { officialScore, passesSuccessGate, ScoreBook, scoreHalves } from '../src/sim/score-book.js';
+import { LatencyHistogram } from '../src/latency-histogram.js';
+import { officialScore, passesSuccessGate, ScoreBook, scoreHalves } from '../src/sim/scoring/score-book.js';
 
 const T0 = 1_685_000_000_000;
 

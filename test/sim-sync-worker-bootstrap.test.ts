@@ -12,15 +12,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ClairvoyantBound, type ClairvoyantResult } from '../src/sim/clairvoyant-bound.js';
-import { loadDatasetSync } from '../src/sim/dataset-loader.js';
-import type { MetaRecord } from '../src/sim/dataset-types.js';
-import { REQUEST_PARSE_WORKER_SCRIPT } from '../src/sim/parallel-request-source.js';
+import { ClairvoyantBound, type ClairvoyantResult } from '../src/sim/scoring/clairvoyant-bound.js';
+import { loadDatasetSync } from '../src/sim/datasets/dataset-loader.js';
+import type { MetaRecord } from '../src/sim/datasets/dataset-types.js';
+import { REQUEST_PARSE_WORKER_SCRIPT } from '../src/sim/datasets/parallel-request-source.js';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
-const DIST_SOURCE = join(REPO, 'dist/src/sim/parallel-request-source.js');
-const DIST_PROTOCOL = join(REPO, 'dist/src/sim/request-parse-protocol.js');
-const DIST_LOADER = join(REPO, 'dist/src/sim/dataset-loader.js');
+const DIST_SOURCE = join(REPO, 'dist/src/sim/datasets/parallel-request-source.js');
+const DIST_PROTOCOL = join(REPO, 'dist/src/sim/datasets/request-parse-protocol.js');
+const DIST_LOADER = join(REPO, 'dist/src/sim/datasets/dataset-loader.js');
 const GENERATOR = join(REPO, 'dist/scripts/generate-dataset.js');
 const BOUND_OPTS = { createMs: 100, rpcOverheadMs: 0.5 } as const;
 /** A hang shows up as the child being killed by this timeout. */

@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadDatasetSync } from '../src/sim/dataset-loader.js';
-import type { RequestRecord } from '../src/sim/dataset-types.js';
+import { loadDatasetSync } from '../src/sim/datasets/dataset-loader.js';
+import type { RequestRecord } from '../src/sim/datasets/dataset-types.js';
 import {
   DEFAULT_BASE_TIME_MS,
   INIT_MAX_MS,
@@ -14,7 +14,7 @@ import {
   WORKLOAD_FAMILIES,
   generateDataset,
   writeDataset,
-} from '../src/sim/workload-generator.js';
+} from '../src/sim/generator/workload-generator.js';
 
 function __dirnameOf(): string {
   return dirname(fileURLToPath(import.meta.url));

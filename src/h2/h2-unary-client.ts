@@ -1,7 +1,7 @@
 /**
  * The project's one raw HTTP/2 unary gRPC client: a few `H2Connection`s to one address, calls
  * spread round-robin, reconnecting with backoff. The shard workers' platform client
- * (`src/server/raw-h2-platform-client.ts`) and the load generator (`src/load/raw-h2-client.ts`)
+ * (`src/platform/raw-h2-platform-client.ts`) and the load generator (`src/load/raw-h2-client.ts`)
  * are thin layers over it that encode their messages and map its outcomes.
  *
  * A call's outcome arrives once through `done(call)`, never synchronously: `call.grpcStatus`

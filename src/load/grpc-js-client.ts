@@ -17,7 +17,7 @@ import {
   DEFAULT_META_RUNTIME,
   DEFAULT_META_TIMEOUT_SECS,
 } from './raw-h2-client.js';
-import type { ResultFields } from './assign-idle-codec.js';
+import type { ResultFields } from '../server/assign-idle-codec.js';
 
 export interface GrpcJsClientOptions {
   readonly target: string;

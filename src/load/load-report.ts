@@ -1,5 +1,5 @@
 /** Human-readable and one-line JSON renderings of a {@link LoadRunResult}. */
-import type { LatencySummary } from '../sim/latency-histogram.js';
+import type { LatencySummary } from '../latency-histogram.js';
 import type { LoadRunResult } from './load-runner.js';
 
 function fmtMs(v: number): string {

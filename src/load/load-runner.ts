@@ -11,7 +11,7 @@
  * "schedule time" of one request.
  */
 import { Status } from '../proto.js';
-import { LatencyHistogram, type LatencySummary } from '../sim/latency-histogram.js';
+import { LatencyHistogram, type LatencySummary } from '../latency-histogram.js';
 import { ProcessSampler, PROCESS_SAMPLE_INTERVAL_MS, type ProcessUsage } from './process-sampler.js';
 import { grpcStatusName, type AssignOutcome, type LoadCallError, type LoadClient } from './load-client.js';
 import type { KeyPopulation } from './key-population.js';

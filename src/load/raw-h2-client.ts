@@ -17,8 +17,10 @@ import {
   decodeIdleReplyStatus,
   grpcMessageEnd,
   GRPC_FRAME_HEADER_BYTES,
+  SCALER_ASSIGN_PATH,
+  SCALER_IDLE_PATH,
   type ResultFields,
-} from './assign-idle-codec.js';
+} from '../server/assign-idle-codec.js';
 import {
   LoadCallError,
   LoadCallErrorCode,
@@ -33,9 +35,6 @@ export const RAW_H2_DEFAULT_SESSIONS = 1;
 export const DEFAULT_META_RUNTIME = 'nodejs';
 export const DEFAULT_META_TIMEOUT_SECS = 60;
 export const DEFAULT_IDLE_RESULT: ResultFields = { statusCode: 200, durationInMs: 0 };
-
-export const SCALER_ASSIGN_PATH = '/serverless.simulator.Scaler/Assign';
-export const SCALER_IDLE_PATH = '/serverless.simulator.Scaler/Idle';
 
 export interface RawH2ClientOptions {
   /** `host:port` of the Scaler service. */

@@ -1,6 +1,6 @@
 /**
  * The `Scaler` gRPC service on `node:http2` directly, with the project's protobuf codec
- * (`src/load/assign-idle-codec.ts`): the same `ScalerService` as the grpc-js server
+ * (`src/server/assign-idle-codec.ts`): the same `ScalerService` as the grpc-js server
  * (`--grpc-server http2` selects it), without grpc-js' per-call layers (metadata objects,
  * interceptors, stream wrappers, protobufjs).
  *
@@ -18,10 +18,11 @@ import {
   decodeIdleRequest,
   encodeAssignReplyFrame,
   IDLE_REPLY_OK_FRAME,
+  SCALER_ASSIGN_PATH,
+  SCALER_IDLE_PATH,
   type DecodedAssignRequest,
   type DecodedIdleRequest,
-} from '../load/assign-idle-codec.js';
-import { SCALER_ASSIGN_PATH, SCALER_IDLE_PATH } from '../load/raw-h2-client.js';
+} from './assign-idle-codec.js';
 import { GRPC_FRAME_HEADER_BYTES } from '../protobuf-wire.js';
 import type { AssignDone, IdleDone, ScalerCall, ScalerService } from './scaler-service.js';
 

@@ -15,7 +15,7 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { platformCallField, type ScalerCounterField } from '../counters-layout.js';
 import type { CounterField, SharedCounters } from '../sharding/index.js';
-import { PLATFORM_CALL_CODES, PLATFORM_METHODS } from './bounded-platform.js';
+import { PLATFORM_CALL_CODES, PLATFORM_METHODS } from '../platform/bounded-platform.js';
 import type { FunctionSlotTally } from './function-slot-tally.js';
 import { RpcMetrics } from './rpc-metrics.js';
 

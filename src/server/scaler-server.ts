@@ -34,7 +34,7 @@ export const SHUTDOWN_GRACE_MS = 5_000;
  */
 export const DEFAULT_SCALER_BATCH_FLUSH = 'immediate';
 
-export const WORKER_SCRIPT = new URL('../../workers/shard-worker.js', import.meta.url);
+export const WORKER_SCRIPT = new URL('../../workers/scaler-shard-entry.js', import.meta.url);
 
 export class ScalerServer {
   private constructor(

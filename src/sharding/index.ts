@@ -78,4 +78,4 @@ export {
   type ShardHandler,
   type ShardReply,
   type ShardWorkerStats,
-} from './shard-worker.js';
+} from './worker-runtime.js';

@@ -2,9 +2,8 @@
  * Example shard worker: echo, async replies, events, errors, crash simulation and a keyed
  * counter whose state lives only in this shard. Started by a ShardRouter (tests, benchmark).
  */
-import { serveShard } from '../shard-worker.js';
+import { serveShard, type ShardContext } from '../index.js';
 import { ECHO_CODEC } from './echo-codec.js';
-import type { ShardContext } from '../shard-worker.js';
 import {
   ECHO_COUNTER_LAYOUT,
   bootMarkOf,

@@ -1,7 +1,7 @@
 // Original file: proto/serverless-sim.proto
 
-import type { Status as _serverless_simulator_Status, Status__Output as _serverless_simulator_Status__Output } from '../../serverless/simulator/Status.js';
-import type { Slot as _serverless_simulator_Slot, Slot__Output as _serverless_simulator_Slot__Output } from '../../serverless/simulator/Slot.js';
+import type { Status as _serverless_simulator_Status, Status__Output as _serverless_simulator_Status__Output } from './Status.js';
+import type { Slot as _serverless_simulator_Slot, Slot__Output as _serverless_simulator_Slot__Output } from './Slot.js';
 
 export interface CreateSlotReply {
   'status'?: (_serverless_simulator_Status);

@@ -1,6 +1,6 @@
 // Original file: proto/serverless-sim.proto
 
-import type { Status as _serverless_simulator_Status, Status__Output as _serverless_simulator_Status__Output } from '../../serverless/simulator/Status.js';
+import type { Status as _serverless_simulator_Status, Status__Output as _serverless_simulator_Status__Output } from './Status.js';
 
 export interface IdleReply {
   'status'?: (_serverless_simulator_Status);

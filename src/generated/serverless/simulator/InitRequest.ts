@@ -1,6 +1,6 @@
 // Original file: proto/serverless-sim.proto
 
-import type { Meta as _serverless_simulator_Meta, Meta__Output as _serverless_simulator_Meta__Output } from '../../serverless/simulator/Meta.js';
+import type { Meta as _serverless_simulator_Meta, Meta__Output as _serverless_simulator_Meta__Output } from './Meta.js';
 
 export interface InitRequest {
   'requestId'?: (string);

@@ -2,12 +2,12 @@
 
 import type * as grpc from '@grpc/grpc-js'
 import type { MethodDefinition } from '@grpc/proto-loader'
-import type { CreateSlotReply as _serverless_simulator_CreateSlotReply, CreateSlotReply__Output as _serverless_simulator_CreateSlotReply__Output } from '../../serverless/simulator/CreateSlotReply.js';
-import type { CreateSlotRequest as _serverless_simulator_CreateSlotRequest, CreateSlotRequest__Output as _serverless_simulator_CreateSlotRequest__Output } from '../../serverless/simulator/CreateSlotRequest.js';
-import type { DestroySlotReply as _serverless_simulator_DestroySlotReply, DestroySlotReply__Output as _serverless_simulator_DestroySlotReply__Output } from '../../serverless/simulator/DestroySlotReply.js';
-import type { DestroySlotRequest as _serverless_simulator_DestroySlotRequest, DestroySlotRequest__Output as _serverless_simulator_DestroySlotRequest__Output } from '../../serverless/simulator/DestroySlotRequest.js';
-import type { InitReply as _serverless_simulator_InitReply, InitReply__Output as _serverless_simulator_InitReply__Output } from '../../serverless/simulator/InitReply.js';
-import type { InitRequest as _serverless_simulator_InitRequest, InitRequest__Output as _serverless_simulator_InitRequest__Output } from '../../serverless/simulator/InitRequest.js';
+import type { CreateSlotReply as _serverless_simulator_CreateSlotReply, CreateSlotReply__Output as _serverless_simulator_CreateSlotReply__Output } from './CreateSlotReply.js';
+import type { CreateSlotRequest as _serverless_simulator_CreateSlotRequest, CreateSlotRequest__Output as _serverless_simulator_CreateSlotRequest__Output } from './CreateSlotRequest.js';
+import type { DestroySlotReply as _serverless_simulator_DestroySlotReply, DestroySlotReply__Output as _serverless_simulator_DestroySlotReply__Output } from './DestroySlotReply.js';
+import type { DestroySlotRequest as _serverless_simulator_DestroySlotRequest, DestroySlotRequest__Output as _serverless_simulator_DestroySlotRequest__Output } from './DestroySlotRequest.js';
+import type { InitReply as _serverless_simulator_InitReply, InitReply__Output as _serverless_simulator_InitReply__Output } from './InitReply.js';
+import type { InitRequest as _serverless_simulator_InitRequest, InitRequest__Output as _serverless_simulator_InitRequest__Output } from './InitRequest.js';
 
 export interface PlatformClient extends grpc.Client {
   CreateSlot(argument: _serverless_simulator_CreateSlotRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_serverless_simulator_CreateSlotReply__Output>): grpc.ClientUnaryCall;

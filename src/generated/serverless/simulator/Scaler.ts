@@ -2,10 +2,10 @@
 
 import type * as grpc from '@grpc/grpc-js'
 import type { MethodDefinition } from '@grpc/proto-loader'
-import type { AssignReply as _serverless_simulator_AssignReply, AssignReply__Output as _serverless_simulator_AssignReply__Output } from '../../serverless/simulator/AssignReply.js';
-import type { AssignRequest as _serverless_simulator_AssignRequest, AssignRequest__Output as _serverless_simulator_AssignRequest__Output } from '../../serverless/simulator/AssignRequest.js';
-import type { IdleReply as _serverless_simulator_IdleReply, IdleReply__Output as _serverless_simulator_IdleReply__Output } from '../../serverless/simulator/IdleReply.js';
-import type { IdleRequest as _serverless_simulator_IdleRequest, IdleRequest__Output as _serverless_simulator_IdleRequest__Output } from '../../serverless/simulator/IdleRequest.js';
+import type { AssignReply as _serverless_simulator_AssignReply, AssignReply__Output as _serverless_simulator_AssignReply__Output } from './AssignReply.js';
+import type { AssignRequest as _serverless_simulator_AssignRequest, AssignRequest__Output as _serverless_simulator_AssignRequest__Output } from './AssignRequest.js';
+import type { IdleReply as _serverless_simulator_IdleReply, IdleReply__Output as _serverless_simulator_IdleReply__Output } from './IdleReply.js';
+import type { IdleRequest as _serverless_simulator_IdleRequest, IdleRequest__Output as _serverless_simulator_IdleRequest__Output } from './IdleRequest.js';
 
 export interface ScalerClient extends grpc.Client {
   Assign(argument: _serverless_simulator_AssignRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_serverless_simulator_AssignReply__Output>): grpc.ClientUnaryCall;

@@ -1,6 +1,6 @@
 // Original file: proto/serverless-sim.proto
 
-import type { ResourceConfig as _serverless_simulator_ResourceConfig, ResourceConfig__Output as _serverless_simulator_ResourceConfig__Output } from '../../serverless/simulator/ResourceConfig.js';
+import type { ResourceConfig as _serverless_simulator_ResourceConfig, ResourceConfig__Output as _serverless_simulator_ResourceConfig__Output } from './ResourceConfig.js';
 import type { Long } from '@grpc/proto-loader';
 
 export interface Slot {

@@ -2,10 +2,10 @@
  * One self-contained HTML page for a run: inline CSS and SVG only (no scripts, fonts or images
  * from anywhere), so it can be archived next to results and opened offline.
  */
-import type { ClairvoyantResult } from './clairvoyant-bound.js';
-import type { HindsightKeepAlive } from './hindsight-keep-alive.js';
-import type { FunctionStats, ScoreReport } from './score-book.js';
-import type { TimelinePoint } from './run-timeline.js';
+import type { ClairvoyantResult } from '../scoring/clairvoyant-bound.js';
+import type { HindsightKeepAlive } from '../scoring/hindsight-keep-alive.js';
+import type { FunctionStats, ScoreReport } from '../scoring/score-book.js';
+import type { TimelinePoint } from '../scoring/run-timeline.js';
 import { boundFraction } from './report-text.js';
 
 export const HTML_TOP_FUNCTIONS = 25;

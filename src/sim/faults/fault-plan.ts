@@ -7,11 +7,11 @@
  * plan time (ms since the run started): `outage` is the fraction of time the platform is
  * unreachable, in windows of `outageMs`, the first one at `firstOutageAtMs`.
  */
-import type { Clock } from '../core/clock.js';
-import { PlatformErrorKind, type PlatformError } from '../core/platform.js';
-import { Status } from '../proto.js';
-import type { FaultDecision, FaultInjector } from './platform-server.js';
-import type { VirtualFaults } from './virtual-platform.js';
+import type { Clock } from '../../core/clock.js';
+import { PlatformErrorKind, type PlatformError } from '../../core/platform.js';
+import { Status } from '../../proto.js';
+import type { FaultDecision, FaultInjector } from '../live/platform-server.js';
+import type { VirtualFaults } from '../virtual/virtual-platform.js';
 
 export const FAULT_KINDS = [
   'create-throttle',

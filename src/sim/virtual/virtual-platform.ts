@@ -1,4 +1,4 @@
-import type { VirtualClock } from '../core/virtual-clock.js';
+import type { VirtualClock } from '../../core/virtual-clock.js';
 import {
   PlatformErrorKind,
   type FunctionMetaRef,
@@ -7,7 +7,7 @@ import {
   type PlatformCallback,
   type PlatformError,
   type SlotInfo,
-} from '../core/platform.js';
+} from '../../core/platform.js';
 
 /** The contest platform's observed `CreateSlot` latency. */
 export const DEFAULT_CREATE_LATENCY_MS = 100;

@@ -166,9 +166,9 @@ export function describeSyncWorkerFailure(what: string, f: SyncWorkerFailure): s
 
 /**
  * Compiled path of a worker module living next to this file: beside it when running from
- * `dist/src/sim/`, else (a test importing the TypeScript source) under `<repo>/dist/`.
+ * `dist/src/sim/datasets/`, else (a test importing the TypeScript source) under `<repo>/dist/`.
  */
 export function compiledSimScript(file: string): string {
   const here = fileURLToPath(new URL('./', import.meta.url));
-  return /[\\/]dist[\\/]src[\\/]sim[\\/]$/.test(here) ? `${here}${file}` : fileURLToPath(new URL(`../../dist/src/sim/${file}`, import.meta.url));
+  return /[\\/]dist[\\/]src[\\/]sim[\\/]datasets[\\/]$/.test(here) ? `${here}${file}` : fileURLToPath(new URL(`../../../dist/src/sim/datasets/${file}`, import.meta.url));
 }

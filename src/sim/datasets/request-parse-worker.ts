@@ -91,7 +91,7 @@ export async function runRequestParseWorker(data: RequestParseWorkerData): Promi
     const metas = new Map<string, IndexedMeta>();
     data.metas.forEach(([k, m], index) => metas.set(k, { ...m, index }));
     // The bound, when asked for, sees every record as it is parsed (handles by meta index).
-    const bound = data.bound === undefined ? undefined : new (await import('./clairvoyant-bound.js')).ClairvoyantBound(data.bound);
+    const bound = data.bound === undefined ? undefined : new (await import('../scoring/clairvoyant-bound.js')).ClairvoyantBound(data.bound);
     const handles = bound === undefined ? [] : [...metas.values()].map((m) => bound.functionHandle(m));
     acquire();
     loader.forEachRequestFieldsSync(data.dir, metas, (t, meta, d, s, ln) => {

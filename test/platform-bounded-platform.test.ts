@@ -7,9 +7,9 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { PlatformErrorKind, type FunctionMetaRef, type PlatformError, type SlotInfo } from '../src/core/platform.js';
-import { BoundedPlatform } from '../src/server/bounded-platform.js';
-import { RawH2PlatformClient } from '../src/server/raw-h2-platform-client.js';
-import { PlatformServer } from '../src/sim/platform-server.js';
+import { BoundedPlatform } from '../src/platform/bounded-platform.js';
+import { RawH2PlatformClient } from '../src/platform/raw-h2-platform-client.js';
+import { PlatformServer } from '../src/sim/live/platform-server.js';
 
 const META: FunctionMetaRef = { key: 'fn', runtime: 'nodejs', timeoutInSecs: 60, memoryMb: 128 };
 

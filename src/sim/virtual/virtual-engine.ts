@@ -1,15 +1,15 @@
 import { performance } from 'node:perf_hooks';
-import type { Clock } from '../core/clock.js';
-import type { ScalingPolicy } from '../core/policy.js';
-import { ScalerCore } from '../core/scaler-core.js';
-import type { AssignCallback, FunctionMeta } from '../core/types.js';
-import { VirtualClock } from '../core/virtual-clock.js';
-import { ClairvoyantBound, type ClairvoyantBoundOptions, type ClairvoyantFunction, type ClairvoyantResult } from './clairvoyant-bound.js';
-import { forEachRequestFieldsSync, forEachRequestSync, loadMetasSync } from './dataset-loader.js';
-import { forEachRequestFieldsParallel, forEachRequestFieldsWithBound } from './parallel-request-source.js';
-import type { MetaRecord, RequestRecord } from './dataset-types.js';
-import type { TraceWindow } from './trace-window.js';
-import { ScoreBook, type ScoreBookFunction, type ScoreReport } from './score-book.js';
+import type { Clock } from '../../core/clock.js';
+import type { ScalingPolicy } from '../../core/policy.js';
+import { ScalerCore } from '../../core/scaler-core.js';
+import type { AssignCallback, FunctionMeta } from '../../core/types.js';
+import { VirtualClock } from '../../core/virtual-clock.js';
+import { ClairvoyantBound, type ClairvoyantBoundOptions, type ClairvoyantFunction, type ClairvoyantResult } from '../scoring/clairvoyant-bound.js';
+import { forEachRequestFieldsSync, forEachRequestSync, loadMetasSync } from '../datasets/dataset-loader.js';
+import { forEachRequestFieldsParallel, forEachRequestFieldsWithBound } from '../datasets/parallel-request-source.js';
+import type { MetaRecord, RequestRecord } from '../datasets/dataset-types.js';
+import type { TraceWindow } from '../datasets/trace-window.js';
+import { ScoreBook, type ScoreBookFunction, type ScoreReport } from '../scoring/score-book.js';
 import { DEFAULT_CREATE_LATENCY_MS, DEFAULT_PLATFORM_RPC_MS, VirtualPlatform, type VirtualFaults, type VirtualSlot } from './virtual-platform.js';
 
 /** Modelled wall-clock cost of one Assign or Idle call over loopback gRPC, ms. */

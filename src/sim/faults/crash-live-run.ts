@@ -9,11 +9,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { MetaRecord, RequestRecord } from './dataset-types.js';
+import type { MetaRecord, RequestRecord } from '../datasets/dataset-types.js';
 import { freePort, startScalerProcess, type ScalerProcess } from './fault-live-run.js';
-import { PlatformServer, monotonicClock } from './platform-server.js';
-import { REPLAYER_MAX_RECONNECT_BACKOFF_MS, Replayer, type ReplayFailure } from './replayer.js';
-import { ScoreBook } from './score-book.js';
+import { PlatformServer, monotonicClock } from '../live/platform-server.js';
+import { REPLAYER_MAX_RECONNECT_BACKOFF_MS, Replayer, type ReplayFailure } from '../live/replayer.js';
+import { ScoreBook } from '../scoring/score-book.js';
 
 /**
  * After the new process listens, the replayer's channel may still be in its reconnect backoff

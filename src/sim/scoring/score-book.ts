@@ -18,7 +18,7 @@
  * - The time series expects slot events reported in time order (both engines do); events
  *   before the origin (first event, unless `originMs` is given) are counted in the first bucket.
  */
-import { LatencyHistogram } from './latency-histogram.js';
+import { LatencyHistogram } from '../../latency-histogram.js';
 import { RunTimeline, type RunTimelineOptions, type Timeline } from './run-timeline.js';
 
 export const SUCCESS_RATE_GATE = 0.9995;

@@ -12,9 +12,9 @@
  * rate r each function takes the window minimising slot GB-s + r x scheduling seconds, and the
  * rate whose choices score best over the whole trace wins (a fine sweep over r).
  */
-import { FixedKeepAlivePolicy } from '../core/policies/fixed-keep-alive.js';
+import { FixedKeepAlivePolicy } from '../../core/policies/fixed-keep-alive.js';
 import { officialScore, UNBOUND_FUNCTION } from './score-book.js';
-import { runVirtual, type RequestSource } from './virtual-engine.js';
+import { runVirtual, type RequestSource } from '../virtual/virtual-engine.js';
 
 /** The ladder of windows, ms (0: destroy after every request). */
 export const HINDSIGHT_WINDOWS_MS: readonly number[] = [0, 1_000, 2_000, 5_000, 10_000, 30_000, 60_000, 120_000, 300_000, 600_000];

@@ -28,7 +28,7 @@
  * - `cancel` is set by the consumer when it stops early; the producer checks it whenever it waits.
  */
 import type { MessagePort } from 'node:worker_threads';
-import type { ClairvoyantBoundOptions, ClairvoyantResult } from './clairvoyant-bound.js';
+import type { ClairvoyantBoundOptions, ClairvoyantResult } from '../scoring/clairvoyant-bound.js';
 import type { DatasetErrorCode } from './dataset-loader.js';
 import type { SyncWorkerFailure } from './sync-worker-bootstrap.js';
 

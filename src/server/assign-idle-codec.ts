@@ -32,6 +32,10 @@ import {
 
 export { GRPC_FRAME_HEADER_BYTES, varintSize, writeVarint };
 
+/** HTTP/2 paths of the two Scaler calls (gRPC: `/<package>.<service>/<method>`). */
+export const SCALER_ASSIGN_PATH = '/serverless.simulator.Scaler/Assign';
+export const SCALER_IDLE_PATH = '/serverless.simulator.Scaler/Idle';
+
 const TAG_ASSIGN_REQUEST_ID = tag(1, WIRE_LEN);
 const TAG_ASSIGN_TIMESTAMP = tag(2, WIRE_VARINT);
 const TAG_ASSIGN_META = tag(3, WIRE_LEN);

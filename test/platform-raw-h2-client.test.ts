@@ -18,7 +18,7 @@ import {
   RawH2PlatformClient,
   grpcTimeoutHeader,
   PLATFORM_CREATE_SLOT_PATH,
-} from '../src/server/raw-h2-platform-client.js';
+} from '../src/platform/raw-h2-platform-client.js';
 import {
   GRPC_FRAME_HEADER_BYTES,
   PlatformCodecError,
@@ -41,7 +41,7 @@ import {
   type CreateSlotReplyFields,
   type InitReplyFields,
   type InitRequestFields,
-} from '../src/server/platform-codec.js';
+} from '../src/platform/platform-codec.js';
 import { closePlatformStubs, itMapsPlatformErrors, startPlatformStub } from './platform-client-fixtures.js';
 
 let clients: RawH2PlatformClient[] = [];

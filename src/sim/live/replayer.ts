@@ -9,17 +9,17 @@
  */
 import { randomBytes } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
-import { loadProto, Status } from '../proto.js';
-import type { ScalerClient } from '../proto.js';
-import type { AssignReply__Output } from '../generated/serverless/simulator/AssignReply.js';
-import type { Assignment__Output } from '../generated/serverless/simulator/Assignment.js';
-import type { IdleReply__Output } from '../generated/serverless/simulator/IdleReply.js';
-import { loadMetas, streamRequests } from './dataset-loader.js';
-import type { TraceWindow } from './trace-window.js';
-import type { MetaRecord, RequestRecord } from './dataset-types.js';
+import { loadProto, Status } from '../../proto.js';
+import type { ScalerClient } from '../../proto.js';
+import type { AssignReply__Output } from '../../generated/serverless/simulator/AssignReply.js';
+import type { Assignment__Output } from '../../generated/serverless/simulator/Assignment.js';
+import type { IdleReply__Output } from '../../generated/serverless/simulator/IdleReply.js';
+import { loadMetas, streamRequests } from '../datasets/dataset-loader.js';
+import type { TraceWindow } from '../datasets/trace-window.js';
+import type { MetaRecord, RequestRecord } from '../datasets/dataset-types.js';
 import { monotonicClock } from './platform-server.js';
 import type { InstanceEntry, WallClock } from './platform-server.js';
-import type { ScoreBook, ScoreReport } from './score-book.js';
+import type { ScoreBook, ScoreReport } from '../scoring/score-book.js';
 
 export const DEFAULT_SCALER_ADDRESS = '127.0.0.1:9001';
 /** Official simulator: slots are charged until about 5 minutes after the last request. */

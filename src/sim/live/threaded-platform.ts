@@ -21,7 +21,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import type { MetaRecord } from './dataset-types.js';
+import type { MetaRecord } from '../datasets/dataset-types.js';
 import { DEFAULT_PLATFORM_ADDRESS, leakCheckOf, PLATFORM_SHUTDOWN_GRACE_MS } from './platform-server.js';
 import type { InstanceEntry, LeakCheck, SlotCostSink, SlotEntry } from './platform-server.js';
 import { COUNTER_BYTES, LEDGER_OP_ARITY, LedgerOp, PLATFORM_WORKER_KIND, PUBLISHED_SEQ_INDEX } from './platform-worker-protocol.js';
@@ -41,14 +41,14 @@ export const PLATFORM_WORKER_START_TIMEOUT_MS = 15_000;
 export const PLATFORM_WORKER_CLOSE_MARGIN_MS = 1_000;
 
 /**
- * Compiled worker script: next to this file when it runs from `dist/src/sim/`, else (a test
+ * Compiled worker script: next to this file when it runs from `dist/src/sim/live/`, else (a test
  * importing the TypeScript source) under `<repo>/dist/`.
  */
 export const PLATFORM_WORKER_SCRIPT = ((): string => {
   const here = fileURLToPath(new URL('./', import.meta.url));
-  return /[\\/]dist[\\/]src[\\/]sim[\\/]$/.test(here)
+  return /[\\/]dist[\\/]src[\\/]sim[\\/]live[\\/]$/.test(here)
     ? `${here}platform-worker.js`
-    : fileURLToPath(new URL('../../dist/src/sim/platform-worker.js', import.meta.url));
+    : fileURLToPath(new URL('../../../dist/src/sim/live/platform-worker.js', import.meta.url));
 })();
 
 /** True when the compiled worker exists (the threaded platform can be used). */

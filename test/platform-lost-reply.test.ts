@@ -8,8 +8,8 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PlatformErrorKind, type Platform, type PlatformError } from '../src/core/platform.js';
 import { freePort } from '../src/free-port.js';
-import { GrpcPlatformClient } from '../src/server/grpc-platform-client.js';
-import { RawH2PlatformClient } from '../src/server/raw-h2-platform-client.js';
+import { GrpcPlatformClient } from '../src/platform/grpc-platform-client.js';
+import { RawH2PlatformClient } from '../src/platform/raw-h2-platform-client.js';
 import { closePlatformStubs, startPlatformStub } from './platform-client-fixtures.js';
 import * as grpc from '@grpc/grpc-js';
 

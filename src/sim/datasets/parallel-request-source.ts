@@ -12,7 +12,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { MessageChannel, receiveMessageOnPort } from 'node:worker_threads';
-import { ClairvoyantBound, type ClairvoyantBoundOptions, type ClairvoyantResult } from './clairvoyant-bound.js';
+import { ClairvoyantBound, type ClairvoyantBoundOptions, type ClairvoyantResult } from '../scoring/clairvoyant-bound.js';
 import { DatasetError, forEachRequestFieldsSync, REQUESTS_FILE, type RequestFieldsVisitor } from './dataset-loader.js';
 import type { MetaRecord } from './dataset-types.js';
 import {
@@ -42,7 +42,7 @@ import { compiledSimScript, describeSyncWorkerFailure, startSyncWorker } from '.
 export const PARALLEL_PARSE_MIN_BYTES = 16 * 1024 * 1024;
 
 /**
- * Compiled worker script: next to this file when it runs from `dist/src/sim/`, else (a test
+ * Compiled worker script: next to this file when it runs from `dist/src/sim/datasets/`, else (a test
  * importing the TypeScript source) under `<repo>/dist/`.
  */
 export const REQUEST_PARSE_WORKER_SCRIPT = compiledSimScript('request-parse-worker.js');
