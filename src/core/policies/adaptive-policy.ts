@@ -237,6 +237,11 @@ export class AdaptivePolicy implements ScalingPolicy {
     return this.tuner?.rate;
   }
 
+  /** How many times the tuner has chosen the rate so far (undefined when fixed or priced otherwise). */
+  get tunerChoices(): number | undefined {
+    return this.tuner?.choices;
+  }
+
   /** GB-ms of slot time a millisecond of waiting is worth (the score's exchange rate). */
   private latencyGB(): number {
     if (this.opts.exchangeRate > 0) return this.opts.exchangeRate;
