@@ -24,7 +24,6 @@ export const MAX_KEEP_MS = 30 * 60_000;
 export const BURST_GAP_FACTOR = 8;
 /** ...and never less than this, ms. */
 export const MIN_BURST_GAP_MS = 1_000;
-export const BURST_PEAK_ALPHA = 0.5;
 /** Burst concurrency is measured up to this many requests. */
 export const MAX_TRACKED_CONCURRENCY = 4_096;
 /** Gaps longer than this are between bursts, not part of the typical in-burst gap. */
@@ -109,8 +108,7 @@ class FunctionModel {
   rateAt = NaN;
   rateWindowMs = 1_000;
   burstPeak = 0;
-  /** Learned peak concurrency of a burst (EWMA over bursts), and the recent bursts' peaks. */
-  peakEwma = 0;
+  /** Peak concurrency of the recent bursts (newsvendor's demand sample for burst pre-warms). */
   readonly burstPeaks = new RecentSamples();
   bursts = 0;
   /** Release-then-pre-warm plan while the function is idle. */
@@ -177,7 +175,7 @@ export interface AdaptivePolicyOptions {
   pricing?: 'counterfactual' | 'dynamic';
   /** Pre-warm idle functions when predictable (default true). */
   prewarm?: boolean;
-  /** A pre-warm before a predicted burst brings back its learned peak concurrency (default true). */
+  /** A pre-warm before a predicted burst brings back as many instances as its recent peaks pay for (default true). */
   burstPrewarm?: boolean;
   /** Hold back cold starts when busy/starting instances will serve waiters sooner (default true). */
   queueModel?: boolean;
@@ -303,7 +301,6 @@ export class AdaptivePolicy implements ScalingPolicy {
     if (gap < TYPICAL_GAP_CAP_MS) m.burstGapMs = Number.isNaN(m.burstGapMs) ? gap : m.burstGapMs + ARRIVAL_GAP_ALPHA * (gap - m.burstGapMs);
     if (!(gap <= burstGap) && pool.busyCount === 0 && pool.startingCount === 0) {
       if (m.bursts > 0) {
-        m.peakEwma = m.bursts === 1 ? m.burstPeak : m.peakEwma + BURST_PEAK_ALPHA * (m.burstPeak - m.peakEwma);
         m.burstSizes.record(m.burstCount);
         m.burstPeaks.record(m.burstPeak);
       }
