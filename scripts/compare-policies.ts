@@ -29,7 +29,7 @@ const HELP = `Usage: compare-policies [options]
                       adaptive with switches is an ablation: adaptive(prewarm=off,growth=off)
   --data DIR          a dataset folder (metas + requests); repeatable. When given, families are
                       only run if --families is given too
-  --families a,b      generated workload families (default: all: ${WORKLOAD_FAMILIES.map((f) => f.name).join(', ')});
+  --families a,b      generated workload families (default, or "all": ${WORKLOAD_FAMILIES.map((f) => f.name).join(', ')});
                       "none" for none
   --cache DIR         where generated families are cached (default ${DEFAULT_CACHE_DIR})
   --threads N         worker threads (default: available cores)
@@ -288,7 +288,8 @@ async function main(): Promise<number> {
   }
   const dataDirs = values.data ?? [];
   const famArg = splitList(values.families);
-  const famNames = famArg?.includes('none') === true ? [] : famArg ?? (dataDirs.length > 0 ? [] : WORKLOAD_FAMILIES.map((f) => f.name));
+  const allFamilies = WORKLOAD_FAMILIES.map((f) => f.name);
+  const famNames = famArg?.includes('none') === true ? [] : famArg?.includes('all') === true ? allFamilies : famArg ?? (dataDirs.length > 0 ? [] : allFamilies);
   const datasets: DatasetEntry[] = [];
   const dirs = dataDirs.length > 0 || famArg !== undefined ? dataDirs : [DEFAULT_SMOKE_DIR];
   for (const dir of dirs) {

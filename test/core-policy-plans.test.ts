@@ -181,6 +181,27 @@ describe('exchange-rate tuner (counterfactual runs on a grid of rates)', () => {
     expect(r.report.coldStarts / r.requests).toBeLessThan(0.2);
   }, 60_000);
 
+  it('follows a decisive lead at once: a 1 s-init load of 1 ms executions that every rate below keeping cold-starts', () => {
+    // 300 keys of 128 MB, each back after ~17 s (exponential gaps), 1 ms executions: what a
+    // closed loop of callers sees while every request cold-starts. Every run scores near 0 but
+    // the ones that keep, several times better: creeping up by 1.5x per snapshot would take
+    // minutes of cold starts, so the rate must be there within two judgements.
+    let seed = 7;
+    const rnd = (): number => (seed = (seed * 16807) % 2147483647) / 2147483647;
+    const metas = Array.from({ length: 300 }, (_, i) => meta(`k${i}`, 128, 1_000));
+    const requests: RequestRecord[] = [];
+    for (let i = 0; i < metas.length; i++) {
+      for (let t = rnd() * 17_000; t < 100_000; t += -Math.log(rnd()) * 17_000) {
+        requests.push({ startTime: 1_000_000 + Math.round(t), metaKey: `k${i}`, durationsInMs: 1, statusCode: 200 });
+      }
+    }
+    requests.sort((a, b) => a.startTime - b.startTime);
+    const policy = new AdaptivePolicy();
+    runVirtual({ source: memorySource('cold-loop', metas, requests), policy, tailMs: 0 });
+    expect(policy.tunerChoices!).toBeLessThanOrEqual(2);
+    expect(policy.tunedRate!).toBeGreaterThan(3);
+  }, 60_000);
+
   it('moves down where memory is dear: trains of requests that a kept instance rarely serves', () => {
     // Groups of functions firing trains of 5-40 requests together, minutes apart.
     const { metas, requests } = generateDataset({ seed: 11, durationSec: 1200, functions: 40, pattern: 'correlated' });

@@ -26,7 +26,9 @@ const KILL_AT_MS = 5_000;
 describe('scaler process killed mid-replay', () => {
   it('restarted on its journal: nothing leaks, and only calls that reached no live process fail', async () => {
     const ds = crashDataset(KILL_AT_MS);
-    const r = await runCrashLive({ mainJs: MAIN_JS, metas: ds.metas, requests: ds.requests, killAtMs: KILL_AT_MS, maxInitMs: 3_000, shards: 2 });
+    // A fixed keep-alive, so that idle instances certainly exist at the kill (what adaptive keeps
+    // idle at a given instant depends on its plans; the journal does not).
+    const r = await runCrashLive({ mainJs: MAIN_JS, metas: ds.metas, requests: ds.requests, killAtMs: KILL_AT_MS, maxInitMs: 3_000, shards: 2, scalerArgs: ['--policy', 'fixed-5m'] });
     const summary = JSON.stringify({ ...r, otherFailures: r.otherFailures.slice(0, 5) });
     expect(r.requests, summary).toBe(ds.requests.length);
     // Every failure is a transport error of a call that was in flight at the kill or sent while

@@ -186,6 +186,7 @@ describe('GET /metrics on a running scaler under load', () => {
     while (
       Date.now() < settledBy &&
       (sumOf(f, 'scaler_platform_calls_total', { method: 'Init', code: 'ok' }) !== (h.platform.callCounts.Init.Ok ?? 0) ||
+        sumOf(f, 'scaler_platform_calls_total', { method: 'CreateSlot', code: 'ok' }) !== (h.platform.callCounts.CreateSlot.Ok ?? 0) ||
         sumOf(f, 'scaler_live_slots') !== h.platform.liveSlotCount)
     ) {
       await sleep(100);

@@ -9,10 +9,10 @@
  * grid a factor ~3 apart (counterfactual-run.ts), each fed the same requests, and moves the live
  * rate towards the one whose run has scored best over the recent past, both halves at once, with
  * every mechanism of the policy in play (between grid points, where the scores' parabola in log
- * rate peaks; at most a factor TUNER_MAX_STEP per snapshot). The runs never see the live rate,
- * so there is no loop to lock into. (Runs that move with the choice were tried: a fresh run
- * beside warm ones loses its first minutes to functions it has never seen, so the comparison is
- * of ages, not of rates.)
+ * rate peaks; at most a factor TUNER_MAX_STEP per snapshot unless a run leads decisively). The
+ * runs never see the live rate, so there is no loop to lock into. (Runs that move with the
+ * choice were tried: a fresh run beside warm ones loses its first minutes to functions it has
+ * never seen, so the comparison is of ages, not of rates.)
  *
  * A request is fed to the runs once its execution time is known (at its live Idle), in arrival
  * order, a lag behind the live clock longer than the requests' recent time in the system, so
@@ -30,8 +30,17 @@ import type { ScoreTotals } from './score-prices.js';
 export const EXCHANGE_RATE_GRID: readonly number[] = [0.1, 0.3, 1, 3, 10];
 /** The rate used before the runs have a past to judge by. */
 export const INITIAL_EXCHANGE_RATE = 0.3;
-/** The live rate moves at most this factor per snapshot towards where the runs peak. */
+/** The live rate moves at most this factor per snapshot towards where the runs peak... */
 export const TUNER_MAX_STEP = 1.5;
+/**
+ * ...unless the best run leads the run nearest the live rate by at least TUNER_DECISIVE_MARGIN
+ * points, or by TUNER_DECISIVE_RATIO times its score where scores are low: a lead that wide is
+ * not noise but a live rate far off, and each snapshot spent creeping towards the peak costs the
+ * live run that lead. (A 1 s-init load of 1 ms executions that cold-starts every request scores
+ * near 0 at every rate it does not keep at, 0.09 against 0.65: the lead is in the ratio.)
+ */
+export const TUNER_DECISIVE_MARGIN = 5;
+export const TUNER_DECISIVE_RATIO = 1.5;
 /**
  * Runs are judged on their score over the recent past: each snapshot interval's totals, summed
  * with weights that halve every TUNER_HALF_LIFE_REQUESTS requests, or every TUNER_HALF_LIFE_MS
@@ -350,10 +359,13 @@ export class ExchangeRateTuner {
     let best = 0;
     for (let i = 1; i < scores.length; i++) if (scores[i]! > scores[best]!) best = i;
     // The live rate follows the runs' peak at most a factor TUNER_MAX_STEP per snapshot: one noisy
-    // judgement (a quiet minute, the start of a workload) cannot throw it across the range.
+    // judgement (a quiet minute, the start of a workload) cannot throw it across the range. A
+    // decisive lead over the run nearest the live rate is followed at once.
     const target = refineInLog(this.rates, scores, best);
     const change = Math.log(target / this.current);
-    const limit = Math.log(TUNER_MAX_STEP);
+    const near = scores[nearestInLog(this.rates, this.current)]!;
+    const decisive = scores[best]! - near >= Math.min(TUNER_DECISIVE_MARGIN, (TUNER_DECISIVE_RATIO - 1) * near);
+    const limit = decisive ? Infinity : Math.log(TUNER_MAX_STEP);
     this.current *= Math.exp(change > limit ? limit : change < -limit ? -limit : change);
     this.choices++;
   }
@@ -363,6 +375,13 @@ export class ExchangeRateTuner {
     if (this.evidence < TUNER_MIN_REQUESTS) return null;
     return this.sums.map((s) => s.score());
   }
+}
+
+/** The index of the grid rate nearest `rate` in log space. */
+function nearestInLog(grid: readonly number[], rate: number): number {
+  let best = 0;
+  for (let i = 1; i < grid.length; i++) if (Math.abs(Math.log(grid[i]! / rate)) < Math.abs(Math.log(grid[best]! / rate))) best = i;
+  return best;
 }
 
 /**

@@ -24,7 +24,6 @@ export const MAX_KEEP_MS = 30 * 60_000;
 export const BURST_GAP_FACTOR = 8;
 /** ...and never less than this, ms. */
 export const MIN_BURST_GAP_MS = 1_000;
-export const BURST_PEAK_ALPHA = 0.5;
 /** Burst concurrency is measured up to this many requests. */
 export const MAX_TRACKED_CONCURRENCY = 4_096;
 /** Gaps longer than this are between bursts, not part of the typical in-burst gap. */
@@ -109,8 +108,8 @@ class FunctionModel {
   rateAt = NaN;
   rateWindowMs = 1_000;
   burstPeak = 0;
-  /** Learned peak concurrency of a burst (EWMA over bursts). */
-  peakEwma = 0;
+  /** Peak concurrency of the recent bursts (newsvendor's demand sample for burst pre-warms). */
+  readonly burstPeaks = new RecentSamples();
   bursts = 0;
   /** Release-then-pre-warm plan while the function is idle. */
   plan: PrewarmPlan | null = null;
@@ -176,7 +175,7 @@ export interface AdaptivePolicyOptions {
   pricing?: 'counterfactual' | 'dynamic';
   /** Pre-warm idle functions when predictable (default true). */
   prewarm?: boolean;
-  /** A pre-warm before a predicted burst brings back its learned peak concurrency (default true). */
+  /** A pre-warm before a predicted burst brings back as many instances as its recent peaks pay for (default true). */
   burstPrewarm?: boolean;
   /** Hold back cold starts when busy/starting instances will serve waiters sooner (default true). */
   queueModel?: boolean;
@@ -235,6 +234,11 @@ export class AdaptivePolicy implements ScalingPolicy {
   /** The tuned exchange rate (undefined when fixed or priced otherwise). */
   get tunedRate(): number | undefined {
     return this.tuner?.rate;
+  }
+
+  /** How many times the tuner has chosen the rate so far (undefined when fixed or priced otherwise). */
+  get tunerChoices(): number | undefined {
+    return this.tuner?.choices;
   }
 
   /** GB-ms of slot time a millisecond of waiting is worth (the score's exchange rate). */
@@ -297,8 +301,8 @@ export class AdaptivePolicy implements ScalingPolicy {
     if (gap < TYPICAL_GAP_CAP_MS) m.burstGapMs = Number.isNaN(m.burstGapMs) ? gap : m.burstGapMs + ARRIVAL_GAP_ALPHA * (gap - m.burstGapMs);
     if (!(gap <= burstGap) && pool.busyCount === 0 && pool.startingCount === 0) {
       if (m.bursts > 0) {
-        m.peakEwma = m.bursts === 1 ? m.burstPeak : m.peakEwma + BURST_PEAK_ALPHA * (m.burstPeak - m.peakEwma);
         m.burstSizes.record(m.burstCount);
+        m.burstPeaks.record(m.burstPeak);
       }
       m.bursts++;
       m.burstPeak = 0;
@@ -381,9 +385,32 @@ export class AdaptivePolicy implements ScalingPolicy {
   /** Release-then-pre-warm: the plan's instance starts `prewarmAtMs` after the last arrival, held until `holdMs`. */
   private adoptPlan(pool: PoolView, m: FunctionModel, from: number, plan: IdlePlan): void {
     const coldMs = pool.stats.coldStartMs;
-    m.plan = { atMs: from + plan.prewarmAtMs, count: this.opts.burstPrewarm && m.bursts > 1 ? Math.max(1, Math.round(m.peakEwma)) : 1 };
     m.planFor = from;
     m.planHoldMs = clamp(plan.holdMs - plan.prewarmAtMs - coldMs);
+    m.plan = { atMs: from + plan.prewarmAtMs, count: this.opts.burstPrewarm ? this.burstPrewarmCount(pool, m, plan) : 1 };
+  }
+
+  /**
+   * How many instances a pre-warm brings back for the next burst: newsvendor's stock. The k-th
+   * instance costs its cold start and hold as slot time (`over`) unless used, and is used when
+   * the burst comes within the plan's window (`hit`: the share of the idle gaps the plan catches)
+   * and needs k or more; then it saves a cold start's wait (`under`). It pays while
+   * P(peak >= k) > over / (hit (under + over)): the recent peaks' quantile at one minus that.
+   * Bursts that vary or come off plan, or instances that are dear, get fewer than the typical
+   * peak; identical bursts on time get all of it.
+   */
+  private burstPrewarmCount(pool: PoolView, m: FunctionModel, plan: IdlePlan): number {
+    if (m.burstPeaks.size < 2) return 1;
+    const prices = this.idlePrices(pool, m);
+    const under = prices.coldMs * prices.latencyGB;
+    const over = (prices.coldMs + m.planHoldMs) * prices.memGB;
+    const gaps = m.idleGaps.sorted();
+    let caught = 0;
+    for (const g of gaps) if (g >= plan.prewarmAtMs && g <= plan.holdMs) caught++;
+    const hit = gaps.length > 0 ? caught / gaps.length : 0;
+    if (!(under > 0) || !(hit > 0)) return 1;
+    const level = 1 - over / (hit * (under + over));
+    return level <= 0 ? 1 : Math.max(1, Math.round(m.burstPeaks.quantile(level)));
   }
 
   prewarmPlan(pool: PoolView, now: number): PrewarmPlan | null {
