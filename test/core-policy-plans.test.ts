@@ -14,7 +14,7 @@ import { coldStartsWorthIt } from '../src/core/queue-plan.js';
 import { RecentSamples } from '../src/core/recent-samples.js';
 import { memorySource, runVirtual } from '../src/sim/virtual/virtual-engine.js';
 import { DEFAULT_CREATE_LATENCY_MS, DEFAULT_PLATFORM_RPC_MS } from '../src/sim/virtual/virtual-platform.js';
-import { generateDataset } from '../src/sim/generator/workload-generator.js';
+import { generateDataset, Rng } from '../src/sim/generator/workload-generator.js';
 import type { MetaRecord, RequestRecord } from '../src/sim/datasets/dataset-types.js';
 
 const sorted = (xs: number[]): Float64Array => Float64Array.from(xs).sort();
@@ -186,12 +186,11 @@ describe('exchange-rate tuner (counterfactual runs on a grid of rates)', () => {
     // closed loop of callers sees while every request cold-starts. Every run scores near 0 but
     // the ones that keep, several times better: creeping up by 1.5x per snapshot would take
     // minutes of cold starts, so the rate must be there within two judgements.
-    let seed = 7;
-    const rnd = (): number => (seed = (seed * 16807) % 2147483647) / 2147483647;
+    const rng = new Rng(7);
     const metas = Array.from({ length: 300 }, (_, i) => meta(`k${i}`, 128, 1_000));
     const requests: RequestRecord[] = [];
     for (let i = 0; i < metas.length; i++) {
-      for (let t = rnd() * 17_000; t < 100_000; t += -Math.log(rnd()) * 17_000) {
+      for (let t = rng.uniform(0, 17_000); t < 100_000; t += rng.exp(17_000)) {
         requests.push({ startTime: 1_000_000 + Math.round(t), metaKey: `k${i}`, durationsInMs: 1, statusCode: 200 });
       }
     }
