@@ -374,7 +374,7 @@ export class AdaptivePolicy implements ScalingPolicy {
         m.judge.plan = plan;
         m.judge.keepMs = since + keepMs;
         if (m.judge.favoursPlan(() => plan.cost < keepCost(m.idleGaps.sorted(), since + keepMs, prices))) {
-          this.adoptPlan(pool, m, m.idleFrom, plan);
+          this.adoptPlan(pool, m, m.idleFrom, plan, prices);
           return Math.max(0, plan.keepMs - since);
         }
       }
@@ -383,11 +383,11 @@ export class AdaptivePolicy implements ScalingPolicy {
   }
 
   /** Release-then-pre-warm: the plan's instance starts `prewarmAtMs` after the last arrival, held until `holdMs`. */
-  private adoptPlan(pool: PoolView, m: FunctionModel, from: number, plan: IdlePlan): void {
+  private adoptPlan(pool: PoolView, m: FunctionModel, from: number, plan: IdlePlan, prices: IdlePrices): void {
     const coldMs = pool.stats.coldStartMs;
     m.planFor = from;
     m.planHoldMs = clamp(plan.holdMs - plan.prewarmAtMs - coldMs);
-    m.plan = { atMs: from + plan.prewarmAtMs, count: this.opts.burstPrewarm ? this.burstPrewarmCount(pool, m, plan) : 1 };
+    m.plan = { atMs: from + plan.prewarmAtMs, count: this.opts.burstPrewarm ? this.burstPrewarmCount(m, plan, prices) : 1 };
   }
 
   /**
@@ -399,9 +399,8 @@ export class AdaptivePolicy implements ScalingPolicy {
    * Bursts that vary or come off plan, or instances that are dear, get fewer than the typical
    * peak; identical bursts on time get all of it.
    */
-  private burstPrewarmCount(pool: PoolView, m: FunctionModel, plan: IdlePlan): number {
+  private burstPrewarmCount(m: FunctionModel, plan: IdlePlan, prices: IdlePrices): number {
     if (m.burstPeaks.size < 2) return 1;
-    const prices = this.idlePrices(pool, m);
     const under = prices.coldMs * prices.latencyGB;
     const over = (prices.coldMs + m.planHoldMs) * prices.memGB;
     const gaps = m.idleGaps.sorted();
@@ -425,9 +424,10 @@ export class AdaptivePolicy implements ScalingPolicy {
       const all = m.idleGaps.sorted();
       let from = 0;
       while (from < all.length && all[from]! <= elapsed) from++;
-      const plan = bestIdlePlan(all.subarray(from), this.idlePrices(pool, m), elapsed);
+      const prices = this.idlePrices(pool, m);
+      const plan = bestIdlePlan(all.subarray(from), prices, elapsed);
       if (plan !== null && plan.prewarmAtMs !== Infinity && plan.prewarmAtMs >= elapsed) {
-        this.adoptPlan(pool, m, m.idleFrom, plan);
+        this.adoptPlan(pool, m, m.idleFrom, plan, prices);
         return m.plan;
       }
     }
