@@ -21,7 +21,7 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev && npm cache clean --force
 COPY --from=build /app/dist ./dist
-# Loaded at run time by src/proto.ts (dist/src/proto.js looks in ../../proto).
+# Loaded at run time by src/wire/proto.ts (dist/src/wire/proto.js looks in ../../../proto).
 COPY --from=build /app/proto ./proto
 COPY --from=build /app/datasets ./datasets
 COPY --from=build /app/run.sh ./run.sh

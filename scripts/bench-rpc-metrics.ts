@@ -12,7 +12,7 @@
 import { parseArgs } from 'node:util';
 import type * as grpc from '@grpc/grpc-js';
 import { Histogram, Registry } from 'prom-client';
-import type { ScalerHandlers } from '../src/proto.js';
+import type { ScalerHandlers } from '../src/wire/proto.js';
 import { RPC_LATENCY_BUCKETS_SECONDS, RpcMetrics, instrumentScalerHandlers } from '../src/server/rpc-metrics.js';
 import { medianOf } from '../src/load/bench-harness.js';
 

@@ -20,7 +20,7 @@ import { runLoad } from '../src/load/load-runner.js';
 import {
   ChildSet, describeMachine, durationArg, fetchScalerTotals, medianOf, notWarm, readCpuSplit, startScaler, type ScalerChild,
 } from '../src/load/bench-harness.js';
-import { BENCH_SHARD_WORK_ENV } from '../workers/bench-shard-work.js';
+import { BENCH_SHARD_WORK_ENV } from '../src/shard/bench-shard-work.js';
 
 export const DEFAULT_WORK_US = 250;
 export const DEFAULT_DURATION_MS = 3_000;

@@ -4,7 +4,7 @@
  * fresh policy, so tasks can run on any thread in any order.
  */
 import { createPolicy } from '../src/core/policies/policy-registry.js';
-import { hindsightKeepAlive } from '../src/sim/scoring/hindsight-keep-alive.js';
+import { hindsightKeepAlive } from '../src/sim/virtual/hindsight-keep-alive.js';
 import { DEFAULT_VIRTUAL_TAIL_MS, datasetSource, runVirtual } from '../src/sim/virtual/virtual-engine.js';
 
 /** The task `policy` that asks for the dataset's hindsight reference instead of a policy's run. */

@@ -18,7 +18,7 @@ import { DEFAULT_SCALER_ADDRESS, LATE_DISPATCH_MS } from '../src/sim/live/replay
 import { DEFAULT_STATS_ADDRESS, splitAddress } from '../src/sim/live/stats-server.js';
 import { ClairvoyantBound, type ClairvoyantResult } from '../src/sim/scoring/clairvoyant-bound.js';
 import { DatasetError, forEachRequestFieldsSync, loadMetasSync } from '../src/sim/datasets/dataset-loader.js';
-import { hindsightKeepAlive, type HindsightKeepAlive } from '../src/sim/scoring/hindsight-keep-alive.js';
+import { hindsightKeepAlive, type HindsightKeepAlive } from '../src/sim/virtual/hindsight-keep-alive.js';
 import { describeWindow, type TraceWindow } from '../src/sim/datasets/trace-window.js';
 import { LiveRunError, runLiveSeries, type LiveRunResult } from '../src/sim/live/live-run.js';
 import { renderHtmlReport } from '../src/sim/reports/report-html.js';

@@ -14,7 +14,7 @@ import * as os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
-import { loadProto, Status, type ScalerClient } from '../src/proto.js';
+import { loadProto, Status, type ScalerClient } from '../src/wire/proto.js';
 import { PlatformServer } from '../src/sim/live/platform-server.js';
 import { durationArg, notWarm } from '../src/load/bench-harness.js';
 import { formatDuration } from '../src/duration.js';

@@ -13,7 +13,7 @@ export { ScalerCore, type ScalerCoreOptions, type SlotObserver, type CoreLogger 
 export { ScalerError, ScalerErrorCode, type AssignInput, type IdleInput, type FunctionMeta } from './core/types.js';
 export { scorePrices, type ScorePrices, type ScoreTotals } from './core/score-prices.js';
 export { createPolicy, policyNames, describePolicies, UnknownPolicyError } from './core/policies/policy-registry.js';
-export { AdaptivePolicy, type AdaptivePolicyOptions } from './core/policies/adaptive-policy.js';
+export { AdaptivePolicy, type AdaptivePolicyOptions } from './core/policies/adaptive/adaptive-policy.js';
 export { FixedKeepAlivePolicy } from './core/policies/fixed-keep-alive.js';
 export { HybridHistogramPolicy } from './core/policies/hybrid-histogram.js';
 export { runVirtual, datasetSource, memorySource, type VirtualRunOptions, type VirtualRunResult } from './sim/virtual/virtual-engine.js';
@@ -22,4 +22,4 @@ export { ScoreBook, officialScore, type ScoreReport } from './sim/scoring/score-
 export { ClairvoyantBound, clairvoyantBound } from './sim/scoring/clairvoyant-bound.js';
 export { loadMetas, streamRequests, loadDataset, DatasetError } from './sim/datasets/dataset-loader.js';
 export { generateDataset, WORKLOAD_FAMILIES } from './sim/generator/workload-generator.js';
-export type { MetaRecord, RequestRecord } from './sim/datasets/dataset-types.js';
+export type { MetaRecord, RequestRecord } from './sim/contest/dataset-types.js';

@@ -6,16 +6,16 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { CounterfactualRun } from '../src/core/counterfactual-run.js';
-import { INITIAL_EXCHANGE_RATE } from '../src/core/exchange-rate-tuner.js';
-import { bestIdlePlan, gapKeepCost, gapPlanCost, KEEP_SLACK, prewarmMarginMs, type IdlePrices } from '../src/core/idle-plan.js';
-import { AdaptivePolicy } from '../src/core/policies/adaptive-policy.js';
-import { coldStartsWorthIt } from '../src/core/queue-plan.js';
-import { RecentSamples } from '../src/core/recent-samples.js';
+import { CounterfactualRun } from '../src/core/policies/adaptive/counterfactual-run.js';
+import { INITIAL_EXCHANGE_RATE } from '../src/core/policies/adaptive/exchange-rate-tuner.js';
+import { bestIdlePlan, gapKeepCost, gapPlanCost, KEEP_SLACK, prewarmMarginMs, type IdlePrices } from '../src/core/policies/adaptive/idle-plan.js';
+import { AdaptivePolicy } from '../src/core/policies/adaptive/adaptive-policy.js';
+import { coldStartsWorthIt } from '../src/core/policies/adaptive/queue-plan.js';
+import { RecentSamples } from '../src/core/policies/adaptive/recent-samples.js';
 import { memorySource, runVirtual } from '../src/sim/virtual/virtual-engine.js';
 import { DEFAULT_CREATE_LATENCY_MS, DEFAULT_PLATFORM_RPC_MS } from '../src/sim/virtual/virtual-platform.js';
 import { generateDataset, Rng } from '../src/sim/generator/workload-generator.js';
-import type { MetaRecord, RequestRecord } from '../src/sim/datasets/dataset-types.js';
+import type { MetaRecord, RequestRecord } from '../src/sim/contest/dataset-types.js';
 
 const sorted = (xs: number[]): Float64Array => Float64Array.from(xs).sort();
 

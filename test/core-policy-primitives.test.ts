@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { KEEP_WINDOWS_MS, KeepAliveShadows } from '../src/core/keep-alive-shadows.js';
+import { KEEP_WINDOWS_MS, KeepAliveShadows } from '../src/core/policies/adaptive/keep-alive-shadows.js';
 import { PriceTracker, PRICE_REFRESH_MS } from '../src/core/price-tracker.js';
-import { RecentGaps, RECENT_GAPS } from '../src/core/recent-gaps.js';
+import { RecentGaps, RECENT_GAPS } from '../src/core/policies/adaptive/recent-gaps.js';
 import { scorePrices } from '../src/core/score-prices.js';
-import { AdaptivePolicy } from '../src/core/policies/adaptive-policy.js';
+import { AdaptivePolicy } from '../src/core/policies/adaptive/adaptive-policy.js';
 import { FunctionStats } from '../src/core/function-stats.js';
 import type { InstanceView, PoolView } from '../src/core/policy.js';
 

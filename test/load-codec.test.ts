@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import * as fc from 'fast-check';
-import { loadProto, Status } from '../src/proto.js';
+import { loadProto, Status } from '../src/wire/proto.js';
 import {
   decodeAssignReply,
   decodeIdleReplyStatus,
@@ -13,7 +13,7 @@ import {
   grpcMessageEnd,
   GRPC_FRAME_HEADER_BYTES,
   CodecError,
-} from '../src/server/assign-idle-codec.js';
+} from '../src/wire/assign-idle-codec.js';
 
 const service = loadProto().serverless.simulator.Scaler.service;
 

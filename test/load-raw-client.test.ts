@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as http2 from 'node:http2';
 import * as net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
-import { Status } from '../src/proto.js';
+import { Status } from '../src/wire/proto.js';
 import { startNoopScaler, NOOP_INSTANCE_ID, type NoopScalerServer } from '../src/load/noop-scaler-server.js';
 import { RawH2Client } from '../src/load/raw-h2-client.js';
 import { GrpcJsClient } from '../src/load/grpc-js-client.js';

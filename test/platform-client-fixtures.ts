@@ -6,11 +6,11 @@
 import * as grpc from '@grpc/grpc-js';
 import { expect, it } from 'vitest';
 import { PlatformErrorKind, type Platform, type PlatformError } from '../src/core/platform.js';
-import { loadProto, Status, type PlatformHandlers } from '../src/proto.js';
-import type { CreateSlotReply } from '../src/generated/serverless/simulator/CreateSlotReply.js';
-import type { CreateSlotRequest__Output } from '../src/generated/serverless/simulator/CreateSlotRequest.js';
-import type { DestroySlotRequest__Output } from '../src/generated/serverless/simulator/DestroySlotRequest.js';
-import type { InitRequest__Output } from '../src/generated/serverless/simulator/InitRequest.js';
+import { loadProto, Status, type PlatformHandlers } from '../src/wire/proto.js';
+import type { CreateSlotReply } from '../src/wire/generated/serverless/simulator/CreateSlotReply.js';
+import type { CreateSlotRequest__Output } from '../src/wire/generated/serverless/simulator/CreateSlotRequest.js';
+import type { DestroySlotRequest__Output } from '../src/wire/generated/serverless/simulator/DestroySlotRequest.js';
+import type { InitRequest__Output } from '../src/wire/generated/serverless/simulator/InitRequest.js';
 
 /** A reply with this contest status, a gRPC error with this code, or no answer at all. */
 export type StubAnswer = { status: number; errorMessage?: string } | { grpcCode: grpc.status } | 'hang';

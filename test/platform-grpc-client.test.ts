@@ -4,7 +4,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { PlatformErrorKind, type PlatformError } from '../src/core/platform.js';
-import { Status } from '../src/proto.js';
+import { Status } from '../src/wire/proto.js';
 import { GrpcPlatformClient } from '../src/platform/grpc-platform-client.js';
 import { freePort } from '../src/free-port.js';
 import { closePlatformStubs, itMapsPlatformErrors, startPlatformStub } from './platform-client-fixtures.js';

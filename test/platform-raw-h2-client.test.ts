@@ -11,7 +11,7 @@ import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError, DEFAULT_PLATFORM_CLIENT, parseConfig } from '../src/config.js';
 import { PlatformErrorKind, type PlatformError, type PlatformErrorKind as Kind } from '../src/core/platform.js';
-import { loadProto, Status } from '../src/proto.js';
+import { loadProto, Status } from '../src/wire/proto.js';
 import { freePort } from '../src/free-port.js';
 import {
   RAW_PLATFORM_INITIAL_BACKOFF_MS,
@@ -41,7 +41,7 @@ import {
   type CreateSlotReplyFields,
   type InitReplyFields,
   type InitRequestFields,
-} from '../src/platform/platform-codec.js';
+} from '../src/wire/platform-codec.js';
 import { closePlatformStubs, itMapsPlatformErrors, startPlatformStub } from './platform-client-fixtures.js';
 
 let clients: RawH2PlatformClient[] = [];

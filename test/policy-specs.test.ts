@@ -1,6 +1,6 @@
 /** Policy specs (names with adaptive's switches, for ablations) and their errors. */
 import { describe, expect, it } from 'vitest';
-import { AdaptivePolicy } from '../src/core/policies/adaptive-policy.js';
+import { AdaptivePolicy } from '../src/core/policies/adaptive/adaptive-policy.js';
 import { createPolicy, parsePolicySpec, policySpecProblem, splitPolicySpecs } from '../src/core/policies/policy-registry.js';
 
 describe('policy specs', () => {

@@ -6,7 +6,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Status } from '../src/proto.js';
+import { Status } from '../src/wire/proto.js';
 import { assignReq, idleReq, sleep, startHarness, stateOf, type Harness } from './reliability-fixtures.js';
 
 /** Keys starting with "slow" take this long to Init, so a test can act while an Assign waits. */

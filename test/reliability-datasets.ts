@@ -3,7 +3,7 @@
  * case under test happens for certain (an instance held across a kill, an Init running when a
  * connection is reset), not by luck of the draw.
  */
-import type { MetaRecord, RequestRecord } from '../src/sim/datasets/dataset-types.js';
+import type { MetaRecord, RequestRecord } from '../src/sim/contest/dataset-types.js';
 
 export interface SmallDataset {
   readonly metas: Map<string, MetaRecord>;

@@ -12,7 +12,7 @@ import { ScalerCore } from '../src/core/scaler-core.js';
 import { ScalerErrorCode } from '../src/core/types.js';
 import { VirtualClock } from '../src/core/virtual-clock.js';
 import { loadMetas, streamRequests } from '../src/sim/datasets/dataset-loader.js';
-import { FAULT_KINDS, FaultPlan, parseFaultRates, virtualFaults, type FaultRates } from '../src/sim/faults/fault-plan.js';
+import { FAULT_KINDS, FaultPlan, parseFaultRates, virtualFaults, type FaultRates } from '../src/sim/live/fault-plan.js';
 import { runFaultLive } from '../src/sim/faults/fault-live-run.js';
 import { datasetSource, memorySource, runVirtual, type RequestSource } from '../src/sim/virtual/virtual-engine.js';
 import { VirtualPlatform } from '../src/sim/virtual/virtual-platform.js';

@@ -4,10 +4,10 @@
  */
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
-import { loadProto } from '../src/proto.js';
-import type { ScalerClient } from '../src/proto.js';
-import type { AssignReply__Output } from '../src/generated/serverless/simulator/AssignReply.js';
-import type { IdleReply__Output } from '../src/generated/serverless/simulator/IdleReply.js';
+import { loadProto } from '../src/wire/proto.js';
+import type { ScalerClient } from '../src/wire/proto.js';
+import type { AssignReply__Output } from '../src/wire/generated/serverless/simulator/AssignReply.js';
+import type { IdleReply__Output } from '../src/wire/generated/serverless/simulator/IdleReply.js';
 import { PlatformServer, type PlatformServerOptions } from '../src/sim/live/platform-server.js';
 import { startScalerProcess, type ScalerProcess } from '../src/sim/faults/fault-live-run.js';
 

@@ -14,7 +14,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { shardJournalFile } from '../src/journal/journal-directory.js';
 import { FRAME_HEADER_BYTES } from '../src/journal/journal-format.js';
 import { JournalFile } from '../src/journal/journal-file.js';
-import { loadProto, type ScalerClient } from '../src/proto.js';
+import { loadProto, type ScalerClient } from '../src/wire/proto.js';
 import { runCrashLive } from '../src/sim/faults/crash-live-run.js';
 import { startScalerProcess, type ScalerProcess } from '../src/sim/faults/fault-live-run.js';
 import { PlatformServer } from '../src/sim/live/platform-server.js';

@@ -1,7 +1,7 @@
 /**
  * Shard crash and overload, end to end on a real scaler process.
  *
- * Crash: the test hook (SCALER_TEST_HOOKS=1, see workers/test-hooks.ts) kills one shard's
+ * Crash: the test hook (SCALER_TEST_HOOKS=1, see src/shard/test-hooks.ts) kills one shard's
  * worker thread. The supervisor restarts it; an Assign in flight on that shard is retried by the
  * service and succeeds; the slots the dead worker owned (idle, busy, mid-Init) are handed to the
  * new worker as orphans and destroyed, and their journal entries removed; the Idle of a request
@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
-import { TEST_CRASH_EXIT_CODE, TEST_CRASH_INSTANCE_ID, TEST_HOOKS_ENV } from '../workers/test-hooks.js';
+import { TEST_CRASH_EXIT_CODE, TEST_CRASH_INSTANCE_ID, TEST_HOOKS_ENV } from '../src/shard/test-hooks.js';
 import { shardForKey } from '../src/sharding/key-hash.js';
 import { assignReq, idleReq, sleep, startHarness, stateOf, type Harness } from './reliability-fixtures.js';
 

@@ -8,13 +8,13 @@
 import * as http2 from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { loadProto, type ScalerClient } from '../src/proto.js';
-import type { AssignReply__Output } from '../src/generated/serverless/simulator/AssignReply.js';
+import { loadProto, type ScalerClient } from '../src/wire/proto.js';
+import type { AssignReply__Output } from '../src/wire/generated/serverless/simulator/AssignReply.js';
 import { freePort } from '../src/free-port.js';
 import { H2Method, type H2Call } from '../src/h2/h2-call.js';
 import { H2UnaryClient } from '../src/h2/h2-unary-client.js';
 import { RawH2Client } from '../src/load/raw-h2-client.js';
-import { encodeAssignFrame, encodeMetaField } from '../src/server/assign-idle-codec.js';
+import { encodeAssignFrame, encodeMetaField } from '../src/wire/assign-idle-codec.js';
 
 // The server runs from the build: its shard worker script is compiled JavaScript.
 const { ScalerServer } = (await import('../dist/src/server/scaler-server.js'));

@@ -9,7 +9,7 @@ import { get } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as grpc from '@grpc/grpc-js';
 import { Histogram, Registry } from 'prom-client';
-import { SCALER_COUNTER_LAYOUT } from '../src/counters-layout.js';
+import { SCALER_COUNTER_LAYOUT } from '../src/shard/counters-layout.js';
 import { RawH2Client } from '../src/load/raw-h2-client.js';
 import { KeyPopulation } from '../src/load/key-population.js';
 import { runLoad } from '../src/load/load-runner.js';

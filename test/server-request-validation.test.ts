@@ -1,8 +1,8 @@
 /** Main-thread validation of Assign and Idle, on messages as grpc-js decodes them. */
 import { describe, expect, it } from 'vitest';
-import { loadProto, type AssignRequestMsg, type IdleRequestMsg } from '../src/proto.js';
-import type { AssignRequest } from '../src/generated/serverless/simulator/AssignRequest.js';
-import type { IdleRequest } from '../src/generated/serverless/simulator/IdleRequest.js';
+import { loadProto, type AssignRequestMsg, type IdleRequestMsg } from '../src/wire/proto.js';
+import type { AssignRequest } from '../src/wire/generated/serverless/simulator/AssignRequest.js';
+import type { IdleRequest } from '../src/wire/generated/serverless/simulator/IdleRequest.js';
 import {
   MAX_KEY_LENGTH,
   MAX_MEMORY_MB,

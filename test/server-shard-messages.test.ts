@@ -13,7 +13,7 @@ import {
   type ShardRequest,
   type ShardResponse,
   type ShardWorkerData,
-} from '../src/shard-messages.js';
+} from '../src/shard/shard-messages.js';
 import { OutKind, type OutBatchMessage, type RequestBatchMessage } from '../src/sharding/index.js';
 
 let ports: MessagePort[] = [];
@@ -87,7 +87,7 @@ describe('shard messages over a MessageChannel', () => {
 
 describe('the scaler shard codec (shared-ring transport)', () => {
   it('round-trips every request, reply and event through one ring, keys interned', async () => {
-    const { SCALER_SHARD_CODEC: codec } = await import('../src/shard-codec.js');
+    const { SCALER_SHARD_CODEC: codec } = await import('../src/shard/shard-codec.js');
     const { RingConsumer, RingProducer, WireReader, WireWriter, createRingBuffer } = await import('../src/sharding/index.js');
     const sab = createRingBuffer(1 << 16);
     const quiet = { records: (): void => {}, room: (): void => {} };

@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ClairvoyantBound, clairvoyantBound } from '../src/sim/scoring/clairvoyant-bound.js';
 import { loadDatasetSync } from '../src/sim/datasets/dataset-loader.js';
-import type { MetaRecord, RequestRecord } from '../src/sim/datasets/dataset-types.js';
+import type { MetaRecord, RequestRecord } from '../src/sim/contest/dataset-types.js';
 
 function meta(key: string, memoryInMb: number, initDurationInMs: number): MetaRecord {
   return { key, runtime: 'go', memoryInMb, timeoutInSecs: 60, initDurationInMs };

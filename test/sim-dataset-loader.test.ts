@@ -12,7 +12,7 @@ import {
   loadMetasSync,
   streamRequests,
 } from '../src/sim/datasets/dataset-loader.js';
-import type { RequestRecord } from '../src/sim/datasets/dataset-types.js';
+import type { RequestRecord } from '../src/sim/contest/dataset-types.js';
 
 const SMOKE = fileURLToPath(new URL('../datasets/function_smoke_test', import.meta.url));
 const root = mkdtempSync(join(tmpdir(), 'sim-loader-'));

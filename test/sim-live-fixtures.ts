@@ -4,12 +4,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
-import { loadProto, Status } from '../src/proto.js';
-import type { PlatformClient, ScalerHandlers } from '../src/proto.js';
-import type { CreateSlotReply__Output } from '../src/generated/serverless/simulator/CreateSlotReply.js';
-import type { InitReply__Output } from '../src/generated/serverless/simulator/InitReply.js';
-import type { DestroySlotReply__Output } from '../src/generated/serverless/simulator/DestroySlotReply.js';
-import type { MetaRecord, RequestRecord } from '../src/sim/datasets/dataset-types.js';
+import { loadProto, Status } from '../src/wire/proto.js';
+import type { PlatformClient, ScalerHandlers } from '../src/wire/proto.js';
+import type { CreateSlotReply__Output } from '../src/wire/generated/serverless/simulator/CreateSlotReply.js';
+import type { InitReply__Output } from '../src/wire/generated/serverless/simulator/InitReply.js';
+import type { DestroySlotReply__Output } from '../src/wire/generated/serverless/simulator/DestroySlotReply.js';
+import type { MetaRecord, RequestRecord } from '../src/sim/contest/dataset-types.js';
 
 export function platformClient(target: string): PlatformClient {
   const proto = loadProto();

@@ -3,8 +3,8 @@
  * ledger, every error answered as a non-Ok Status with a message, and slot costs in the ScoreBook.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { Status } from '../src/proto.js';
-import type { PlatformClient } from '../src/proto.js';
+import { Status } from '../src/wire/proto.js';
+import type { PlatformClient } from '../src/wire/proto.js';
 import { PlatformServer } from '../src/sim/live/platform-server.js';
 import type { PlatformServerOptions, WallClock } from '../src/sim/live/platform-server.js';
 import { ScoreBook } from '../src/sim/scoring/score-book.js';

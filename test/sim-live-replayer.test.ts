@@ -7,7 +7,7 @@ import { PlatformServer } from '../src/sim/live/platform-server.js';
 import { Replayer } from '../src/sim/live/replayer.js';
 import type { ReplayResult, ReplayerOptions } from '../src/sim/live/replayer.js';
 import { ScoreBook } from '../src/sim/scoring/score-book.js';
-import type { MetaRecord, RequestRecord } from '../src/sim/datasets/dataset-types.js';
+import type { MetaRecord, RequestRecord } from '../src/sim/contest/dataset-types.js';
 import { meta, metaMap, req, startTestScaler } from './sim-live-fixtures.js';
 import type { ScalerBehaviour, TestScaler } from './sim-live-fixtures.js';
 

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PROTO_PATH } from '../src/proto.js';
+import { PROTO_PATH } from '../src/wire/proto.js';
 import { LiveRunError, runLive } from '../src/sim/live/live-run.js';
 import type { ContestStats } from '../src/sim/scoring/score-book.js';
 import { freePort } from '../src/free-port.js';

@@ -10,7 +10,7 @@ import { Replayer } from '../src/sim/live/replayer.js';
 import type { ReplayResult } from '../src/sim/live/replayer.js';
 import { ScoreBook } from '../src/sim/scoring/score-book.js';
 import { ThreadedPlatform } from '../src/sim/live/threaded-platform.js';
-import type { RequestRecord } from '../src/sim/datasets/dataset-types.js';
+import type { RequestRecord } from '../src/sim/contest/dataset-types.js';
 import { createSlot, destroySlot, initSlot, meta, metaMap, platformClient, req, startTestScaler } from './sim-live-fixtures.js';
 import type { ScalerBehaviour, TestScaler } from './sim-live-fixtures.js';
 

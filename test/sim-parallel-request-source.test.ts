@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DatasetError, forEachRequestFieldsSync, loadMetasSync } from '../src/sim/datasets/dataset-loader.js';
-import type { MetaRecord } from '../src/sim/datasets/dataset-types.js';
+import type { MetaRecord } from '../src/sim/contest/dataset-types.js';
 import { ClairvoyantBound, type ClairvoyantResult } from '../src/sim/scoring/clairvoyant-bound.js';
 import {
   forEachRequestFieldsParallel,

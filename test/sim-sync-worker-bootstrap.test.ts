@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClairvoyantBound, type ClairvoyantResult } from '../src/sim/scoring/clairvoyant-bound.js';
 import { loadDatasetSync } from '../src/sim/datasets/dataset-loader.js';
-import type { MetaRecord } from '../src/sim/datasets/dataset-types.js';
+import type { MetaRecord } from '../src/sim/contest/dataset-types.js';
 import { REQUEST_PARSE_WORKER_SCRIPT } from '../src/sim/datasets/parallel-request-source.js';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));

@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadDatasetSync } from '../src/sim/datasets/dataset-loader.js';
-import type { RequestRecord } from '../src/sim/datasets/dataset-types.js';
+import type { RequestRecord } from '../src/sim/contest/dataset-types.js';
 import {
   DEFAULT_BASE_TIME_MS,
   INIT_MAX_MS,

@@ -1,7 +1,7 @@
 /** Picks a {@link LoadClient} implementation by name (the loadgen's `--client`). */
 import { GrpcJsClient } from './grpc-js-client.js';
 import { RawH2Client } from './raw-h2-client.js';
-import type { ResultFields } from '../server/assign-idle-codec.js';
+import type { ResultFields } from '../wire/assign-idle-codec.js';
 import type { LoadClient } from './load-client.js';
 
 export type LoadClientKind = 'grpc-js' | 'raw';

@@ -3,7 +3,7 @@
  * what a typical caller (and the contest simulator's kind of client) pays per call.
  */
 import * as grpc from '@grpc/grpc-js';
-import { loadProto, type ScalerClient } from '../proto.js';
+import { loadProto, type ScalerClient } from '../wire/proto.js';
 import {
   LoadCallError,
   LoadCallErrorCode,
@@ -17,7 +17,7 @@ import {
   DEFAULT_META_RUNTIME,
   DEFAULT_META_TIMEOUT_SECS,
 } from './raw-h2-client.js';
-import type { ResultFields } from '../server/assign-idle-codec.js';
+import type { ResultFields } from '../wire/assign-idle-codec.js';
 
 export interface GrpcJsClientOptions {
   readonly target: string;

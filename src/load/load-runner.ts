@@ -10,7 +10,7 @@
  * Pair latency is Assign latency + Idle latency (the hold is excluded): the contest's
  * "schedule time" of one request.
  */
-import { Status } from '../proto.js';
+import { Status } from '../wire/proto.js';
 import { LatencyHistogram, type LatencySummary } from '../latency-histogram.js';
 import { ProcessSampler, PROCESS_SAMPLE_INTERVAL_MS, type ProcessUsage } from './process-sampler.js';
 import { grpcStatusName, type AssignOutcome, type LoadCallError, type LoadClient } from './load-client.js';

@@ -6,7 +6,7 @@
 import { createServer, type Server as HttpServer } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import * as grpc from '@grpc/grpc-js';
-import { loadProto, Status, type ScalerHandlers } from '../proto.js';
+import { loadProto, Status, type ScalerHandlers } from '../wire/proto.js';
 import { GRPC_SERVER_OPTIONS } from '../server/grpc-server-options.js';
 
 export const NOOP_INSTANCE_ID = 'noop-instance';

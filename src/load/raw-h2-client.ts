@@ -20,7 +20,7 @@ import {
   SCALER_ASSIGN_PATH,
   SCALER_IDLE_PATH,
   type ResultFields,
-} from '../server/assign-idle-codec.js';
+} from '../wire/assign-idle-codec.js';
 import {
   LoadCallError,
   LoadCallErrorCode,

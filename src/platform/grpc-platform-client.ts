@@ -8,7 +8,7 @@ import {
   type PlatformError,
   type SlotInfo,
 } from '../core/platform.js';
-import { loadProto, Status, type PlatformClient } from '../proto.js';
+import { loadProto, Status, type PlatformClient } from '../wire/proto.js';
 import { fromPlatformStatus, isTransientGrpcCode } from './platform-errors.js';
 
 import { PLATFORM_CALL_DEADLINE_MS, PLATFORM_INIT_DEADLINE_MS } from './platform-deadlines.js';

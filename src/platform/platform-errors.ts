@@ -1,5 +1,5 @@
 import { PlatformErrorKind, type PlatformError } from '../core/platform.js';
-import { Status } from '../generated/serverless/simulator/Status.js';
+import { Status } from '../wire/generated/serverless/simulator/Status.js';
 
 /**
  * How both platform clients (grpc-js and raw HTTP/2) classify a failed call, in one place so

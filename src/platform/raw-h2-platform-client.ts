@@ -22,7 +22,7 @@ import {
   type SlotInfo,
 } from '../core/platform.js';
 // The generated enum, not proto.js: this client must not load grpc-js (see platform-deadlines.ts).
-import { Status } from '../generated/serverless/simulator/Status.js';
+import { Status } from '../wire/generated/serverless/simulator/Status.js';
 import {
   GRPC_FRAME_HEADER_BYTES,
   decodeCreateSlotReply,
@@ -35,7 +35,7 @@ import {
   encodeDestroySlotFrame,
   encodeInitFrame,
   grpcMessageEnd,
-} from './platform-codec.js';
+} from '../wire/platform-codec.js';
 import { PLATFORM_CALL_DEADLINE_MS, PLATFORM_INIT_DEADLINE_MS } from './platform-deadlines.js';
 import { fromPlatformStatus, isTransientGrpcCode } from './platform-errors.js';
 

@@ -1,4 +1,4 @@
-import type { SlotCreatedEvent, SlotDestroyedEvent } from '../shard-messages.js';
+import type { SlotCreatedEvent, SlotDestroyedEvent } from '../shard/shard-messages.js';
 
 interface FunctionSlots {
   readonly key: string;

@@ -22,8 +22,8 @@ import {
   SCALER_IDLE_PATH,
   type DecodedAssignRequest,
   type DecodedIdleRequest,
-} from './assign-idle-codec.js';
-import { GRPC_FRAME_HEADER_BYTES } from '../protobuf-wire.js';
+} from '../wire/assign-idle-codec.js';
+import { GRPC_FRAME_HEADER_BYTES } from '../wire/protobuf-wire.js';
 import type { AssignDone, IdleDone, ScalerCall, ScalerService } from './scaler-service.js';
 
 /** Largest request message accepted (as the grpc-js server's `grpc.max_receive_message_length`). */

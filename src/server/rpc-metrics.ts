@@ -10,7 +10,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { Counter, type Registry } from 'prom-client';
-import type { ScalerHandlers } from '../proto.js';
+import type { ScalerHandlers } from '../wire/proto.js';
 import { CountedHistogram } from './counted-histogram.js';
 
 /** From 0.5 ms (a warm Assign) to a minute (a cold start behind a long Init). */

@@ -13,7 +13,7 @@
  * would); they carry a `shard` label so that Prometheus sees that as the reset of one series.
  */
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import { platformCallField, type ScalerCounterField } from '../counters-layout.js';
+import { platformCallField, type ScalerCounterField } from '../shard/counters-layout.js';
 import type { CounterField, SharedCounters } from '../sharding/index.js';
 import { PLATFORM_CALL_CODES, PLATFORM_METHODS } from '../platform/bounded-platform.js';
 import type { FunctionSlotTally } from './function-slot-tally.js';

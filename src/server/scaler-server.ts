@@ -4,12 +4,13 @@ import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { DEFAULT_PLATFORM_CLIENT, type ScalerConfig } from '../config.js';
-import { SCALER_COUNTER_LAYOUT, type ScalerCounterField } from '../counters-layout.js';
+import { SCALER_COUNTER_LAYOUT, type ScalerCounterField } from '../shard/counters-layout.js';
 import { JournalDirectory } from '../journal/journal-directory.js';
 import type { Logger } from '../logger.js';
-import { loadProto } from '../proto.js';
-import type { ShardEvent, ShardRequest, ShardResponse, ShardWorkerData } from '../shard-messages.js';
-import { SCALER_SHARD_CODEC } from '../shard-codec.js';
+import { loadProto } from '../wire/proto.js';
+import type { ShardEvent, ShardRequest, ShardResponse, ShardWorkerData } from '../shard/shard-messages.js';
+import { SCALER_SHARD_CODEC } from '../shard/shard-codec.js';
+import { SHARD_ENTRY_URL } from '../shard/shard-entry-url.js';
 import { ShardRouter } from '../sharding/index.js';
 import { FunctionSlotTally } from './function-slot-tally.js';
 import { instrumentScalerHandlers } from './rpc-metrics.js';
@@ -34,7 +35,7 @@ export const SHUTDOWN_GRACE_MS = 5_000;
  */
 export const DEFAULT_SCALER_BATCH_FLUSH = 'immediate';
 
-export const WORKER_SCRIPT = new URL('../../workers/scaler-shard-entry.js', import.meta.url);
+export const WORKER_SCRIPT = SHARD_ENTRY_URL;
 
 export class ScalerServer {
   private constructor(

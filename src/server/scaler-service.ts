@@ -1,9 +1,9 @@
 import * as grpc from '@grpc/grpc-js';
 import { ScalerErrorCode } from '../core/types.js';
-import { Status, type AssignReply, type IdleReply, type ScalerHandlers } from '../proto.js';
-import { ShardOp, type ShardEvent, type ShardRequest, type ShardResponse } from '../shard-messages.js';
+import { Status, type AssignReply, type IdleReply, type ScalerHandlers } from '../wire/proto.js';
+import { ShardOp, type ShardEvent, type ShardRequest, type ShardResponse } from '../shard/shard-messages.js';
 import { ShardErrorCode, type ShardError, type ShardRouter } from '../sharding/index.js';
-import type { ScalerCounterField } from '../counters-layout.js';
+import type { ScalerCounterField } from '../shard/counters-layout.js';
 import { validateAssign, validateIdle, type AssignRequestShape, type IdleRequestShape } from './request-validation.js';
 
 export type ScalerRouter = ShardRouter<ShardRequest, ShardResponse, ShardEvent, ScalerCounterField>;

@@ -1,4 +1,4 @@
-import type { ShardEvent } from '../shard-messages.js';
+import type { ShardEvent } from '../shard/shard-messages.js';
 
 /**
  * Main's record of every live slot per shard, fed by the shards' slot events. If a shard

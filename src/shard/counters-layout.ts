@@ -1,5 +1,5 @@
-import { defineCounterLayout } from './sharding/index.js';
-import type { PlatformCallCode, PlatformMethod } from './platform/bounded-platform.js';
+import { defineCounterLayout } from '../sharding/index.js';
+import type { PlatformCallCode, PlatformMethod } from '../platform/bounded-platform.js';
 
 /**
  * The scaler's shared counters: one row per shard in the `SharedArrayBuffer` of the sharding

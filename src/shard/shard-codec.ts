@@ -3,7 +3,7 @@
  * field by field, function keys and runtimes interned (sent in full once per worker generation,
  * then as a 4-byte id), request and instance ids as plain UTF-8.
  */
-import { internedBytes, strBytes, type ShardCodec, type WireReader, type WireWriter } from './sharding/index.js';
+import { internedBytes, strBytes, type ShardCodec, type WireReader, type WireWriter } from '../sharding/index.js';
 import { ShardOp, type ShardEvent, type ShardRequest, type ShardResponse } from './shard-messages.js';
 
 const EVENT_SLOT_CREATED = 0;

@@ -2,26 +2,26 @@
  * A shard worker: owns the pools, timers and platform client of the functions hashed to its
  * shard. A thin adapter: the decisions are `ScalerCore`'s, the messaging is the sharding layer's.
  */
-import { RealClock } from '../src/core/real-clock.js';
-import { ScalerCore } from '../src/core/scaler-core.js';
-import { createPolicy } from '../src/core/policies/policy-registry.js';
-import type { ScoreTotals } from '../src/core/score-prices.js';
-import { SCALER_COUNTER_LAYOUT, platformCallField, type ScalerCounterField } from '../src/counters-layout.js';
-import { DEFAULT_PLATFORM_CLIENT, type LogLevel } from '../src/config.js';
-import { createLogger } from '../src/logger.js';
-import { RawH2PlatformClient } from '../src/platform/raw-h2-platform-client.js';
-import { BoundedPlatform, PLATFORM_CALL_CODES, PLATFORM_METHODS } from '../src/platform/bounded-platform.js';
-import { SCALER_SHARD_CODEC } from '../src/shard-codec.js';
-import { ShardOp, type ShardEvent, type ShardRequest, type ShardResponse, type ShardWorkerData } from '../src/shard-messages.js';
-import { serveShard, type ShardContext, type ShardReply, type SharedCounters } from '../src/sharding/index.js';
-import { ScalerErrorCode } from '../src/core/types.js';
+import { RealClock } from '../core/real-clock.js';
+import { ScalerCore } from '../core/scaler-core.js';
+import { createPolicy } from '../core/policies/policy-registry.js';
+import type { ScoreTotals } from '../core/score-prices.js';
+import { SCALER_COUNTER_LAYOUT, platformCallField, type ScalerCounterField } from './counters-layout.js';
+import { DEFAULT_PLATFORM_CLIENT, type LogLevel } from '../config.js';
+import { createLogger } from '../logger.js';
+import { RawH2PlatformClient } from '../platform/raw-h2-platform-client.js';
+import { BoundedPlatform, PLATFORM_CALL_CODES, PLATFORM_METHODS } from '../platform/bounded-platform.js';
+import { SCALER_SHARD_CODEC } from './shard-codec.js';
+import { ShardOp, type ShardEvent, type ShardRequest, type ShardResponse, type ShardWorkerData } from './shard-messages.js';
+import { serveShard, type ShardContext, type ShardReply, type SharedCounters } from '../sharding/index.js';
+import { ScalerErrorCode } from '../core/types.js';
 import { readBenchShardWorkUs, spinMicros } from './bench-shard-work.js';
 import { TEST_CRASH_EXIT_CODE, TEST_CRASH_INSTANCE_ID, testHooksEnabled } from './test-hooks.js';
-import type { JournalError } from '../src/journal/journal-error.js';
-import { JournalFile } from '../src/journal/journal-file.js';
-import { JournalingPlatform } from '../src/journal/journaling-platform.js';
-import { recoverSlots, type RecoveryCounts, type RecoveryTarget } from '../src/journal/recover-slots.js';
-import type { Logger } from '../src/logger.js';
+import type { JournalError } from '../journal/journal-error.js';
+import { JournalFile } from '../journal/journal-file.js';
+import { JournalingPlatform } from '../journal/journaling-platform.js';
+import { recoverSlots, type RecoveryCounts, type RecoveryTarget } from '../journal/recover-slots.js';
+import type { Logger } from '../logger.js';
 
 /** Slot time integrates continuously: refresh the shared score sums at least this often. */
 export const COUNTER_REFRESH_MS = 250;
@@ -49,9 +49,9 @@ let lostCreatesAtCrash = 0;
 let recovery: RecoveryCounts = { recovered: 0, adoptedIdle: 0, adoptedBusy: 0, reclaimed: 0 };
 /** Recovered slots whose destroy has not been answered yet. */
 const reclaimPending = new Set<string>();
-/** See workers/test-hooks.ts; read once, the hot path only tests a boolean. */
+/** See test-hooks.ts; read once, the hot path only tests a boolean. */
 const TEST_HOOKS = testHooksEnabled();
-/** Benchmark-only extra work per request (workers/bench-shard-work.ts); 0 unless set. */
+/** Benchmark-only extra work per request (bench-shard-work.ts); 0 unless set. */
 const BENCH_WORK_US = readBenchShardWorkUs();
 
 function writeCounters(ctx: Ctx): void {
@@ -195,7 +195,7 @@ serveShard<ShardRequest, ShardResponse, ShardEvent, ScalerCounterField, ShardWor
     // grpc-js is loaded only when asked for: a raw-client worker starts ~0.2 s sooner without it.
     const client = platformClient === 'raw'
       ? new RawH2PlatformClient({ address: wd.platformAddress })
-      : new (await import('../src/platform/grpc-platform-client.js')).GrpcPlatformClient({ address: wd.platformAddress });
+      : new (await import('../platform/grpc-platform-client.js')).GrpcPlatformClient({ address: wd.platformAddress });
     const opened =
       wd.journalPath === null
         ? null

@@ -2,7 +2,7 @@
  * The scaler's messages between the main thread and its shard workers, all in one place.
  * Short field names: each crosses a MessagePort (structured clone) once per call.
  */
-import type { PlatformClientKind } from './config.js';
+import type { PlatformClientKind } from '../config.js';
 
 export const ShardOp = { Assign: 0, Idle: 1, Cancel: 2 } as const;
 

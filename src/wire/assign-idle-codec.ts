@@ -28,7 +28,7 @@ import {
   writeFrameHeader,
   writeStringField,
   writeVarint,
-} from '../protobuf-wire.js';
+} from './protobuf-wire.js';
 
 export { GRPC_FRAME_HEADER_BYTES, varintSize, writeVarint };
 

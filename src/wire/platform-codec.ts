@@ -31,7 +31,7 @@ import {
   writeFrameHeader,
   writeStringField as writeString,
   writeVarint,
-} from '../protobuf-wire.js';
+} from './protobuf-wire.js';
 
 export { GRPC_FRAME_HEADER_BYTES, varintSize };
 

@@ -17,10 +17,10 @@ export const PROTO_LOADER_OPTIONS: protoLoader.Options = {
   oneofs: true,
 };
 
-/** `proto/serverless-sim.proto`, found from `src/` (tests) and `dist/src/` (built) alike. */
+/** `proto/serverless-sim.proto`, found from `src/wire/` (tests) and `dist/src/wire/` (built) alike. */
 export const PROTO_PATH = [
-  new URL('../proto/serverless-sim.proto', import.meta.url),
   new URL('../../proto/serverless-sim.proto', import.meta.url),
+  new URL('../../../proto/serverless-sim.proto', import.meta.url),
 ]
   .map((u) => fileURLToPath(u))
   .find((p) => existsSync(p)) ?? 'proto/serverless-sim.proto';

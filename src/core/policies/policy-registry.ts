@@ -1,5 +1,5 @@
 import type { ScalingPolicy } from '../policy.js';
-import { ADAPTIVE_DEFAULTS, AdaptivePolicy, type AdaptivePolicyOptions } from './adaptive-policy.js';
+import { ADAPTIVE_DEFAULTS, AdaptivePolicy, type AdaptivePolicyOptions } from './adaptive/adaptive-policy.js';
 import { FixedKeepAlivePolicy } from './fixed-keep-alive.js';
 import { HybridHistogramPolicy } from './hybrid-histogram.js';
 

@@ -15,7 +15,7 @@
 import { createReadStream, closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { createInterface } from 'node:readline';
-import type { MetaRecord, RequestRecord } from './dataset-types.js';
+import type { MetaRecord, RequestRecord } from '../contest/dataset-types.js';
 import { TraceWindowFilter, type TraceWindow } from './trace-window.js';
 
 export const METAS_FILE = 'metas';

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { MessageChannel, receiveMessageOnPort } from 'node:worker_threads';
 import { ClairvoyantBound, type ClairvoyantBoundOptions, type ClairvoyantResult } from '../scoring/clairvoyant-bound.js';
 import { DatasetError, forEachRequestFieldsSync, REQUESTS_FILE, type RequestFieldsVisitor } from './dataset-loader.js';
-import type { MetaRecord } from './dataset-types.js';
+import type { MetaRecord } from '../contest/dataset-types.js';
 import {
   CHUNK_MORE,
   CHUNK_RECORDS,

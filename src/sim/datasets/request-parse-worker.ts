@@ -10,7 +10,7 @@
  * Imported by the bootstrap of `sync-worker-bootstrap.ts` in a worker started by
  * `forEachRequestFieldsParallel`; the bootstrap reports a death of the thread before this settles.
  */
-import type { MetaRecord } from './dataset-types.js';
+import type { MetaRecord } from '../contest/dataset-types.js';
 import { lowerThisThreadPriority } from './thread-priority.js';
 import {
   CHUNK_MORE,

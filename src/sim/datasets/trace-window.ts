@@ -4,7 +4,7 @@
  * replayed live in minutes. Offsets are from the first request of the whole file, so a window
  * names the same requests in every mode (live, virtual, bound, hindsight reference).
  */
-import type { RequestRecord } from './dataset-types.js';
+import type { RequestRecord } from '../contest/dataset-types.js';
 
 export interface TraceWindow {
   readonly fromMs: number;

@@ -9,7 +9,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { MetaRecord, RequestRecord } from '../datasets/dataset-types.js';
+import type { MetaRecord, RequestRecord } from '../contest/dataset-types.js';
 import { freePort, startScalerProcess, type ScalerProcess } from './fault-live-run.js';
 import { PlatformServer, monotonicClock } from '../live/platform-server.js';
 import { REPLAYER_MAX_RECONNECT_BACKOFF_MS, Replayer, type ReplayFailure } from '../live/replayer.js';

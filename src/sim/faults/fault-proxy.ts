@@ -4,7 +4,7 @@
  * sees exactly what a dead platform looks like (UNAVAILABLE, reconnect backoff).
  */
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
-import type { FaultPlan } from './fault-plan.js';
+import type { FaultPlan } from '../live/fault-plan.js';
 
 /** How often the proxy re-reads the plan's outage schedule. */
 export const PROXY_TICK_MS = 20;

@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import type { MetaRecord, RequestRecord } from '../datasets/dataset-types.js';
+import type { MetaRecord, RequestRecord } from '../contest/dataset-types.js';
 
 export const PATTERNS = ['periodic', 'poisson', 'bursty', 'correlated', 'diurnal', 'sparse', 'mix'] as const;
 export type PatternName = (typeof PATTERNS)[number];

@@ -9,7 +9,7 @@
  */
 import type { Clock } from '../../core/clock.js';
 import { PlatformErrorKind, type PlatformError } from '../../core/platform.js';
-import { Status } from '../../proto.js';
+import { Status } from '../../wire/proto.js';
 import type { FaultDecision, FaultInjector } from '../live/platform-server.js';
 import type { VirtualFaults } from '../virtual/virtual-platform.js';
 

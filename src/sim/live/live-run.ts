@@ -9,10 +9,10 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { loadMetas } from '../datasets/dataset-loader.js';
-import type { MetaRecord } from '../datasets/dataset-types.js';
+import type { MetaRecord } from '../contest/dataset-types.js';
 import { DEFAULT_PLATFORM_ADDRESS, PlatformServer, monotonicClock } from './platform-server.js';
 import type { FaultInjector, FunctionResolver } from './platform-server.js';
-import { FaultPlan, liveFaultInjector } from '../faults/fault-plan.js';
+import { FaultPlan, liveFaultInjector } from './fault-plan.js';
 import type { WorkerFaultPlan } from './platform-worker-protocol.js';
 import { ThreadedPlatform, platformWorkerAvailable } from './threaded-platform.js';
 import { DEFAULT_SCALER_ADDRESS, LATE_DISPATCH_MS, Replayer } from './replayer.js';
@@ -22,7 +22,7 @@ import { spawnScaler, type ScalerExit, type SpawnedScaler } from './scaler-proce
 import type { ScoreReport } from '../scoring/score-book.js';
 import { DEFAULT_STATS_ADDRESS, StatsServer, splitAddress } from './stats-server.js';
 import type { TraceWindow } from '../datasets/trace-window.js';
-import type { MetaMsg } from '../../proto.js';
+import type { MetaMsg } from '../../wire/proto.js';
 
 /** How long a spawned scaler may take to accept connections on its port. */
 export const DEFAULT_SCALER_START_TIMEOUT_MS = 30_000;

@@ -7,16 +7,16 @@
  * what the platform actually created, exactly as the closed simulator does.
  */
 import * as grpc from '@grpc/grpc-js';
-import { loadProto, Status } from '../../proto.js';
-import type { MetaMsg } from '../../proto.js';
-import type { CreateSlotRequest__Output } from '../../generated/serverless/simulator/CreateSlotRequest.js';
-import type { CreateSlotReply } from '../../generated/serverless/simulator/CreateSlotReply.js';
-import type { InitRequest__Output } from '../../generated/serverless/simulator/InitRequest.js';
-import type { InitReply } from '../../generated/serverless/simulator/InitReply.js';
-import type { DestroySlotRequest__Output } from '../../generated/serverless/simulator/DestroySlotRequest.js';
-import type { DestroySlotReply } from '../../generated/serverless/simulator/DestroySlotReply.js';
-import type { PlatformHandlers } from '../../proto.js';
-import type { MetaRecord } from '../datasets/dataset-types.js';
+import { loadProto, Status } from '../../wire/proto.js';
+import type { MetaMsg } from '../../wire/proto.js';
+import type { CreateSlotRequest__Output } from '../../wire/generated/serverless/simulator/CreateSlotRequest.js';
+import type { CreateSlotReply } from '../../wire/generated/serverless/simulator/CreateSlotReply.js';
+import type { InitRequest__Output } from '../../wire/generated/serverless/simulator/InitRequest.js';
+import type { InitReply } from '../../wire/generated/serverless/simulator/InitReply.js';
+import type { DestroySlotRequest__Output } from '../../wire/generated/serverless/simulator/DestroySlotRequest.js';
+import type { DestroySlotReply } from '../../wire/generated/serverless/simulator/DestroySlotReply.js';
+import type { PlatformHandlers } from '../../wire/proto.js';
+import type { MetaRecord } from '../contest/dataset-types.js';
 
 export const DEFAULT_PLATFORM_ADDRESS = '127.0.0.1:50051';
 /** Observed latency of the official `CreateSlot`. */

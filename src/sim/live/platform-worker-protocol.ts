@@ -8,8 +8,8 @@
  * gRPC reply that reveals it is sent). The main thread reads that counter to know how far its
  * mirror must catch up to reflect everything that happened before a given instant.
  */
-import type { MetaRecord } from '../datasets/dataset-types.js';
-import type { FaultPlanOptions } from '../faults/fault-plan.js';
+import type { MetaRecord } from '../contest/dataset-types.js';
+import type { FaultPlanOptions } from './fault-plan.js';
 
 /** `Int32Array` index of the last published sequence number in the shared counter buffer. */
 export const PUBLISHED_SEQ_INDEX = 0;

@@ -11,7 +11,7 @@
  * Started by `ThreadedPlatform`; runs only as a worker with our `workerData`.
  */
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
-import { FaultPlan, liveFaultInjector } from '../faults/fault-plan.js';
+import { FaultPlan, liveFaultInjector } from './fault-plan.js';
 import { PlatformServer, DEFAULT_CREATE_LATENCY_MS, monotonicClock } from './platform-server.js';
 import type { FaultInjector, InstanceEntry, LedgerListener, SlotEntry } from './platform-server.js';
 import { LedgerOp, PLATFORM_WORKER_KIND, PUBLISHED_SEQ_INDEX } from './platform-worker-protocol.js';

@@ -9,14 +9,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
-import { loadProto, Status } from '../../proto.js';
-import type { ScalerClient } from '../../proto.js';
-import type { AssignReply__Output } from '../../generated/serverless/simulator/AssignReply.js';
-import type { Assignment__Output } from '../../generated/serverless/simulator/Assignment.js';
-import type { IdleReply__Output } from '../../generated/serverless/simulator/IdleReply.js';
+import { loadProto, Status } from '../../wire/proto.js';
+import type { ScalerClient } from '../../wire/proto.js';
+import type { AssignReply__Output } from '../../wire/generated/serverless/simulator/AssignReply.js';
+import type { Assignment__Output } from '../../wire/generated/serverless/simulator/Assignment.js';
+import type { IdleReply__Output } from '../../wire/generated/serverless/simulator/IdleReply.js';
 import { loadMetas, streamRequests } from '../datasets/dataset-loader.js';
 import type { TraceWindow } from '../datasets/trace-window.js';
-import type { MetaRecord, RequestRecord } from '../datasets/dataset-types.js';
+import type { MetaRecord, RequestRecord } from '../contest/dataset-types.js';
 import { monotonicClock } from './platform-server.js';
 import type { InstanceEntry, WallClock } from './platform-server.js';
 import type { ScoreBook, ScoreReport } from '../scoring/score-book.js';

@@ -3,7 +3,7 @@
  * from anywhere), so it can be archived next to results and opened offline.
  */
 import type { ClairvoyantResult } from '../scoring/clairvoyant-bound.js';
-import type { HindsightKeepAlive } from '../scoring/hindsight-keep-alive.js';
+import type { HindsightKeepAlive } from '../virtual/hindsight-keep-alive.js';
 import type { FunctionStats, ScoreReport } from '../scoring/score-book.js';
 import type { TimelinePoint } from '../scoring/run-timeline.js';
 import { boundFraction } from './report-text.js';

@@ -2,7 +2,7 @@
  * Terminal and machine renderings of a ScoreReport (optionally next to the clairvoyant bound).
  */
 import type { ClairvoyantResult } from '../scoring/clairvoyant-bound.js';
-import type { HindsightKeepAlive } from '../scoring/hindsight-keep-alive.js';
+import type { HindsightKeepAlive } from '../virtual/hindsight-keep-alive.js';
 import type { ScoreReport } from '../scoring/score-book.js';
 
 /** Rows of the top-functions table in the text report. */

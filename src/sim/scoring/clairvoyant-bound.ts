@@ -12,7 +12,7 @@
  * Streaming: memory is the per-function stacks and heaps (bounded by each function's peak
  * concurrency) plus the requests sharing the current startTime (needed for the tie order).
  */
-import type { MetaRecord, RequestRecord } from '../datasets/dataset-types.js';
+import type { MetaRecord, RequestRecord } from '../contest/dataset-types.js';
 import { MB_PER_GB, scoreHalves } from './score-book.js';
 
 export const DEFAULT_CREATE_MS = 100;

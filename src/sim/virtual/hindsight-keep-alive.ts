@@ -13,7 +13,7 @@
  * rate whose choices score best over the whole trace wins (a fine sweep over r).
  */
 import { FixedKeepAlivePolicy } from '../../core/policies/fixed-keep-alive.js';
-import { officialScore, UNBOUND_FUNCTION } from './score-book.js';
+import { officialScore, UNBOUND_FUNCTION } from '../scoring/score-book.js';
 import { runVirtual, type RequestSource } from '../virtual/virtual-engine.js';
 
 /** The ladder of windows, ms (0: destroy after every request). */

@@ -7,7 +7,7 @@ import { VirtualClock } from '../../core/virtual-clock.js';
 import { ClairvoyantBound, type ClairvoyantBoundOptions, type ClairvoyantFunction, type ClairvoyantResult } from '../scoring/clairvoyant-bound.js';
 import { forEachRequestFieldsSync, forEachRequestSync, loadMetasSync } from '../datasets/dataset-loader.js';
 import { forEachRequestFieldsParallel, forEachRequestFieldsWithBound } from '../datasets/parallel-request-source.js';
-import type { MetaRecord, RequestRecord } from '../datasets/dataset-types.js';
+import type { MetaRecord, RequestRecord } from '../contest/dataset-types.js';
 import type { TraceWindow } from '../datasets/trace-window.js';
 import { ScoreBook, type ScoreBookFunction, type ScoreReport } from '../scoring/score-book.js';
 import { DEFAULT_CREATE_LATENCY_MS, DEFAULT_PLATFORM_RPC_MS, VirtualPlatform, type VirtualFaults, type VirtualSlot } from './virtual-platform.js';

@@ -1,13 +1,13 @@
-import { RecentGaps } from '../recent-gaps.js';
-import { KeepAliveShadows, PopulationTallies } from '../keep-alive-shadows.js';
-import type { InstanceView, PolicyEnv, PoolView, PrewarmPlan, ScalingPolicy } from '../policy.js';
-import { RecentSamples } from '../recent-samples.js';
-import { CounterfactualRun } from '../counterfactual-run.js';
-import { ExchangeRateTuner, INITIAL_EXCHANGE_RATE } from '../exchange-rate-tuner.js';
-import { DEFAULT_CREATE_MS, DEFAULT_INIT_MS, type FunctionStats } from '../function-stats.js';
-import type { ReplayLatencies } from '../replay-platform.js';
-import { coldStartsWorthIt, MAX_SIMULATED_WAITERS, sizedCapacity } from '../queue-plan.js';
-import { bestIdlePlan, gapKeepCost, gapPlanCost, keepCost, missCost, type IdlePlan, type IdlePrices } from '../idle-plan.js';
+import { RecentGaps } from './recent-gaps.js';
+import { KeepAliveShadows, PopulationTallies } from './keep-alive-shadows.js';
+import type { InstanceView, PolicyEnv, PoolView, PrewarmPlan, ScalingPolicy } from '../../policy.js';
+import { RecentSamples } from './recent-samples.js';
+import { CounterfactualRun } from './counterfactual-run.js';
+import { ExchangeRateTuner, INITIAL_EXCHANGE_RATE } from './exchange-rate-tuner.js';
+import { DEFAULT_CREATE_MS, DEFAULT_INIT_MS, type FunctionStats } from '../../function-stats.js';
+import type { ReplayLatencies } from './replay-platform.js';
+import { coldStartsWorthIt, MAX_SIMULATED_WAITERS, sizedCapacity } from './queue-plan.js';
+import { bestIdlePlan, gapKeepCost, gapPlanCost, keepCost, missCost, type IdlePlan, type IdlePrices } from './idle-plan.js';
 
 /** Execution samples before the queue model trusts the mean execution time. */
 export const MIN_EXEC_SAMPLES = 3;

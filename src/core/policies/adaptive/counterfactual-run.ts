@@ -8,13 +8,13 @@
  * that time by then (the tuner feeds requests after their live Idle, see exchange-rate-tuner.ts);
  * otherwise when it learns it (`finish`), late by at most the difference in waiting.
  */
-import type { FunctionMetaRef } from './platform.js';
-import type { ScalingPolicy } from './policy.js';
+import type { FunctionMetaRef } from '../../platform.js';
+import type { ScalingPolicy } from '../../policy.js';
 import { ReplayPlatform, type ReplayLatencies } from './replay-platform.js';
-import { ScalerCore } from './scaler-core.js';
-import type { ScoreTotals } from './score-prices.js';
-import type { AssignCallback } from './types.js';
-import { VirtualClock } from './virtual-clock.js';
+import { ScalerCore } from '../../scaler-core.js';
+import type { ScoreTotals } from '../../score-prices.js';
+import type { AssignCallback } from '../../types.js';
+import { VirtualClock } from '../../virtual-clock.js';
 
 /** One request in the run; made once per concurrent request and reused. */
 class RunRequest {

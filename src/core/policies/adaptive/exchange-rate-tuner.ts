@@ -22,9 +22,9 @@
  * are fed the functions, in the order first seen, whose requests fit in TUNER_MAX_FED_RATE.
  */
 import type { CounterfactualRun } from './counterfactual-run.js';
-import type { FunctionMetaRef } from './platform.js';
+import type { FunctionMetaRef } from '../../platform.js';
 import { RecentSamples } from './recent-samples.js';
-import type { ScoreTotals } from './score-prices.js';
+import type { ScoreTotals } from '../../score-prices.js';
 
 /** The rates of the counterfactual runs (GB-s per second of waiting), about a factor 3 apart. */
 export const EXCHANGE_RATE_GRID: readonly number[] = [0.1, 0.3, 1, 3, 10];

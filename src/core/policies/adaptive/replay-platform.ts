@@ -4,8 +4,8 @@
  * slot time is integrated as it goes (slot MB-ms), so a run's resource half is known at any
  * moment without a ledger of its own.
  */
-import type { FunctionMetaRef, InitResult, Platform, PlatformCallback, SlotInfo } from './platform.js';
-import type { VirtualClock } from './virtual-clock.js';
+import type { FunctionMetaRef, InitResult, Platform, PlatformCallback, SlotInfo } from '../../platform.js';
+import type { VirtualClock } from '../../virtual-clock.js';
 
 export interface ReplayLatencies {
   /** CreateSlot latency now, ms. */
