@@ -30,6 +30,10 @@ import { ChildSet, SCALER_MAIN, describeMachine, durationArg, fetchScalerTotals,
 import { DEFAULT_GRPC_SERVER, defaultShardCount } from '../src/config.js';
 import { DEFAULT_MAX_COLD_STARTS_PER_SHARD } from '../src/platform/bounded-platform.js';
 import { DURATION_UNITS_HELP, formatDuration } from '../src/duration.js';
+import { endQuietlyOnClosedOutput } from '../src/closed-stdout.js';
+
+// A closed stdout (`| head`) ends the tool quietly (see src/closed-stdout.ts).
+endQuietlyOnClosedOutput();
 
 export const STORM_ASSIGNS = 20_000;
 export const STORM_KEYS = 2_000;

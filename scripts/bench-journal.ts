@@ -14,6 +14,10 @@ import { parseArgs } from 'node:util';
 import { JournalFile } from '../src/journal/journal-file.js';
 import { readJournalFile } from '../src/journal/journal-reader.js';
 import { JournalState } from '../src/journal/journal-state.js';
+import { endQuietlyOnClosedOutput } from '../src/closed-stdout.js';
+
+// A closed stdout (`| head`) ends the tool quietly (see src/closed-stdout.ts).
+endQuietlyOnClosedOutput();
 
 /** Live instances the pairs rotate over, and distinct request ids (made before timing). */
 export const BENCH_INSTANCES = 1_000;

@@ -16,6 +16,10 @@ import { runLoad, type LoadRunResult } from '../src/load/load-runner.js';
 import { ChildSet, durationArg, startScaler } from '../src/load/bench-harness.js';
 import { PlatformServer } from '../src/sim/live/platform-server.js';
 import { splitPolicySpecs } from '../src/core/policies/policy-registry.js';
+import { endQuietlyOnClosedOutput } from '../src/closed-stdout.js';
+
+// A closed stdout (`| head`) ends the tool quietly (see src/closed-stdout.ts).
+endQuietlyOnClosedOutput();
 
 export const KEEP_WARM_KEYS = 1_000;
 export const KEEP_WARM_CALLERS = 64;

@@ -11,6 +11,10 @@ import { parseArgs } from 'node:util';
 import { forEachRequestSync, loadMetasSync, streamRequests } from '../src/sim/datasets/dataset-loader.js';
 import { generateDataset, writeDataset } from '../src/sim/generator/workload-generator.js';
 import { durationArg } from '../src/load/bench-harness.js';
+import { endQuietlyOnClosedOutput } from '../src/closed-stdout.js';
+
+// A closed stdout (`| head`) ends the tool quietly (see src/closed-stdout.ts).
+endQuietlyOnClosedOutput();
 
 export const DEFAULT_MAX_TIME_MS = 20_000;
 

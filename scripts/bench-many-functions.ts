@@ -27,6 +27,10 @@ import { readProcessRssMb } from '../src/load/process-sampler.js';
 import {
   ChildSet, describeMachine, durationArg, fetchScalerTotals, medianOf, notWarm, readCpuSplit, startScaler,
 } from '../src/load/bench-harness.js';
+import { endQuietlyOnClosedOutput } from '../src/closed-stdout.js';
+
+// A closed stdout (`| head`) ends the tool quietly (see src/closed-stdout.ts).
+endQuietlyOnClosedOutput();
 
 export const DEFAULT_LEVELS = [1_000, 10_000, 100_000];
 export const DEFAULT_DURATION_MS = 3_000;

@@ -15,6 +15,10 @@ import { Histogram, Registry } from 'prom-client';
 import type { ScalerHandlers } from '../src/wire/proto.js';
 import { RPC_LATENCY_BUCKETS_SECONDS, RpcMetrics, instrumentScalerHandlers } from '../src/server/rpc-metrics.js';
 import { medianOf } from '../src/load/bench-harness.js';
+import { endQuietlyOnClosedOutput } from '../src/closed-stdout.js';
+
+// A closed stdout (`| head`) ends the tool quietly (see src/closed-stdout.ts).
+endQuietlyOnClosedOutput();
 
 export const DEFAULT_PAIRS = 500_000;
 export const DEFAULT_ROUNDS = 7;

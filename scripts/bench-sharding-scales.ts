@@ -21,6 +21,10 @@ import {
   ChildSet, describeMachine, durationArg, fetchScalerTotals, medianOf, notWarm, readCpuSplit, startScaler, type ScalerChild,
 } from '../src/load/bench-harness.js';
 import { BENCH_SHARD_WORK_ENV } from '../src/shard/bench-shard-work.js';
+import { endQuietlyOnClosedOutput } from '../src/closed-stdout.js';
+
+// A closed stdout (`| head`) ends the tool quietly (see src/closed-stdout.ts).
+endQuietlyOnClosedOutput();
 
 export const DEFAULT_WORK_US = 250;
 export const DEFAULT_DURATION_MS = 3_000;

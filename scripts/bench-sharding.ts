@@ -10,6 +10,10 @@
 import { MessageChannel, Worker, isMainThread, workerData, type MessagePort } from 'node:worker_threads';
 import { ShardRouter, isShardBootstrap, serveShard, type BatchFlush } from '../src/sharding/index.js';
 import { durationArg } from '../src/load/bench-harness.js';
+import { endQuietlyOnClosedOutput } from '../src/closed-stdout.js';
+
+// A closed stdout (`| head`) ends the tool quietly (see src/closed-stdout.ts).
+endQuietlyOnClosedOutput();
 
 /** Measured window per scenario. */
 export const BENCH_DEFAULT_MS = 800;

@@ -25,6 +25,10 @@ import { readProcessCpuMs } from '../src/load/process-sampler.js';
 import { forEachRequestFieldsSync, loadMetasSync } from '../src/sim/datasets/dataset-loader.js';
 import { datasetSource, runVirtual } from '../src/sim/virtual/virtual-engine.js';
 import { durationArg } from '../src/load/bench-harness.js';
+import { endQuietlyOnClosedOutput } from '../src/closed-stdout.js';
+
+// A closed stdout (`| head`) ends the tool quietly (see src/closed-stdout.ts).
+endQuietlyOnClosedOutput();
 
 const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const GENERATOR = join(PACKAGE_ROOT, 'dist', 'scripts', 'generate-dataset.js');

@@ -32,6 +32,10 @@ import {
   type EventLoopReading,
 } from '../src/load/bench-harness.js';
 import { DEFAULT_SHARDS_RULE, defaultShardCount } from '../src/config.js';
+import { endQuietlyOnClosedOutput } from '../src/closed-stdout.js';
+
+// A closed stdout (`| head`) ends the tool quietly (see src/closed-stdout.ts).
+endQuietlyOnClosedOutput();
 
 export const BENCH_WARMUP_S = 3;
 export const DEFAULT_DURATION_MS = 5_000;

@@ -17,6 +17,7 @@ import { Piscina } from 'piscina';
 import { policyNames, policySpecProblem, splitPolicySpecs } from '../src/core/policies/policy-registry.js';
 import { generateDataset, WORKLOAD_FAMILIES, workloadFamily, writeDataset, type WorkloadFamily } from '../src/sim/generator/workload-generator.js';
 import { HINDSIGHT_TASK, type CompareResult, type CompareTask } from './compare-worker.js';
+import { endQuietlyOnClosedOutput } from '../src/closed-stdout.js';
 
 export const DEFAULT_SMOKE_DIR = 'datasets/function_smoke_test';
 export const DEFAULT_CACHE_DIR = '.bench/families';
@@ -317,6 +318,7 @@ async function main(): Promise<number> {
 }
 
 if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  endQuietlyOnClosedOutput();
   main().then(
     (code) => {
       process.exitCode = code;

@@ -13,7 +13,7 @@ import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { DEFAULT_PLATFORM_ADDRESS } from '../src/sim/live/platform-server.js';
+import { DEFAULT_PLATFORM_ADDRESS, DEFAULT_POLICY } from '../src/config.js';
 import { DEFAULT_SCALER_ADDRESS, LATE_DISPATCH_MS } from '../src/sim/live/replayer.js';
 import { DEFAULT_STATS_ADDRESS, splitAddress } from '../src/sim/live/stats-server.js';
 import { ClairvoyantBound, type ClairvoyantResult } from '../src/sim/scoring/clairvoyant-bound.js';
@@ -25,9 +25,10 @@ import { renderHtmlReport } from '../src/sim/reports/report-html.js';
 import { renderTextReport, toJsonLine } from '../src/sim/reports/report-text.js';
 import { passesSuccessGate, SUCCESS_RATE_GATE, type ScoreBook, type ScoreReport } from '../src/sim/scoring/score-book.js';
 import { DEFAULT_SCALER_RPC_MS, DEFAULT_VIRTUAL_TAIL_MS, datasetSource, runVirtual } from '../src/sim/virtual/virtual-engine.js';
-import { DEFAULT_CREATE_LATENCY_MS } from '../src/sim/virtual/virtual-platform.js';
+import { DEFAULT_CREATE_LATENCY_MS } from '../src/sim/contest/contest-platform.js';
 import { createPolicy, policyNames, policySpecProblem } from '../src/core/policies/policy-registry.js';
 import { DURATION_UNITS_HELP, DurationError, formatDuration, parseDuration } from '../src/duration.js';
+import { endQuietlyOnClosedOutput } from '../src/closed-stdout.js';
 
 /** dist/scripts/evaluate.js -> package root (datasets/ and dist/ live there, whatever the cwd). */
 export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -37,7 +38,6 @@ export const SCALER_MAIN = join(PACKAGE_ROOT, 'dist', 'src', 'main.js');
 export const QUICK_TAIL_MS = 10_000;
 /** The official tail, used whenever datasets are named explicitly. */
 export const OFFICIAL_TAIL_MS = DEFAULT_VIRTUAL_TAIL_MS;
-export const DEFAULT_POLICY = 'adaptive';
 /** Progress bar only for runs expected to last longer than this (and only on a TTY). */
 export const PROGRESS_MIN_MS = 3_000;
 export const PROGRESS_INTERVAL_MS = 250;
@@ -579,6 +579,7 @@ export async function main(argv: readonly string[]): Promise<number> {
 
 // Run only as a script (tests import the parser).
 if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  endQuietlyOnClosedOutput();
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;

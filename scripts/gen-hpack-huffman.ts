@@ -16,6 +16,10 @@ import { writeFileSync } from 'node:fs';
 import * as http2 from 'node:http2';
 import * as net from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { endQuietlyOnClosedOutput } from '../src/closed-stdout.js';
+
+// A closed stdout (`| head`) ends the tool quietly (see src/closed-stdout.ts).
+endQuietlyOnClosedOutput();
 
 const OUT = fileURLToPath(new URL('../../src/h2/hpack-huffman-codes.ts', import.meta.url));
 const CLIENT_PREFACE_BYTES = 24;

@@ -17,6 +17,10 @@ import {
   type GenerateOptions,
   type PatternName,
 } from '../src/sim/generator/workload-generator.js';
+import { endQuietlyOnClosedOutput } from '../src/closed-stdout.js';
+
+// A closed stdout (`| head`) ends the tool quietly (see src/closed-stdout.ts).
+endQuietlyOnClosedOutput();
 
 const HELP = `Usage: generate-dataset --out DIR [options]
 

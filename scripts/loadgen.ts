@@ -11,6 +11,10 @@ import { KeyPopulation, type KeyDistribution } from '../src/load/key-population.
 import { runLoad, DEFAULT_CLOSED_CONCURRENCY, DEFAULT_MEMORY_MB, type LoadMode } from '../src/load/load-runner.js';
 import { formatLoadResult, loadResultJson } from '../src/load/load-report.js';
 import { DURATION_UNITS_HELP, DurationError, formatDuration, parseDuration } from '../src/duration.js';
+import { endQuietlyOnClosedOutput } from '../src/closed-stdout.js';
+
+// A closed stdout (`| head`) ends the tool quietly (see src/closed-stdout.ts).
+endQuietlyOnClosedOutput();
 
 export const DEFAULT_DURATION_MS = 10_000;
 

@@ -6,6 +6,10 @@
  */
 import { parseArgs } from 'node:util';
 import { startNoopScaler } from '../src/load/noop-scaler-server.js';
+import { endQuietlyOnClosedOutput } from '../src/closed-stdout.js';
+
+// A closed stdout (`| head`) ends the tool quietly (see src/closed-stdout.ts).
+endQuietlyOnClosedOutput();
 
 const USAGE = `usage: noop-scaler [--port P] [--host H] [--instance-id ID]
   --port P          port to listen on (default 9101; 0 = ephemeral, printed on start)

@@ -20,6 +20,10 @@ import type { MetaRecord, RequestRecord } from '../src/sim/contest/dataset-types
 import { busiestWindow } from '../src/sim/datasets/trace-window.js';
 import { datasetSource, memorySource, runVirtual, type RequestSource } from '../src/sim/virtual/virtual-engine.js';
 import { generateDataset, workloadFamily } from '../src/sim/generator/workload-generator.js';
+import { endQuietlyOnClosedOutput } from '../src/closed-stdout.js';
+
+// A closed stdout (`| head`) ends the tool quietly (see src/closed-stdout.ts).
+endQuietlyOnClosedOutput();
 
 /** First unreachable window this far into every run, so even the 11 s smoke set sees one. */
 export const FIRST_OUTAGE_AT_MS = 3_000;

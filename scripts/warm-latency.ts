@@ -18,6 +18,10 @@ import { loadProto, Status, type ScalerClient } from '../src/wire/proto.js';
 import { PlatformServer } from '../src/sim/live/platform-server.js';
 import { durationArg, notWarm } from '../src/load/bench-harness.js';
 import { formatDuration } from '../src/duration.js';
+import { endQuietlyOnClosedOutput } from '../src/closed-stdout.js';
+
+// A closed stdout (`| head`) ends the tool quietly (see src/closed-stdout.ts).
+endQuietlyOnClosedOutput();
 
 export const DEFAULT_PAIRS = 5_000;
 export const DEFAULT_WARMUP_PAIRS = 500;

@@ -4,6 +4,10 @@ import { describePolicies, policySpecProblem } from './core/policies/policy-regi
 import { createLogger } from './logger.js';
 import { ScalerServer, SHUTDOWN_GRACE_MS } from './server/scaler-server.js';
 import { DEFAULT_CLOSE_TIMEOUT_MS } from './sharding/index.js';
+import { endQuietlyOnClosedOutput } from './closed-stdout.js';
+
+// A closed stdout (`| head`) ends the tool quietly (see src/closed-stdout.ts).
+endQuietlyOnClosedOutput();
 
 /**
  * After SIGTERM/SIGINT the process exits within this long, whatever is still pending: above the

@@ -13,7 +13,8 @@ import { AdaptivePolicy } from '../src/core/policies/adaptive/adaptive-policy.js
 import { coldStartsWorthIt } from '../src/core/policies/adaptive/queue-plan.js';
 import { RecentSamples } from '../src/core/policies/adaptive/recent-samples.js';
 import { memorySource, runVirtual } from '../src/sim/virtual/virtual-engine.js';
-import { DEFAULT_CREATE_LATENCY_MS, DEFAULT_PLATFORM_RPC_MS } from '../src/sim/virtual/virtual-platform.js';
+import { DEFAULT_PLATFORM_RPC_MS } from '../src/sim/virtual/virtual-platform.js';
+import { DEFAULT_CREATE_LATENCY_MS } from '../src/sim/contest/contest-platform.js';
 import { generateDataset, Rng } from '../src/sim/generator/workload-generator.js';
 import type { MetaRecord, RequestRecord } from '../src/sim/contest/dataset-types.js';
 

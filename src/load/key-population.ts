@@ -19,7 +19,7 @@ export interface KeyPopulationOptions {
 }
 
 export class KeyPopulationError extends Error {
-  readonly code = 'ERR_LOAD_KEY_POPULATION';
+  readonly code = 'KEY_POPULATION_INVALID';
   constructor(message: string) {
     super(message);
     this.name = 'KeyPopulationError';

@@ -24,11 +24,11 @@ export interface LoadClient {
 
 export const LoadCallErrorCode = {
   /** The call completed with a non-zero `grpc-status`; see `grpcStatus`. */
-  GrpcStatus: 'ERR_LOAD_GRPC_STATUS',
+  GrpcStatus: 'LOAD_GRPC_STATUS',
   /** The stream or session failed before a status arrived. */
-  Transport: 'ERR_LOAD_TRANSPORT',
+  Transport: 'LOAD_TRANSPORT',
   /** A reply arrived but could not be parsed. */
-  Protocol: 'ERR_LOAD_PROTOCOL',
+  Protocol: 'LOAD_PROTOCOL',
 } as const;
 export type LoadCallErrorCode = (typeof LoadCallErrorCode)[keyof typeof LoadCallErrorCode];
 

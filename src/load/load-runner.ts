@@ -86,7 +86,7 @@ export interface LoadRunResult {
 }
 
 export class LoadRunError extends Error {
-  readonly code = 'ERR_LOAD_RUN_OPTIONS';
+  readonly code = 'LOAD_OPTIONS_INVALID';
   constructor(message: string) {
     super(message);
     this.name = 'LoadRunError';

@@ -56,7 +56,7 @@ const TAG_RESULT_REASON = tag(4, WIRE_LEN);
 const TWO_POW_64 = 18446744073709551616n;
 
 export class CodecError extends Error {
-  readonly code = 'ERR_LOAD_CODEC';
+  readonly code = 'SCALER_MESSAGE_MALFORMED';
   constructor(message: string) {
     super(message);
     this.name = 'CodecError';

@@ -64,7 +64,7 @@ const T_INIT_ERROR = tag(4, WIRE_LEN);
 const T_DESTROY_ERROR = tag(2, WIRE_LEN);
 
 export class PlatformCodecError extends Error {
-  readonly code = 'ERR_PLATFORM_CODEC';
+  readonly code = 'PLATFORM_MESSAGE_MALFORMED';
   constructor(message: string) {
     super(message);
     this.name = 'PlatformCodecError';

@@ -19,7 +19,7 @@ export const MAX_GROUP_DEPTH = 32;
 
 /** Malformed wire input. Codecs rethrow it as their own error type at their public boundary. */
 export class ProtobufWireError extends Error {
-  readonly code = 'ERR_PROTOBUF_WIRE';
+  readonly code = 'PROTOBUF_MALFORMED';
   constructor(message: string) {
     super(message);
     this.name = 'ProtobufWireError';

@@ -17,10 +17,9 @@ import type { DestroySlotRequest__Output } from '../../wire/generated/serverless
 import type { DestroySlotReply } from '../../wire/generated/serverless/simulator/DestroySlotReply.js';
 import type { PlatformHandlers } from '../../wire/proto.js';
 import type { MetaRecord } from '../contest/dataset-types.js';
+import { DEFAULT_CREATE_LATENCY_MS } from '../contest/contest-platform.js';
+import { DEFAULT_PLATFORM_ADDRESS } from '../../config.js';
 
-export const DEFAULT_PLATFORM_ADDRESS = '127.0.0.1:50051';
-/** Observed latency of the official `CreateSlot`. */
-export const DEFAULT_CREATE_LATENCY_MS = 100;
 /** How long `close()` lets in-flight calls finish before cutting them. */
 export const PLATFORM_SHUTDOWN_GRACE_MS = 2_000;
 

@@ -12,7 +12,8 @@
  */
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { FaultPlan, liveFaultInjector } from './fault-plan.js';
-import { PlatformServer, DEFAULT_CREATE_LATENCY_MS, monotonicClock } from './platform-server.js';
+import { PlatformServer, monotonicClock } from './platform-server.js';
+import { DEFAULT_CREATE_LATENCY_MS } from '../contest/contest-platform.js';
 import type { FaultInjector, InstanceEntry, LedgerListener, SlotEntry } from './platform-server.js';
 import { LedgerOp, PLATFORM_WORKER_KIND, PUBLISHED_SEQ_INDEX } from './platform-worker-protocol.js';
 import type { MainToPlatformWorker, PlatformWorkerData, PlatformWorkerToMain } from './platform-worker-protocol.js';

@@ -22,7 +22,8 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { MetaRecord } from '../contest/dataset-types.js';
-import { DEFAULT_PLATFORM_ADDRESS, leakCheckOf, PLATFORM_SHUTDOWN_GRACE_MS } from './platform-server.js';
+import { leakCheckOf, PLATFORM_SHUTDOWN_GRACE_MS } from './platform-server.js';
+import { DEFAULT_PLATFORM_ADDRESS } from '../../config.js';
 import type { InstanceEntry, LeakCheck, SlotCostSink, SlotEntry } from './platform-server.js';
 import { COUNTER_BYTES, LEDGER_OP_ARITY, LedgerOp, PLATFORM_WORKER_KIND, PUBLISHED_SEQ_INDEX } from './platform-worker-protocol.js';
 import type {

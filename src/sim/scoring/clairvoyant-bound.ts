@@ -14,8 +14,8 @@
  */
 import type { MetaRecord, RequestRecord } from '../contest/dataset-types.js';
 import { MB_PER_GB, scoreHalves } from './score-book.js';
+import { DEFAULT_CREATE_LATENCY_MS } from '../contest/contest-platform.js';
 
-export const DEFAULT_CREATE_MS = 100;
 export const OK_STATUS = 200;
 
 export interface ClairvoyantBoundOptions {
@@ -73,7 +73,7 @@ export class ClairvoyantBound {
   private chains = 0;
 
   constructor(opts: ClairvoyantBoundOptions = {}) {
-    this.createMs = opts.createMs ?? DEFAULT_CREATE_MS;
+    this.createMs = opts.createMs ?? DEFAULT_CREATE_LATENCY_MS;
     this.rpcOverheadMs = opts.rpcOverheadMs ?? 0;
   }
 

@@ -10,7 +10,8 @@ import { forEachRequestFieldsParallel, forEachRequestFieldsWithBound } from '../
 import type { MetaRecord, RequestRecord } from '../contest/dataset-types.js';
 import type { TraceWindow } from '../datasets/trace-window.js';
 import { ScoreBook, type ScoreBookFunction, type ScoreReport } from '../scoring/score-book.js';
-import { DEFAULT_CREATE_LATENCY_MS, DEFAULT_PLATFORM_RPC_MS, VirtualPlatform, type VirtualFaults, type VirtualSlot } from './virtual-platform.js';
+import { DEFAULT_CREATE_LATENCY_MS } from '../contest/contest-platform.js';
+import { DEFAULT_PLATFORM_RPC_MS, VirtualPlatform, type VirtualFaults, type VirtualSlot } from './virtual-platform.js';
 
 /** Modelled wall-clock cost of one Assign or Idle call over loopback gRPC, ms. */
 export const DEFAULT_SCALER_RPC_MS = 0.5;

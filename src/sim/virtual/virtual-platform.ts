@@ -8,9 +8,8 @@ import {
   type PlatformError,
   type SlotInfo,
 } from '../../core/platform.js';
+import { DEFAULT_CREATE_LATENCY_MS } from '../contest/contest-platform.js';
 
-/** The contest platform's observed `CreateSlot` latency. */
-export const DEFAULT_CREATE_LATENCY_MS = 100;
 /** Loopback gRPC round trip modelled per platform call in virtual time. */
 export const DEFAULT_PLATFORM_RPC_MS = 0.5;
 
