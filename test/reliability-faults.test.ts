@@ -125,7 +125,10 @@ describe('virtual: each fault at 1%', () => {
           source: source(),
           policy: createPolicy('adaptive'),
           bound: false,
-          faultsFor: (clock) => (plan = new FaultPlan({ rates, seed: 3, firstOutageAtMs: 3_000 })) && virtualFaults(plan, clock),
+          faultsFor: (clock) => {
+            plan = new FaultPlan({ rates, seed: 3, firstOutageAtMs: 3_000 });
+            return virtualFaults(plan, clock);
+          },
         });
         expect(r.failures).toEqual({});
         expect(r.leakedSlots).toBe(0);

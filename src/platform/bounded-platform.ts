@@ -105,7 +105,9 @@ export class BoundedPlatform implements ClosablePlatform {
   ) {
     this.maxColdStarts = limit(opts.maxColdStarts, DEFAULT_MAX_COLD_STARTS_PER_SHARD);
     this.maxDestroys = limit(opts.maxDestroys, DEFAULT_MAX_DESTROYS_PER_SHARD);
+    // eslint-disable-next-line @typescript-eslint/unbound-method -- fastq calls the worker with its first argument as `this`
     this.coldStarts = fastq<BoundedPlatform, CreateTask, void>(this, this.runColdStart, this.maxColdStarts);
+    // eslint-disable-next-line @typescript-eslint/unbound-method -- as above
     this.destroys = fastq<BoundedPlatform, DestroyTask, void>(this, this.runDestroy, this.maxDestroys);
   }
 

@@ -72,7 +72,6 @@ export function parseGrpcTimeout(v: string): number {
 
 /** `grpc-message` is percent-encoded: everything outside printable ASCII, and '%' itself. */
 export function encodeGrpcMessage(s: string): string {
-  // eslint-disable-next-line no-control-regex
   return /^[\x20-\x24\x26-\x7e]*$/.test(s) ? s : encodeURIComponent(s);
 }
 

@@ -109,7 +109,7 @@ export function serveShard<Req, Res, Ev = never, F extends string = string, W = 
   handler: ShardHandler<Req, Res, Ev, F, W>,
   options: ServeShardOptions<Ev, F, W, Req, Res> = {},
 ): ShardContext<Ev, F, W> {
-  const boot = options.bootstrap ?? threadWorkerData;
+  const boot: unknown = options.bootstrap ?? threadWorkerData;
   if (!isShardBootstrap(boot)) {
     throw new TypeError('serveShard: workerData is not a ShardRouter bootstrap (is this script started by ShardRouter?)');
   }

@@ -278,6 +278,7 @@ export class Replayer {
       }),
     );
     this.client.close();
+    // eslint-disable-next-line @typescript-eslint/only-throw-error -- rethrows what the pump threw, as it came
     if (pumpError !== undefined) throw pumpError;
     // Slots left alive keep being charged through the tail, as in the official runs.
     await sleep(this.tailMs / this.speed);

@@ -193,13 +193,13 @@ export class ThreadedPlatform {
       });
       worker.once('error', (e) => {
         this.fail(new ThreadedPlatformError('WORKER_EXITED', `platform worker failed: ${e.message}`));
-        if (!started) reject(this.failure);
+        if (!started) reject(this.failure!);
       });
       worker.once('exit', (code) => {
         this.worker = undefined;
         if (this.closed === undefined) {
           this.fail(new ThreadedPlatformError('WORKER_EXITED', `platform worker exited (code ${code})`));
-          if (!started) reject(this.failure);
+          if (!started) reject(this.failure!);
         }
         this.closed?.();
       });

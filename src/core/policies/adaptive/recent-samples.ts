@@ -24,7 +24,7 @@ export class RecentSamples {
     if (len === RECENT_SAMPLES) {
       // Drop the sample the ring overwrites from the sorted copy.
       const old = this.ring[this.head]!;
-      let i = lowerBound(s, len, old);
+      const i = lowerBound(s, len, old);
       s.copyWithin(i, i + 1, len);
       len--;
     } else this.n++;
