@@ -10,7 +10,7 @@ import { basename, join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { loadMetas } from '../datasets/dataset-loader.js';
 import type { MetaRecord } from '../datasets/dataset-types.js';
-import { DEFAULT_PLATFORM_ADDRESS, PlatformServer, monotonicClock } from './platform-server.js';
+import { DEFAULT_CREATE_LATENCY_MS, DEFAULT_PLATFORM_ADDRESS, PlatformServer, monotonicClock } from './platform-server.js';
 import type { FaultInjector, FunctionResolver } from './platform-server.js';
 import { FaultPlan, liveFaultInjector } from '../faults/fault-plan.js';
 import type { WorkerFaultPlan } from './platform-worker-protocol.js';
@@ -238,7 +238,9 @@ export async function runLiveSeries(opts: LiveSeriesOptions): Promise<LiveRunRes
     metasByDir.push(m);
     for (const [k, v] of m) allMetas.set(k, v);
   }
-  let book = new ScoreBook();
+  // The cost split dates a CreateSlot from its slot's creation minus the platform's create latency.
+  const bookOpts = { createLatencyMs: opts.createLatencyMs ?? DEFAULT_CREATE_LATENCY_MS };
+  let book = new ScoreBook(bookOpts);
   const threaded = useThreadedPlatform(opts);
   let localPlan: FaultPlan | undefined;
   let localFaultT0 = NaN;
@@ -305,7 +307,7 @@ export async function runLiveSeries(opts: LiveSeriesOptions): Promise<LiveRunRes
     for (let i = 0; i < opts.dataDirs.length; i++) {
       const dataDir = opts.dataDirs[i] as string;
       if (i > 0) {
-        book = new ScoreBook();
+        book = new ScoreBook(bookOpts);
         platform.attachScoreBook(book);
       }
       const before = new Set(platform.slots.keys());

@@ -21,7 +21,6 @@
 import { LatencyHistogram } from '../../latency-histogram.js';
 import { RunTimeline, type RunTimelineOptions, type Timeline } from './run-timeline.js';
 import { CostSplitBook, RequestClass, type CostSplit, type SplitSlot } from './cost-split.js';
-import { DEFAULT_CREATE_LATENCY_MS } from '../virtual/virtual-platform.js';
 
 export const SUCCESS_RATE_GATE = 0.9995;
 export const MB_PER_GB = 1024;
@@ -146,7 +145,10 @@ export interface ScoreBookOptions {
   /** Time-series origin; defaults to the first event's time. */
   readonly originMs?: number;
   readonly timeline?: RunTimelineOptions;
-  /** The platform's CreateSlot latency: dates a CreateSlot's start from its slot's creation (cost split). */
+  /**
+   * The platform's CreateSlot latency: dates a CreateSlot's start from its slot's creation (cost
+   * split). Default 0: a CreateSlot is dated by its slot's creation (both engines pass theirs).
+   */
   readonly createLatencyMs?: number;
 }
 
@@ -206,7 +208,7 @@ export class ScoreBook {
   constructor(opts: ScoreBookOptions = {}) {
     this.base = opts.originMs;
     this.timeline = new RunTimeline({ ...opts.timeline, originMs: opts.originMs ?? opts.timeline?.originMs });
-    this.split = new CostSplitBook(opts.createLatencyMs ?? DEFAULT_CREATE_LATENCY_MS);
+    this.split = new CostSplitBook(opts.createLatencyMs ?? 0);
   }
 
   /** Returns false (and changes nothing) for a slot id already live, or after `finish`. */
