@@ -75,7 +75,10 @@ describe('evaluate CLI', () => {
     expect(summary!.meanScore).toBeCloseTo(score, 9);
     const split = expectSplitAddsUp(line!);
     expect(split.latency.unclassified).toBe(0);
-    expect(line!.callOverhead).toEqual({ assignMs: split.latency.hitAssignMeanMs, idleMs: split.latency.idleCallMeanMs });
+    // Every Idle costs the floor; a hit costs it too, plus the moments some wait for a release.
+    const floor = line!.callOverhead as { assignMs: number; idleMs: number };
+    expect(split.latency.idleCallMeanMs).toBeCloseTo(floor.idleMs, 9);
+    expect(split.latency.hitAssignMeanMs).toBeGreaterThanOrEqual(floor.assignMs - 1e-9);
   }, 60_000);
 
   it('--call-overhead sets the virtual per-call floor (0 disables it) and is refused live', () => {
