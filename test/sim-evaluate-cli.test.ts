@@ -180,6 +180,9 @@ describe('evaluate CLI', () => {
     expect(split.latency.failed).toBe(0);
     expect(split.latency.coldStarts).toBeGreaterThan(0);
     expect(split.latency.hits).toBeGreaterThan(0);
-    expect(split.resource.usefulGBs).toBeCloseTo(line!.invocationExecutionTimeInGBs as number, 3);
+    // Useful = executions inside slot lifetimes: a slot destroyed right after its last Idle can
+    // end before that execution's nominal end (the replayer's timers fire up to ~1 ms early).
+    const exec = line!.invocationExecutionTimeInGBs as number;
+    expect(Math.abs(split.resource.usefulGBs - exec)).toBeLessThan(1e-3 * exec);
   }, 180_000);
 });
