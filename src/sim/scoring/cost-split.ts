@@ -24,8 +24,8 @@
  * - hedge: a request of its function was waiting when its CreateSlot began, but it served none
  *   of the waiting ones first (it was started for a wait that another instance then served);
  *   with no request ever served, the whole life;
- * - pre-warm: no request of its function was waiting when it was started (or its first request
- *   came while it was still starting); never served: the whole life;
+ * - pre-warm: no request of its function was waiting when it was started (its first request, if
+ *   any, was a hit or came while it was still starting); never served: the whole life;
  * - failed start: the slot never got a ready instance (Init failed, destroyed while starting).
  * The parts add up to the slot GB-s exactly.
  *
