@@ -18,6 +18,7 @@ import { policyNames, policySpecProblem, splitPolicySpecs } from '../src/core/po
 import { generateDataset, WORKLOAD_FAMILIES, workloadFamily, writeDataset, type WorkloadFamily } from '../src/sim/generator/workload-generator.js';
 import { HINDSIGHT_TASK, type CompareResult, type CompareTask } from './compare-worker.js';
 import { endQuietlyOnClosedOutput } from '../src/closed-stdout.js';
+import { DEFAULT_CALL_OVERHEAD, parseCallOverhead, type CallOverhead } from '../src/sim/virtual/call-overhead.js';
 
 export const DEFAULT_SMOKE_DIR = 'datasets/function_smoke_test';
 export const DEFAULT_CACHE_DIR = '.bench/families';
@@ -34,6 +35,8 @@ const HELP = `Usage: compare-policies [options]
                       "none" for none
   --cache DIR         where generated families are cached (default ${DEFAULT_CACHE_DIR})
   --threads N         worker threads (default: available cores)
+  --call-overhead MS  the per-call floor charged to every Assign and Idle of every policy, or
+                      ASSIGN_MS,IDLE_MS (default ${DEFAULT_CALL_OVERHEAD.assignMs},${DEFAULT_CALL_OVERHEAD.idleMs}: measured on our live path; 0 disables)
   --no-hindsight      skip each dataset's hindsight reference (the best fixed keep-alive per
                       function, ten fixed-policy replays)
   --json              machine-readable output (one JSON document)
@@ -76,6 +79,8 @@ export interface Comparison {
   readonly meanOver: 'families' | 'datasets';
   readonly threads: number;
   readonly wallMs: number;
+  /** The per-call floor every run paid. */
+  readonly callOverhead: CallOverhead;
 }
 
 /** Writes a family's dataset under `cacheDir` unless an identical one is there already. */
@@ -103,7 +108,13 @@ function bestOf(rows: readonly CompareResult[]): string {
   return best?.policy ?? '';
 }
 
-export async function comparePolicies(datasets: readonly DatasetEntry[], policies: readonly string[], threads: number, hindsight = true): Promise<Comparison> {
+export async function comparePolicies(
+  datasets: readonly DatasetEntry[],
+  policies: readonly string[],
+  threads: number,
+  hindsight = true,
+  callOverhead: CallOverhead = DEFAULT_CALL_OVERHEAD,
+): Promise<Comparison> {
   const started = Date.now();
   const pool = new Piscina<CompareTask, CompareResult>({
     filename: new URL('./compare-worker.js', import.meta.url).href,
@@ -114,8 +125,8 @@ export async function comparePolicies(datasets: readonly DatasetEntry[], policie
   const sized = datasets.map((d) => ({ d, bytes: statSync(join(d.dir, 'requests')).size }));
   sized.sort((a, b) => b.bytes - a.bytes);
   const tasks: Promise<CompareResult>[] = [];
-  for (const { d } of sized) for (const policy of policies) tasks.push(pool.run({ dir: d.dir, dataset: d.name, policy }));
-  const references: Promise<CompareResult>[] = hindsight ? sized.map(({ d }) => pool.run({ dir: d.dir, dataset: d.name, policy: HINDSIGHT_TASK })) : [];
+  for (const { d } of sized) for (const policy of policies) tasks.push(pool.run({ dir: d.dir, dataset: d.name, policy, callOverhead }));
+  const references: Promise<CompareResult>[] = hindsight ? sized.map(({ d }) => pool.run({ dir: d.dir, dataset: d.name, policy: HINDSIGHT_TASK, callOverhead })) : [];
   let results: CompareResult[];
   let hindsightRows: CompareResult[];
   try {
@@ -153,7 +164,7 @@ export async function comparePolicies(datasets: readonly DatasetEntry[], policie
       minSuccessRate: Math.min(...mine.map((r) => r.successRate)),
     };
   });
-  return { policies: [...policies], datasets: dsOut, results, summary, meanOver, threads, wallMs: Date.now() - started };
+  return { policies: [...policies], datasets: dsOut, results, summary, meanOver, threads, wallMs: Date.now() - started, callOverhead };
 }
 
 // ---- output ---------------------------------------------------------------------------------
@@ -198,6 +209,24 @@ function hindsightCells(d: Comparison['datasets'][number]): string[] | null {
   return [d.name, '(best fixed keep-alive, hindsight)', h.resourceHalf.toFixed(2), h.latencyHalf.toFixed(2), h.score.toFixed(2), pct(h.score / d.boundScore), '', '', '', '', ''];
 }
 
+const SPLIT_COLUMNS = ['dataset', 'policy', 'overhead', 'busy waits', 'cold starts', 'idle keep', 'kept after last', 'cold-start slots', 'pre-warms', 'hedges'] as const;
+const SPLIT_NOTE =
+  'Points lost (cost split, src/sim/scoring/cost-split.ts): latency half to per-call overhead (hits\' Assign + every Idle), ' +
+  'waits behind busy or starting instances, cold starts; resource half to idle keep between requests, keep after the last ' +
+  'request (and the tail), startup of cold-started instances, pre-warms and hedges.';
+
+function splitCells(r: CompareResult): string[] | null {
+  const s = r.split;
+  if (s === null) return null;
+  const l = s.latency.pointsLost;
+  const q = s.resource.pointsLost;
+  return [r.dataset, r.policy, ...[l.overhead, l.busyWait, l.coldStart, q.idleKeep, q.keptAfterLast, q.coldStart, q.prewarm, q.hedge].map((x) => x.toFixed(2))];
+}
+
+function floorNote(c: Comparison): string {
+  return `Every run paid a per-call floor of ${c.callOverhead.assignMs} ms per Assign and ${c.callOverhead.idleMs} ms per Idle.`;
+}
+
 export function formatText(c: Comparison): string {
   const rows: string[][] = [];
   const seps: number[] = [];
@@ -224,6 +253,14 @@ export function formatText(c: Comparison): string {
     if (seps.includes(i + 1)) out.push(rule);
   });
   out.push(`*best: highest score on the dataset. ${NOTE}`);
+  const split = c.results.map(splitCells).filter((x): x is string[] => x !== null);
+  if (split.length > 0) {
+    const sh = [...SPLIT_COLUMNS] as string[];
+    const sw = sh.map((h, i) => Math.max(h.length, ...split.map((r) => r[i]!.length)));
+    const line = (cells: string[]): string => cells.map((cell, i) => (i >= 2 ? cell.padStart(sw[i]!) : cell.padEnd(sw[i]!))).join('  ').trimEnd();
+    out.push('', line(sh), sw.map((w) => '-'.repeat(w)).join('  '), ...split.map(line), SPLIT_NOTE);
+  }
+  out.push(floorNote(c));
   out.push(`${c.results.length} runs on ${c.threads} threads in ${(c.wallMs / 1000).toFixed(1)} s`);
   return out.join('\n') + '\n';
 }
@@ -253,6 +290,13 @@ export function formatMarkdown(c: Comparison): string {
   for (const s of c.summary) out.push(`| ${s.policy} | ${s.meanScore.toFixed(2)} | ${pct(s.meanBoundFraction)} | ${s.wins} | ${pct(s.minSuccessRate, 2)} |`);
   out.push('');
   out.push(`Bold: best score on the dataset. ${NOTE}`);
+  const split = c.results.map(splitCells).filter((x): x is string[] => x !== null);
+  if (split.length > 0) {
+    out.push('', `| ${SPLIT_COLUMNS.join(' | ')} |`, `|${SPLIT_COLUMNS.map((_, i) => (i < 2 ? ' --- ' : ' ---: ')).join('|')}|`);
+    for (const r of split) out.push(`| ${r.join(' | ')} |`);
+    out.push('', SPLIT_NOTE);
+  }
+  out.push('', floorNote(c));
   return out.join('\n') + '\n';
 }
 
@@ -273,6 +317,7 @@ async function main(): Promise<number> {
       json: { type: 'boolean' },
       markdown: { type: 'boolean' },
       'no-hindsight': { type: 'boolean' },
+      'call-overhead': { type: 'string' },
       help: { type: 'boolean' },
     },
     strict: true,
@@ -308,7 +353,9 @@ async function main(): Promise<number> {
   }
   const threads = values.threads !== undefined ? Number(values.threads) : availableParallelism();
   if (!(Number.isInteger(threads) && threads >= 1)) throw new Error(`--threads expects a positive integer, got ${values.threads}`);
-  const c = await comparePolicies(datasets, policies, threads, values['no-hindsight'] !== true);
+  // A malformed floor throws CallOverheadError: printed by main's caller like any bad argument.
+  const callOverhead = values['call-overhead'] === undefined ? DEFAULT_CALL_OVERHEAD : parseCallOverhead(values['call-overhead']);
+  const c = await comparePolicies(datasets, policies, threads, values['no-hindsight'] !== true, callOverhead);
   if (values.json === true) process.stdout.write(JSON.stringify(c, null, 2) + '\n');
   else if (values.markdown === true) process.stdout.write(formatMarkdown(c));
   else process.stdout.write(formatText(c));

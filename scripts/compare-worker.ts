@@ -6,6 +6,8 @@
 import { createPolicy } from '../src/core/policies/policy-registry.js';
 import { hindsightKeepAlive } from '../src/sim/virtual/hindsight-keep-alive.js';
 import { DEFAULT_VIRTUAL_TAIL_MS, datasetSource, runVirtual } from '../src/sim/virtual/virtual-engine.js';
+import type { CallOverhead } from '../src/sim/virtual/call-overhead.js';
+import type { CostSplit } from '../src/sim/scoring/cost-split.js';
 
 /** The task `policy` that asks for the dataset's hindsight reference instead of a policy's run. */
 export const HINDSIGHT_TASK = '(hindsight keep-alive)';
@@ -16,6 +18,8 @@ export interface CompareTask {
   /** Display name of the dataset. */
   readonly dataset: string;
   readonly policy: string;
+  /** The per-call floor (default: the virtual engine's). */
+  readonly callOverhead?: CallOverhead;
 }
 
 export interface CompareResult {
@@ -39,11 +43,13 @@ export interface CompareResult {
   readonly failedRequests: number;
   readonly leakedSlots: number;
   readonly wallMs: number;
+  /** Where each half's denominator went (null for the hindsight reference). */
+  readonly split: CostSplit | null;
 }
 
 export default function runCompareTask(task: CompareTask): CompareResult {
   if (task.policy === HINDSIGHT_TASK) {
-    const h = hindsightKeepAlive({ source: () => datasetSource(task.dir), tailMs: DEFAULT_VIRTUAL_TAIL_MS });
+    const h = hindsightKeepAlive({ source: () => datasetSource(task.dir), tailMs: DEFAULT_VIRTUAL_TAIL_MS, callOverhead: task.callOverhead });
     return {
       dataset: task.dataset,
       policy: task.policy,
@@ -61,9 +67,10 @@ export default function runCompareTask(task: CompareTask): CompareResult {
       failedRequests: 0,
       leakedSlots: 0,
       wallMs: NaN,
+      split: null,
     };
   }
-  const r = runVirtual({ source: datasetSource(task.dir), policy: createPolicy(task.policy) });
+  const r = runVirtual({ source: datasetSource(task.dir), policy: createPolicy(task.policy), callOverhead: task.callOverhead });
   const rep = r.report;
   const boundScore = r.bound?.score ?? 0;
   return {
@@ -83,5 +90,6 @@ export default function runCompareTask(task: CompareTask): CompareResult {
     failedRequests: rep.failedRequestsCount,
     leakedSlots: r.leakedSlots,
     wallMs: r.wallMs,
+    split: rep.split,
   };
 }

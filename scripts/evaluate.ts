@@ -24,7 +24,8 @@ import { LiveRunError, runLiveSeries, type LiveRunResult } from '../src/sim/live
 import { renderHtmlReport } from '../src/sim/reports/report-html.js';
 import { renderTextReport, toJsonLine } from '../src/sim/reports/report-text.js';
 import { passesSuccessGate, SUCCESS_RATE_GATE, type ScoreBook, type ScoreReport } from '../src/sim/scoring/score-book.js';
-import { DEFAULT_SCALER_RPC_MS, DEFAULT_VIRTUAL_TAIL_MS, datasetSource, runVirtual } from '../src/sim/virtual/virtual-engine.js';
+import { DEFAULT_VIRTUAL_TAIL_MS, datasetSource, runVirtual } from '../src/sim/virtual/virtual-engine.js';
+import { CallOverheadError, DEFAULT_CALL_OVERHEAD, meanCallOverheadMs, parseCallOverhead, type CallOverhead } from '../src/sim/virtual/call-overhead.js';
 import { DEFAULT_CREATE_LATENCY_MS } from '../src/sim/contest/contest-platform.js';
 import { createPolicy, policyNames, policySpecProblem } from '../src/core/policies/policy-registry.js';
 import { DURATION_UNITS_HELP, DurationError, formatDuration, parseDuration } from '../src/duration.js';
@@ -61,6 +62,9 @@ bundled smoke dataset, with the tail shortened to ${QUICK_TAIL_MS / 1000} s (off
   --from DURATION         replay only the requests from this offset after the trace's first one
   --for DURATION          ... and up to this long after --from (e.g. --from 4h --for 15m); the
                           bound and the hindsight reference are computed on the same window
+  --call-overhead MS      virtual: the per-call floor charged to every Assign and Idle, or ASSIGN_MS,IDLE_MS
+                          (default ${DEFAULT_CALL_OVERHEAD.assignMs},${DEFAULT_CALL_OVERHEAD.idleMs}: measured on our live path; 0 disables); the
+                          bound and the hindsight reference pay it too
   --no-hindsight          skip the hindsight reference (the best fixed keep-alive per function:
                           ten fixed-policy replays of the trace, seconds on the tuning sets)
   --tail DURATION         slot time charged after the last request (default ${formatDuration(QUICK_TAIL_MS)} without --data,
@@ -102,6 +106,8 @@ export interface EvaluateOptions {
   readonly statsAddress: string | null;
   readonly json: boolean;
   readonly html: string | undefined;
+  /** Virtual: the per-call floor of Assign and Idle (also what the bound and hindsight pay). */
+  readonly callOverhead: CallOverhead;
 }
 
 function positiveNumber(flag: string, raw: string | undefined, allowZero: boolean): number | undefined {
@@ -149,6 +155,7 @@ export function parseEvaluateArgs(argv: readonly string[]): EvaluateOptions | nu
         from: { type: 'string' },
         for: { type: 'string' },
         'no-hindsight': { type: 'boolean' },
+        'call-overhead': { type: 'string' },
         speed: { type: 'string' },
         shards: { type: 'string' },
         'scaler-address': { type: 'string' },
@@ -174,6 +181,16 @@ export function parseEvaluateArgs(argv: readonly string[]): EvaluateOptions | nu
   if (virtual && scalerCmd !== undefined) throw new UsageError('--scaler-cmd evaluates a live scaler process; it cannot be combined with --virtual');
   if (virtual && values.speed !== undefined) throw new UsageError('--speed applies to live runs only (virtual time is as fast as it can be)');
   if (virtual && values.shards !== undefined) throw new UsageError('--shards applies to our live scaler only');
+  if (!virtual && values['call-overhead'] !== undefined) throw new UsageError('--call-overhead applies to virtual runs only (live calls cost what they cost)');
+  let callOverhead = DEFAULT_CALL_OVERHEAD;
+  if (values['call-overhead'] !== undefined) {
+    try {
+      callOverhead = parseCallOverhead(values['call-overhead']);
+    } catch (e) {
+      if (e instanceof CallOverheadError) throw new UsageError(e.message);
+      throw e;
+    }
+  }
   if (scalerCmd !== undefined && values.shards !== undefined) throw new UsageError('--shards configures our scaler; it cannot be combined with --scaler-cmd');
   if (scalerCmd !== undefined && values.policy !== undefined) throw new UsageError('--policy configures our scaler; it cannot be combined with --scaler-cmd');
   const explicitData = values.data !== undefined && values.data.length > 0;
@@ -209,6 +226,7 @@ export function parseEvaluateArgs(argv: readonly string[]): EvaluateOptions | nu
     statsAddress,
     json: values.json === true,
     html: values.html,
+    callOverhead,
   };
 }
 
@@ -236,10 +254,10 @@ export function ourScalerCommand(policy: string, shards: number | undefined): st
   return `exec ${parts.join(' ')}`;
 }
 
-/** The bound from the trace alone, with the virtual engine's modelled latencies. */
-export function traceBound(dir: string, window?: TraceWindow): { bound: ClairvoyantResult; requests: number; spanMs: number } {
+/** The bound from the trace alone, with the virtual engine's modelled latencies and per-call floor. */
+export function traceBound(dir: string, window?: TraceWindow, overhead: CallOverhead = DEFAULT_CALL_OVERHEAD): { bound: ClairvoyantResult; requests: number; spanMs: number } {
   const metas = loadMetasSync(dir);
-  const b = new ClairvoyantBound({ createMs: DEFAULT_CREATE_LATENCY_MS, rpcOverheadMs: DEFAULT_SCALER_RPC_MS });
+  const b = new ClairvoyantBound({ createMs: DEFAULT_CREATE_LATENCY_MS, rpcOverheadMs: meanCallOverheadMs(overhead) });
   const handles = new Map<string, ReturnType<ClairvoyantBound['functionHandle']>>();
   let first = NaN;
   let last = NaN;
@@ -309,6 +327,7 @@ function header(o: EvaluateOptions, out: DatasetOutcome): string {
   const notes: string[] = [];
   if (o.tailMs !== OFFICIAL_TAIL_MS) notes.push(`tail shortened to ${fmt(o.tailMs / 1000, 1)} s (official ${OFFICIAL_TAIL_MS / 1000} s): slot cost lower than an official run`);
   if (!o.virtual && o.speed !== 1) notes.push(`speed x${o.speed}: time compressed, score NOT comparable to official runs`);
+  if (out.mode === 'virtual') notes.push(`per-call floor ${fmt(o.callOverhead.assignMs, 2)} ms per Assign, ${fmt(o.callOverhead.idleMs, 2)} ms per Idle`);
   const mode = out.mode === 'virtual' ? 'virtual time' : 'live';
   const window = o.window === undefined ? '' : ` window ${describeWindow(o.window, formatDuration)}`;
   return `== ${out.dataset}${window} (${mode}, ${who})` + (notes.length > 0 ? `\n   note: ${notes.join('; ')}` : '');
@@ -345,6 +364,7 @@ function jsonLine(o: EvaluateOptions, out: DatasetOutcome): string {
     scalerCmd: o.scalerCmd ?? null,
     tailMs: o.tailMs,
     speed: out.mode === 'live' ? o.speed : null,
+    callOverhead: out.mode === 'virtual' ? o.callOverhead : null,
     comparable: out.comparable,
     ...base,
     failures: out.failures,
@@ -424,6 +444,7 @@ function runVirtualSeries(o: EvaluateOptions, emit: (out: DatasetOutcome) => voi
       source,
       policy: createPolicy(o.policy),
       tailMs: o.tailMs,
+      callOverhead: o.callOverhead,
       onProgress: progress === undefined ? undefined : (n) => progress.draw(n / total, `${n} requests`),
     });
     progress?.clear();
@@ -433,7 +454,7 @@ function runVirtualSeries(o: EvaluateOptions, emit: (out: DatasetOutcome) => voi
       mode: 'virtual',
       report: r.report,
       bound: r.bound,
-      hindsight: o.hindsight ? hindsightKeepAlive({ source: () => datasetSource(dir, o.window), tailMs: o.tailMs }) : undefined,
+      hindsight: o.hindsight ? hindsightKeepAlive({ source: () => datasetSource(dir, o.window), tailMs: o.tailMs, callOverhead: o.callOverhead }) : undefined,
       failures: r.failures,
       leakedSlots: r.leakedSlots,
       liveSlotsAtEnd: r.liveSlotsAtEnd,

@@ -20,6 +20,10 @@ interface Row {
   boundFraction: number;
   successRate: number;
   leakedSlots: number;
+  split: {
+    latency: { pointsLost: { overhead: number; busyWait: number; coldStart: number; failed: number } };
+    resource: { pointsLost: { idleKeep: number; keptAfterLast: number; coldStart: number; prewarm: number; hedge: number; failedStart: number } };
+  };
 }
 
 describe('compare-policies', () => {
@@ -41,6 +45,11 @@ describe('compare-policies', () => {
       expect(r.leakedSlots).toBe(0);
       expect(r.score).toBeCloseTo(r.resourceHalf + r.latencyHalf, 9);
       expect(r.boundFraction).toBeGreaterThan(0);
+      // The cost split: points lost in each half add up to what the half misses of 50.
+      const l = r.split.latency.pointsLost;
+      expect(l.overhead + l.busyWait + l.coldStart + l.failed).toBeCloseTo(50 - r.latencyHalf, 6);
+      const q = r.split.resource.pointsLost;
+      expect(q.idleKeep + q.keptAfterLast + q.coldStart + q.prewarm + q.hedge + q.failedStart).toBeCloseTo(50 - r.resourceHalf, 6);
     }
     for (const d of c.datasets) {
       const rows = c.results.filter((r) => r.dataset === d.name);
@@ -54,12 +63,18 @@ describe('compare-policies', () => {
 
   it('prints one markdown table with a row per pair and the per-policy means', { timeout: 30_000 }, () => {
     const out = execFileSync(process.execPath, [CLI, '--markdown', '--data', 'datasets/function_smoke_test', '--policies', 'fixed-5m,fixed-10m'], { encoding: 'utf8' });
-    const rows = out.split('\n').filter((l) => l.startsWith('| function_smoke_test |'));
+    // The first table (the points-lost table further down has rows per pair too).
+    const rows = out.split('\n\n')[0]!.split('\n').filter((l) => l.startsWith('| function_smoke_test |'));
     expect(rows).toHaveLength(4); // bound, hindsight reference, two policies
     expect(rows[0]).toContain('*clairvoyant bound*');
     expect(rows[1]).toContain('*best fixed keep-alive, hindsight*');
     expect(out).toContain('| fixed-5m |');
     expect(out).toContain('mean score (datasets)');
+    // The points-lost table: one row per pair.
+    expect(out).toContain('| dataset | policy | overhead | busy waits | cold starts | idle keep | kept after last | cold-start slots | pre-warms | hedges |');
+    const split = out.slice(out.indexOf('| dataset | policy | overhead |'));
+    expect(split.split('\n').filter((l) => /^\| function_smoke_test \| fixed-(5|10)m \| \d/.test(l))).toHaveLength(2);
+    expect(out).toMatch(/per-call floor of [\d.]+ ms per Assign/);
   });
 
   it('rejects an unknown policy', () => {

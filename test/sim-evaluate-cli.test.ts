@@ -28,6 +28,17 @@ function evaluateAsync(args: string[]): Promise<{ status: number | null; stdout:
 }
 
 
+/** The cost split of a JSON line adds up to its totals (src/sim/scoring/cost-split.ts). */
+function expectSplitAddsUp(line: Record<string, unknown>): { latency: Record<string, number>; resource: Record<string, number> } {
+  const split = line.split as { latency: Record<string, number>; resource: Record<string, number> };
+  const l = split.latency;
+  const r = split.resource;
+  expect(l.overheadSecs! + l.busyWaitSecs! + l.coldStartSecs! + l.failedSecs! + l.unclassifiedSecs!).toBeCloseTo(line.invocationScheduleTimeInSecs as number, 6);
+  expect(l.hits! + l.busyWaits! + l.coldStarts! + l.failed! + l.unclassified!).toBe(line.totalRequestsCount);
+  expect(r.usefulGBs! + r.idleKeepGBs! + r.keptAfterLastGBs! + r.coldStartGBs! + r.prewarmGBs! + r.hedgeGBs! + r.failedStartGBs!).toBeCloseTo(line.totalSlotTimeInGBs as number, 6);
+  return split;
+}
+
 function jsonLines(stdout: string): Record<string, unknown>[] {
   return stdout
     .trim()
@@ -62,6 +73,34 @@ describe('evaluate CLI', () => {
     expect(line!.boundFraction).toBeCloseTo(score / bound.score, 9);
     expect(summary).toMatchObject({ summary: true, datasets: 1, pass: true, mode: 'virtual' });
     expect(summary!.meanScore).toBeCloseTo(score, 9);
+    const split = expectSplitAddsUp(line!);
+    expect(split.latency.unclassified).toBe(0);
+    // Every Idle costs the floor; a hit costs it too, plus the moments some wait for a release.
+    const floor = line!.callOverhead as { assignMs: number; idleMs: number };
+    expect(split.latency.idleCallMeanMs).toBeCloseTo(floor.idleMs, 9);
+    expect(split.latency.hitAssignMeanMs).toBeGreaterThanOrEqual(floor.assignMs - 1e-9);
+  }, 60_000);
+
+  it('--call-overhead sets the virtual per-call floor (0 disables it) and is refused live', () => {
+    const run = (floor: string): Record<string, unknown> => {
+      const r = evaluateSync(['--virtual', '--json', '--tail', '5s', '--policy', 'fixed-5m', '--no-hindsight', '--call-overhead', floor]);
+      expect(r.status, r.stderr).toBe(0);
+      return jsonLines(r.stdout)[0]!;
+    };
+    const free = run('0');
+    const dear = run('2,3');
+    expect(free.callOverhead).toEqual({ assignMs: 0, idleMs: 0 });
+    expect((free.split as { latency: { overheadSecs: number } }).latency.overheadSecs).toBe(0);
+    const l = expectSplitAddsUp(dear).latency;
+    expect(l.hitAssignMeanMs).toBeCloseTo(2, 9);
+    expect(l.idleCallMeanMs).toBeCloseTo(3, 9);
+    expect(dear.latencyHalf as number).toBeLessThan(free.latencyHalf as number);
+    const live = evaluateSync(['--call-overhead', '1']);
+    expect(live.status).toBe(2);
+    expect(live.stderr).toMatch(/--call-overhead applies to virtual runs only/);
+    const bad = evaluateSync(['--virtual', '--call-overhead', '1,x']);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/--call-overhead expects/);
   }, 60_000);
 
   it('--from/--for replay only that window of the trace: the bound and the hindsight reference too', () => {
@@ -135,5 +174,15 @@ describe('evaluate CLI', () => {
     const [line, summary] = jsonLines(r.stdout);
     expect(line).toMatchObject({ dataset: 'function_smoke_test', mode: 'live', totalRequestsCount: 980, successRate: 1, leakedSlots: 0, failures: {} });
     expect(summary).toMatchObject({ summary: true, pass: true });
+    // The live replayer classifies every request from the platform's ledger, and the parts add up.
+    const split = expectSplitAddsUp(line!);
+    expect(split.latency.unclassified).toBe(0);
+    expect(split.latency.failed).toBe(0);
+    expect(split.latency.coldStarts).toBeGreaterThan(0);
+    expect(split.latency.hits).toBeGreaterThan(0);
+    // Useful = executions inside slot lifetimes: a slot destroyed right after its last Idle can
+    // end before that execution's nominal end (the replayer's timers fire up to ~1 ms early).
+    const exec = line!.invocationExecutionTimeInGBs as number;
+    expect(Math.abs(split.resource.usefulGBs - exec)).toBeLessThan(1e-3 * exec);
   }, 180_000);
 });

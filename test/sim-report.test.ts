@@ -26,7 +26,8 @@ function sampleReport(): { report: ScoreReport; bound: ReturnType<typeof clairvo
       book.onSlotCreated(id, m.memoryInMb, r.startTime, r.metaKey);
       lat = 100 + m.initDurationInMs;
     }
-    book.onRequest({ metaKey: r.metaKey, memoryMb: m.memoryInMb, durationMs: r.durationsInMs, assignLatencyMs: lat, idleLatencyMs: 0.2, failed: false, coldStart: i < 0, atMs: r.startTime + lat, slotId: id });
+    const requestClass = book.onExecutionStart(id, r.metaKey, r.startTime, r.startTime + lat, r.durationsInMs);
+    book.onRequest({ metaKey: r.metaKey, memoryMb: m.memoryInMb, durationMs: r.durationsInMs, assignLatencyMs: lat, idleLatencyMs: 0.2, failed: false, coldStart: i < 0, atMs: r.startTime + lat, slotId: id, requestClass });
     pool.push({ id, at: r.startTime + lat + r.durationsInMs });
     last = r.startTime;
   }
@@ -48,6 +49,10 @@ describe('reports', () => {
     expect(html).not.toMatch(/https?:/i);
     expect(html).not.toMatch(/<script|<link|<img|@import|url\(/i);
     expect(html).toContain(report.score.toFixed(2));
+    expect(html).toContain('Where the points went');
+    expect(html).toContain('waits behind busy or starting instances');
+    expect(html).toContain('pre-warms');
+    expect(html).toContain('hedges');
   });
 
   it('HTML renders an empty run without NaN', () => {
@@ -67,6 +72,8 @@ describe('reports', () => {
     expect(text).toMatch(/^score \d+\.\d\d {2}= resource \d+\.\d\d \+ latency \d+\.\d\d {3}bound/);
     expect(text).toContain('% of bound');
     expect(text).toContain('assign p50');
+    expect(text).toMatch(/latency split: schedule \d+\.\d\d s \(-\d+\.\d\d pts\) = overhead /);
+    expect(text).toMatch(/resource split: slot \d+\.\d GB-s \(-\d+\.\d\d pts\) = useful .* pre-warms .* hedges /);
     const line = toJsonLine(report, bound);
     expect(line).not.toContain('\n');
     const parsed = JSON.parse(line) as Record<string, unknown>;
@@ -74,6 +81,8 @@ describe('reports', () => {
     expect(parsed.totalSlotTimeInGBs).toBe(report.totalSlotTimeInGBs);
     expect(parsed.boundFraction).toBeCloseTo(report.score / bound.score, 12);
     expect(parsed.functions).toBeUndefined();
+    expect(parsed.split).toEqual(report.split);
+    expect(report.split.latency.hits + report.split.latency.coldStarts + report.split.latency.busyWaits).toBe(report.totalRequestsCount);
     expect((JSON.parse(toJsonLine(report, undefined, { full: true })) as { functions: unknown[] }).functions.length).toBe(report.functions.length);
     expect(bound.score).toBeGreaterThan(report.score);
   });

@@ -12,6 +12,7 @@ import { loadMetas } from '../datasets/dataset-loader.js';
 import type { MetaRecord } from '../contest/dataset-types.js';
 import { PlatformServer, monotonicClock } from './platform-server.js';
 import { DEFAULT_PLATFORM_ADDRESS } from '../../config.js';
+import { DEFAULT_CREATE_LATENCY_MS } from '../contest/contest-platform.js';
 import type { FaultInjector, FunctionResolver } from './platform-server.js';
 import { FaultPlan, liveFaultInjector } from './fault-plan.js';
 import type { WorkerFaultPlan } from './platform-worker-protocol.js';
@@ -239,7 +240,9 @@ export async function runLiveSeries(opts: LiveSeriesOptions): Promise<LiveRunRes
     metasByDir.push(m);
     for (const [k, v] of m) allMetas.set(k, v);
   }
-  let book = new ScoreBook();
+  // The cost split dates a CreateSlot from its slot's creation minus the platform's create latency.
+  const bookOpts = { createLatencyMs: opts.createLatencyMs ?? DEFAULT_CREATE_LATENCY_MS };
+  let book = new ScoreBook(bookOpts);
   const threaded = useThreadedPlatform(opts);
   let localPlan: FaultPlan | undefined;
   let localFaultT0 = NaN;
@@ -306,7 +309,7 @@ export async function runLiveSeries(opts: LiveSeriesOptions): Promise<LiveRunRes
     for (let i = 0; i < opts.dataDirs.length; i++) {
       const dataDir = opts.dataDirs[i] as string;
       if (i > 0) {
-        book = new ScoreBook();
+        book = new ScoreBook(bookOpts);
         platform.attachScoreBook(book);
       }
       const before = new Set(platform.slots.keys());

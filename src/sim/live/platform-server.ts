@@ -40,8 +40,8 @@ export const monotonicClock: WallClock = {
 export interface SlotCostSink {
   onSlotCreated(slotId: string, memoryMb: number, atMs: number): void;
   onSlotDestroyed(slotId: string, atMs: number): void;
-  /** Attributes the slot to a function once `Init` succeeded (per-function breakdown). */
-  onSlotBound?(slotId: string, metaKey: string): void;
+  /** Attributes the slot to a function once `Init` succeeded, at `atMs` (per-function breakdown, cost split). */
+  onSlotBound?(slotId: string, metaKey: string, atMs?: number): void;
 }
 
 /** What a fault injector decides for one call; `undefined` means "behave normally". */
@@ -512,7 +512,7 @@ export class PlatformServer {
         instance.readyAtMs = now;
         slot.state = 'ready';
         this.ledger?.initReady(instance);
-        this.scoreBook?.onSlotBound?.(slot.slotId, instance.metaKey);
+        this.scoreBook?.onSlotBound?.(slot.slotId, instance.metaKey, now);
         this.count('Init', Status.Ok);
         answer({ status: Status.Ok, createTime: Math.floor(now), initDurationInMs: Math.round(now - startedAt) });
       }, fn.initDurationMs);

@@ -20,6 +20,7 @@ import type { MetaRecord, RequestRecord } from '../contest/dataset-types.js';
 import { monotonicClock } from './platform-server.js';
 import type { InstanceEntry, WallClock } from './platform-server.js';
 import type { ScoreBook, ScoreReport } from '../scoring/score-book.js';
+import { RequestClass } from '../scoring/cost-split.js';
 
 export const DEFAULT_SCALER_ADDRESS = '127.0.0.1:9001';
 /** Official simulator: slots are charged until about 5 minutes after the last request. */
@@ -459,12 +460,16 @@ export class Replayer {
     let inst: InstanceEntry | undefined;
     let holding = false;
     let coldStart = false;
+    let requestClass: RequestClass = RequestClass.Failed;
     const execAtMs = this.clock.now() - (performance.now() - assign.endPerf);
     const validated = atLedgerNow(ledger, () => {
       inst = ledger.instances.get(instanceId);
       failure = this.validate(inst, rec);
       holding = failure === undefined && inst !== undefined;
-      if (holding && inst !== undefined) inst.busyRequestId = requestId;
+      if (holding && inst !== undefined) {
+        inst.busyRequestId = requestId;
+        requestClass = this.opts.scoreBook.onExecutionStart(inst.slotId, rec.metaKey, sentAtMs, execAtMs, rec.durationsInMs);
+      }
       coldStart = inst?.readyAtMs !== undefined && inst.readyAtMs >= sentAtMs;
     });
     if (validated !== undefined) await validated;
@@ -503,7 +508,7 @@ export class Replayer {
       }
       if (failure !== undefined) this.reportFailure(requestId, failure, 'idle', idleSentAtMs, idle.latencyMs);
     }
-    this.record(rec, meta, assign.latencyMs, idle.latencyMs, failure, coldStart, holding, execAtMs, (inst as InstanceEntry | undefined)?.slotId);
+    this.record(rec, meta, assign.latencyMs, idle.latencyMs, failure, coldStart, holding, execAtMs, (inst as InstanceEntry | undefined)?.slotId, requestClass);
   }
 
   private reportFailure(requestId: string, reason: string, call: 'assign' | 'idle', startedAtMs: number, latencyMs: number): void {
@@ -521,6 +526,7 @@ export class Replayer {
     executed: boolean,
     atMs: number | undefined,
     slotId: string | undefined,
+    requestClass: RequestClass = RequestClass.Failed,
   ): void {
     if (failure !== undefined) this.fail(failure);
     if (coldStart) this.coldStartCount++;
@@ -534,6 +540,7 @@ export class Replayer {
       coldStart,
       atMs: executed ? atMs : undefined,
       slotId: executed ? slotId : undefined,
+      requestClass,
     });
   }
 }

@@ -334,7 +334,7 @@ export class ThreadedPlatform {
             inst.state = 'ready';
             inst.readyAtMs = ops[i + 2] as number;
             slot.state = 'ready';
-            this.scoreBook?.onSlotBound?.(slotId, inst.metaKey);
+            this.scoreBook?.onSlotBound?.(slotId, inst.metaKey, inst.readyAtMs);
           }
           break;
         }

@@ -5,6 +5,7 @@
 import type { ClairvoyantResult } from '../scoring/clairvoyant-bound.js';
 import type { HindsightKeepAlive } from '../virtual/hindsight-keep-alive.js';
 import type { FunctionStats, ScoreReport } from '../scoring/score-book.js';
+import type { CostSplit } from '../scoring/cost-split.js';
 import type { TimelinePoint } from '../scoring/run-timeline.js';
 import { boundFraction } from './report-text.js';
 
@@ -288,6 +289,41 @@ function summary(report: ScoreReport, opts: HtmlReportOptions): string {
   );
 }
 
+/** Where each half's denominator went, with the points each part costs (cost-split.ts). */
+function splitTables(split: CostSplit): string {
+  const l = split.latency;
+  const r = split.resource;
+  const row = (k: string, v: string, share: number, pts: string, note = ''): string =>
+    `<tr><td class="key">${esc(k)}</td><td>${v}</td><td><div class="bar"><i style="width:${(100 * Math.min(1, Math.max(0, share))).toFixed(1)}%"></i></div>${pct(share)}</td><td>${pts}</td><td>${esc(note)}</td></tr>`;
+  const head = (unit: string): string => `<thead><tr><th>part</th><th>${unit}</th><th>share</th><th>points lost</th><th>count</th></tr></thead>`;
+  const d = l.denominatorSecs || 1;
+  const failed = l.failedSecs + l.unclassifiedSecs;
+  const lat = [
+    row('execution', `${n(l.execSecs, 2)} s`, l.execSecs / d, '', ''),
+    row('per-call overhead', `${n(l.overheadSecs, 2)} s`, l.overheadSecs / d, n(l.pointsLost.overhead), `${l.hits} hits (${msText(l.hitAssignMeanMs)} mean), ${l.idleCalls} Idles (${msText(l.idleCallMeanMs)} mean)`),
+    row('waits behind busy or starting instances', `${n(l.busyWaitSecs, 2)} s`, l.busyWaitSecs / d, n(l.pointsLost.busyWait), `${l.busyWaits} requests`),
+    row('cold starts', `${n(l.coldStartSecs, 2)} s`, l.coldStartSecs / d, n(l.pointsLost.coldStart), `${l.coldStarts} requests`),
+    ...(failed > 0 || l.failed + l.unclassified > 0 ? [row('failed or unclassified', `${n(failed, 2)} s`, failed / d, n(l.pointsLost.failed), `${l.failed + l.unclassified} requests`)] : []),
+  ].join('');
+  const g = r.slotGBs || 1;
+  const res = [
+    row('useful execution', n(r.usefulGBs, 1), r.usefulGBs / g, '', ''),
+    row('idle keep (between two requests)', n(r.idleKeepGBs, 1), r.idleKeepGBs / g, n(r.pointsLost.idleKeep), ''),
+    row('kept after last request', n(r.keptAfterLastGBs, 1), r.keptAfterLastGBs / g, n(r.pointsLost.keptAfterLast), ''),
+    row('cold-start startup', n(r.coldStartGBs, 1), r.coldStartGBs / g, n(r.pointsLost.coldStart), `${r.slots.coldStart} slots`),
+    row('pre-warms', n(r.prewarmGBs, 1), r.prewarmGBs / g, n(r.pointsLost.prewarm), `${r.slots.prewarm} slots`),
+    row('hedges', n(r.hedgeGBs, 1), r.hedgeGBs / g, n(r.pointsLost.hedge), `${r.slots.hedge} slots`),
+    ...(r.failedStartGBs > 0 ? [row('failed starts', n(r.failedStartGBs, 1), r.failedStartGBs / g, n(r.pointsLost.failedStart), `${r.slots.failedStart} slots`)] : []),
+  ].join('');
+  return (
+    `<h3>Latency half: execution + scheduling = ${n(l.denominatorSecs, 2)} s</h3>` +
+    `<table class="grid-table split">${head('seconds')}<tbody>${lat}</tbody></table>` +
+    `<h3>Resource half: slot time = ${n(r.slotGBs, 1)} GB-s</h3>` +
+    `<table class="grid-table split">${head('GB-s')}<tbody>${res}</tbody></table>` +
+    `<p class="note">Points lost: each part's share of its half's denominator times 50. A request is a hit when an idle instance was there when its Assign was sent, a cold start when its instance was started after that, a wait otherwise. Slot time before an instance's first request is charged by why it was started: for a waiting request (cold start), for a wait another instance served (hedge), or ahead of demand (pre-warm).</p>`
+  );
+}
+
 function topTable(fns: FunctionStats[]): string {
   const top = fns.slice(0, HTML_TOP_FUNCTIONS);
   if (top.length === 0) return '<p class="empty">No functions.</p>';
@@ -329,6 +365,7 @@ th,td{padding:6px 10px;border-bottom:1px solid var(--line)}tr:last-child td,tr:l
 .line{stroke-width:1.8;stroke-linejoin:round}.line.thin{stroke-width:1;stroke-dasharray:3 2}
 .dot{fill-opacity:.55;stroke:#fff;stroke-width:.8}
 .legend{display:flex;gap:16px;color:var(--muted);font-size:12px;margin:6px 2px}.legend i{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:5px;vertical-align:-1px}
+h3{font-size:14px;margin:16px 0 8px}.split td:last-child{text-align:left;color:var(--muted);font-size:12px}
 .note,.empty{color:var(--muted);font-size:12px}
 @media (max-width:720px){.cards{grid-template-columns:repeat(2,1fr)}}
 `;
@@ -344,6 +381,8 @@ export function renderHtmlReport(report: ScoreReport, opts: HtmlReportOptions): 
 <h1>${esc(opts.title)}</h1>
 <div class="meta">${meta.join(' &middot; ')}</div>
 ${summary(report, opts)}
+<h2>Where the points went</h2>
+${splitTables(report.split)}
 <h2>Live slots and busy instances</h2>
 ${slotsChart(report)}
 <h2>Cold starts over time</h2>

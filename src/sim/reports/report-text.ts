@@ -4,6 +4,7 @@
 import type { ClairvoyantResult } from '../scoring/clairvoyant-bound.js';
 import type { HindsightKeepAlive } from '../virtual/hindsight-keep-alive.js';
 import type { ScoreReport } from '../scoring/score-book.js';
+import type { CostSplit } from '../scoring/cost-split.js';
 
 /** Rows of the top-functions table in the text report. */
 export const TEXT_TOP_FUNCTIONS = 8;
@@ -58,6 +59,7 @@ export function renderTextReport(report: ScoreReport, bound?: ClairvoyantResult,
   const a = report.assignLatencyMs;
   const i = report.idleLatencyMs;
   lines.push(`assign p50 ${ms(a.p50)} p99 ${ms(a.p99)} max ${ms(a.max)} mean ${ms(a.mean)}   idle p50 ${ms(i.p50)} p99 ${ms(i.p99)} max ${ms(i.max)}`);
+  lines.push(...splitLines(report.split));
   const top = report.functions.slice(0, TEXT_TOP_FUNCTIONS);
   if (top.length > 0) {
     lines.push('');
@@ -75,6 +77,28 @@ export function renderTextReport(report: ScoreReport, bound?: ClairvoyantResult,
     if (report.functions.length > top.length) lines.push(`(${report.functions.length - top.length} more functions)`);
   }
   return lines.join('\n') + '\n';
+}
+
+/**
+ * The cost split in two lines: seconds of the latency denominator and GB-s of slot time by
+ * cause, each with the points it costs (cost-split.ts).
+ */
+export function splitLines(split: CostSplit): string[] {
+  const l = split.latency;
+  const r = split.resource;
+  const lost = 50 * (l.scheduleSecs / (l.denominatorSecs || 1));
+  const failed = l.failedSecs + l.unclassifiedSecs;
+  const rLost = r.slotGBs > 0 ? 50 * (1 - r.usefulGBs / r.slotGBs) : 0;
+  return [
+    `latency split: schedule ${fmt(l.scheduleSecs, 2)} s (-${fmt(lost)} pts) = overhead ${fmt(l.overheadSecs, 2)} s (-${fmt(l.pointsLost.overhead)}; ` +
+      `${l.hits} hits ${ms(l.hitAssignMeanMs)} + idle ${ms(l.idleCallMeanMs)} mean) + busy waits ${fmt(l.busyWaitSecs, 2)} s (${l.busyWaits} req, -${fmt(l.pointsLost.busyWait)}) + ` +
+      `cold starts ${fmt(l.coldStartSecs, 2)} s (${l.coldStarts} req, -${fmt(l.pointsLost.coldStart)})` +
+      (failed > 0 || l.failed + l.unclassified > 0 ? ` + failed ${fmt(failed, 2)} s (${l.failed + l.unclassified} req, -${fmt(l.pointsLost.failed)})` : ''),
+    `resource split: slot ${fmt(r.slotGBs, 1)} GB-s (-${fmt(rLost)} pts) = useful ${fmt(r.usefulGBs, 1)} + idle keep ${fmt(r.idleKeepGBs, 1)} (-${fmt(r.pointsLost.idleKeep)}) + ` +
+      `kept after last ${fmt(r.keptAfterLastGBs, 1)} (-${fmt(r.pointsLost.keptAfterLast)}) + cold starts ${fmt(r.coldStartGBs, 1)} (${r.slots.coldStart} slots, -${fmt(r.pointsLost.coldStart)}) + ` +
+      `pre-warms ${fmt(r.prewarmGBs, 1)} (${r.slots.prewarm}, -${fmt(r.pointsLost.prewarm)}) + hedges ${fmt(r.hedgeGBs, 1)} (${r.slots.hedge}, -${fmt(r.pointsLost.hedge)})` +
+      (r.failedStartGBs > 0 ? ` + failed starts ${fmt(r.failedStartGBs, 1)} (${r.slots.failedStart}, -${fmt(r.pointsLost.failedStart)})` : ''),
+  ];
 }
 
 export interface JsonLineOptions {

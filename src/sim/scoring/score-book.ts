@@ -20,6 +20,7 @@
  */
 import { LatencyHistogram } from '../../latency-histogram.js';
 import { RunTimeline, type RunTimelineOptions, type Timeline } from './run-timeline.js';
+import { CostSplitBook, RequestClass, type CostSplit, type SplitSlot } from './cost-split.js';
 
 export const SUCCESS_RATE_GATE = 0.9995;
 export const MB_PER_GB = 1024;
@@ -117,6 +118,8 @@ export interface ScoreReport extends ContestStats {
   /** Sorted by slotGBs, descending. */
   readonly functions: FunctionStats[];
   readonly timeline: Timeline;
+  /** Where each half's denominator went (cost-split.ts). */
+  readonly split: CostSplit;
 }
 
 export interface RequestOutcome {
@@ -134,18 +137,26 @@ export interface RequestOutcome {
   readonly atMs?: number;
   /** Slot that served it; binds an unbound slot to this function for the breakdown. */
   readonly slotId?: string;
+  /** How it was served (from `onExecutionStart`; `Failed` when it got no valid instance). */
+  readonly requestClass?: RequestClass;
 }
 
 export interface ScoreBookOptions {
   /** Time-series origin; defaults to the first event's time. */
   readonly originMs?: number;
   readonly timeline?: RunTimelineOptions;
+  /**
+   * The platform's CreateSlot latency: dates a CreateSlot's start from its slot's creation (cost
+   * split). Default 0: a CreateSlot is dated by its slot's creation (both engines pass theirs).
+   */
+  readonly createLatencyMs?: number;
 }
 
 interface SlotEntry {
   readonly memoryMb: number;
   readonly createdAt: number;
   fn: FunctionAcc | undefined;
+  readonly split: SplitSlot;
 }
 
 /** A function's accumulator, for callers that record many requests of it (`recordRequest`). */
@@ -173,6 +184,7 @@ export class ScoreBook {
   private readonly assignHist = new LatencyHistogram();
   private readonly idleHist = new LatencyHistogram();
   private readonly timeline: RunTimeline;
+  private readonly split: CostSplitBook;
 
   private requests = 0;
   private failed = 0;
@@ -196,6 +208,7 @@ export class ScoreBook {
   constructor(opts: ScoreBookOptions = {}) {
     this.base = opts.originMs;
     this.timeline = new RunTimeline({ ...opts.timeline, originMs: opts.originMs ?? opts.timeline?.originMs });
+    this.split = new CostSplitBook(opts.createLatencyMs ?? 0);
   }
 
   /** Returns false (and changes nothing) for a slot id already live, or after `finish`. */
@@ -206,7 +219,9 @@ export class ScoreBook {
     const gb = memoryMb / MB_PER_GB;
     const fn = metaKey === undefined ? undefined : this.fn(metaKey, memoryMb);
     if (fn) fn.slots++;
-    this.slots.set(slotId, { memoryMb, createdAt: atMs, fn });
+    const split = this.split.newSlot(gb, atMs);
+    if (metaKey !== undefined) split.key = metaKey;
+    this.slots.set(slotId, { memoryMb, createdAt: atMs, fn, split });
     this.liveGB += gb;
     this.liveCreatedGBms += rel * gb;
     this.liveCreatedMs += rel;
@@ -217,10 +232,16 @@ export class ScoreBook {
     return true;
   }
 
-  /** Attributes a slot to a function (at Init) for the per-function breakdown. */
-  onSlotBound(slotId: string, metaKey: string): void {
+  /**
+   * Attributes a slot to a function (at Init) for the per-function breakdown; `atMs`: when its
+   * instance became ready (the cost split tells hits from waits by it).
+   */
+  onSlotBound(slotId: string, metaKey: string, atMs?: number): void {
     const s = this.slots.get(slotId);
-    if (s === undefined || s.fn !== undefined) return;
+    if (s === undefined) return;
+    if (atMs !== undefined && !(s.split.readyAt === s.split.readyAt)) s.split.readyAt = atMs;
+    if (s.split.key === '') s.split.key = metaKey;
+    if (s.fn !== undefined) return;
     s.fn = this.fn(metaKey, s.memoryMb);
     s.fn.slots++;
   }
@@ -263,7 +284,21 @@ export class ScoreBook {
       r.coldStart === true,
       r.atMs === undefined ? NaN : r.atMs,
       r.slotId,
+      r.requestClass,
     );
+  }
+
+  /**
+   * A request starts executing on `slotId` at `startMs` for `durationMs`; its Assign was sent
+   * at `sentAtMs`. Returns how it was served (pass it back to `recordRequest` / `onRequest`).
+   * Call it when the execution starts (before the slot could be destroyed after it), in order
+   * of the slot's executions.
+   */
+  onExecutionStart(slotId: string, metaKey: string, sentAtMs: number, startMs: number, durationMs: number): RequestClass {
+    if (this.report !== undefined) return RequestClass.Unclassified;
+    const s = this.slots.get(slotId);
+    if (s === undefined) return RequestClass.Unclassified;
+    return this.split.execution(s.split, metaKey, sentAtMs, startMs, durationMs);
   }
 
   /** The accumulator of a function (created on first use), for `recordRequest`. */
@@ -286,6 +321,7 @@ export class ScoreBook {
     coldStart: boolean,
     atMs: number,
     slotId: string | undefined,
+    requestClass: RequestClass = RequestClass.Unclassified,
   ): void {
     if (this.report !== undefined) return;
     const f = handle as FunctionAcc;
@@ -298,6 +334,7 @@ export class ScoreBook {
     this.scheduleSecs += sched;
     this.assignHist.record(assignLatencyMs);
     this.idleHist.record(idleLatencyMs);
+    this.split.request(requestClass, assignLatencyMs, idleLatencyMs, idleLatencyMs > 0);
     f.requests++;
     f.execSecs += secs;
     f.execGBs += gbs;
@@ -380,6 +417,7 @@ export class ScoreBook {
       idleLatencyMs: summarize(this.idleHist),
       functions,
       timeline: this.timeline.snapshot(endMs),
+      split: this.split.finish(this.execSecs, this.scheduleSecs, slotGBs),
     };
     this.slots.clear();
     return this.report;
@@ -415,6 +453,7 @@ export class ScoreBook {
     const gbs = (secs * s.memoryMb) / MB_PER_GB;
     this.closedSlotGBs += gbs;
     this.closedSlotSecs += secs;
+    this.split.close(s.split, end);
     const f = s.fn ?? this.fn(UNBOUND_FUNCTION, s.memoryMb);
     f.slotGBs += gbs;
     this.timeline.addSlotInterval(s.createdAt, end);

@@ -15,6 +15,7 @@
 import { FixedKeepAlivePolicy } from '../../core/policies/fixed-keep-alive.js';
 import { officialScore, UNBOUND_FUNCTION } from '../scoring/score-book.js';
 import { runVirtual, type RequestSource } from '../virtual/virtual-engine.js';
+import type { CallOverhead } from '../virtual/call-overhead.js';
 
 /** The ladder of windows, ms (0: destroy after every request). */
 export const HINDSIGHT_WINDOWS_MS: readonly number[] = [0, 1_000, 2_000, 5_000, 10_000, 30_000, 60_000, 120_000, 300_000, 600_000];
@@ -35,6 +36,8 @@ export interface HindsightOptions {
   /** A fresh source of the trace per replay (sources are visited once). */
   readonly source: () => RequestSource;
   readonly tailMs: number;
+  /** The per-call floor of the replays (default: the virtual engine's). */
+  readonly callOverhead?: CallOverhead;
 }
 
 export function hindsightKeepAlive(opts: HindsightOptions): HindsightKeepAlive {
@@ -44,7 +47,7 @@ export function hindsightKeepAlive(opts: HindsightOptions): HindsightKeepAlive {
   let execSecs = 0;
   let successRate = 1;
   for (const w of HINDSIGHT_WINDOWS_MS) {
-    const r = runVirtual({ source: opts.source(), policy: new FixedKeepAlivePolicy(w), tailMs: opts.tailMs, bound: false }).report;
+    const r = runVirtual({ source: opts.source(), policy: new FixedKeepAlivePolicy(w), tailMs: opts.tailMs, bound: false, callOverhead: opts.callOverhead }).report;
     const slot = new Map<string, number>();
     const sched = new Map<string, number>();
     let unboundSlot = 0;

@@ -11,10 +11,10 @@ import type { MetaRecord, RequestRecord } from '../contest/dataset-types.js';
 import type { TraceWindow } from '../datasets/trace-window.js';
 import { ScoreBook, type ScoreBookFunction, type ScoreReport } from '../scoring/score-book.js';
 import { DEFAULT_CREATE_LATENCY_MS } from '../contest/contest-platform.js';
+import { RequestClass } from '../scoring/cost-split.js';
 import { DEFAULT_PLATFORM_RPC_MS, VirtualPlatform, type VirtualFaults, type VirtualSlot } from './virtual-platform.js';
+import { DEFAULT_CALL_OVERHEAD, meanCallOverheadMs, type CallOverhead } from './call-overhead.js';
 
-/** Modelled wall-clock cost of one Assign or Idle call over loopback gRPC, ms. */
-export const DEFAULT_SCALER_RPC_MS = 0.5;
 /** The official simulator charges slots until about 5 minutes after the last request. */
 export const DEFAULT_VIRTUAL_TAIL_MS = 300_000;
 export const OK_STATUS_CODE = 200;
@@ -83,8 +83,8 @@ export interface VirtualRunOptions {
   createLatencyMs?: number;
   /** Platform call round trip, ms. */
   platformRpcMs?: number;
-  /** Assign / Idle call overhead, ms. */
-  scalerRpcMs?: number;
+  /** The per-call floor of Assign and Idle (default: measured on the live path, call-overhead.ts). */
+  callOverhead?: CallOverhead;
   tailMs?: number;
   faults?: VirtualFaults;
   /** Faults that need the run's virtual clock (e.g. outages in time); wins over `faults`. */
@@ -137,6 +137,8 @@ class Req {
   statusCode = 0;
   assignLatency = 0;
   coldStart = false;
+  /** How it was served (the score book's cost split). */
+  cls: RequestClass = RequestClass.Unclassified;
   iid = '';
   slot: VirtualSlot | undefined = undefined;
   /** Waiting for its Assign answer (guards against a double callback from a buggy core). */
@@ -168,7 +170,7 @@ const READY = 2;
 
 class VirtualRun {
   readonly clock = new VirtualClock(0);
-  readonly book = new ScoreBook({ originMs: 0 });
+  readonly book: ScoreBook;
   /** The bound computed in process, as the requests pass (sources without `forEachFieldsWithBound`)... */
   readonly bound: ClairvoyantBound | undefined;
   /** ...or by the source while it reads the trace (then `bound` is undefined). */
@@ -179,7 +181,10 @@ class VirtualRun {
   outstanding = 0;
   count = 0;
   lastDoneAt = 0;
-  private readonly rpc: number;
+  /** Per-call floors (ms) and what an execution adds on the scaler's clock besides its duration. */
+  private readonly assignMs: number;
+  private readonly idleMs: number;
+  private readonly execToRelease: number;
   private readonly ctxs = new Map<MetaRecord, FnCtx>();
   private readonly free: Req[] = [];
   /** `Req`s created (the peak of concurrent requests). */
@@ -192,9 +197,15 @@ class VirtualRun {
     private readonly opts: VirtualRunOptions,
     source: RequestSource,
   ) {
-    this.rpc = opts.scalerRpcMs ?? DEFAULT_SCALER_RPC_MS;
+    const overhead = opts.callOverhead ?? DEFAULT_CALL_OVERHEAD;
+    this.assignMs = overhead.assignMs;
+    this.idleMs = overhead.idleMs;
+    // The virtual clock is the scaler's: an Assign reply reaches the caller half an Assign later,
+    // which then executes, and its Idle reaches the scaler half an Idle after the execution ends.
+    this.execToRelease = (overhead.assignMs + overhead.idleMs) / 2;
     const createMs = opts.createLatencyMs ?? DEFAULT_CREATE_LATENCY_MS;
-    const boundOpts = { createMs, rpcOverheadMs: this.rpc };
+    this.book = new ScoreBook({ originMs: 0, createLatencyMs: createMs });
+    const boundOpts = { createMs, rpcOverheadMs: meanCallOverheadMs(overhead) };
     const wantBound = opts.bound !== false;
     this.sourceBoundOpts = wantBound && source.forEachFieldsWithBound !== undefined ? boundOpts : undefined;
     this.bound = !wantBound || this.sourceBoundOpts !== undefined ? undefined : new ClairvoyantBound(boundOpts);
@@ -211,7 +222,8 @@ class VirtualRun {
       platform: this.platform,
       policy: opts.policy,
       instanceIdPrefix: 'v',
-      rpcOverheadMs: 2 * this.rpc,
+      // rpcOverheadMs: the core's own default, as in the live scaler, so that both make the
+      // same decisions whatever floor the simulator charges.
       // Request ids are the engine's own, never reused while their request is in flight.
       uniqueRequestIds: true,
     });
@@ -264,10 +276,11 @@ class VirtualRun {
     }
     r.assigning = false;
     const now = this.clock.now();
-    const assignLatency = now - r.arrivedAt + this.rpc;
+    const assignLatency = now - r.arrivedAt + this.assignMs;
     const coldStart = now > r.arrivedAt;
     r.assignLatency = assignLatency;
     r.coldStart = coldStart;
+    r.cls = RequestClass.Failed;
     if (err !== null || iid === undefined) {
       this.fail(`assign error: ${err?.code ?? 'no instance'}`);
       this.finish(r, undefined, true, 0, 0);
@@ -298,7 +311,8 @@ class VirtualRun {
     s.busy = true;
     r.iid = iid;
     r.slot = s;
-    this.clock.fire(now + this.rpc + r.dur, r.onDone);
+    r.cls = this.book.onExecutionStart(s.id, ctx.meta.key, r.arrivedAt, now + this.assignMs / 2, r.dur);
+    this.clock.fire(now + r.dur + this.execToRelease, r.onDone);
   }
 
   /** The request's execution ended: Idle. */
@@ -316,7 +330,7 @@ class VirtualRun {
     input.durationMs = r.dur;
     const out = this.core.idle(input);
     if (out !== null) this.fail(`idle error: ${out.code}`);
-    this.finish(r, s, out !== null, r.dur, this.rpc);
+    this.finish(r, s, out !== null, r.dur, this.idleMs);
   }
 
   private finish(r: Req, slot: VirtualSlot | undefined, failed: boolean, durationMs: number, idleLatency: number): void {
@@ -329,7 +343,7 @@ class VirtualRun {
       slot.bound = true;
       bindSlot = slot.id;
     }
-    book.recordRequest(ctx.book, ctx.meta.memoryInMb, durationMs, r.assignLatency, idleLatency, failed, r.coldStart, r.arrivedAt + r.assignLatency, bindSlot);
+    book.recordRequest(ctx.book, ctx.meta.memoryInMb, durationMs, r.assignLatency, idleLatency, failed, r.coldStart, r.arrivedAt + r.assignLatency, bindSlot, r.cls);
     this.outstanding--;
     const now = this.clock.now();
     if (now > this.lastDoneAt) this.lastDoneAt = now;

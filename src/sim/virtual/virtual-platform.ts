@@ -15,8 +15,8 @@ export const DEFAULT_PLATFORM_RPC_MS = 0.5;
 
 export interface SlotLedgerListener {
   onSlotCreated(slotId: string, memoryMb: number, atMs: number): void;
-  /** The slot now hosts a ready instance of this function (its Init succeeded), as the live platform reports. */
-  onSlotBound?(slotId: string, metaKey: string): void;
+  /** The slot now hosts a ready instance of this function (its Init succeeded, at `atMs`), as the live platform reports. */
+  onSlotBound?(slotId: string, metaKey: string, atMs?: number): void;
   onSlotDestroyed(slotId: string, atMs: number): void;
 }
 
@@ -136,7 +136,7 @@ export class VirtualPlatform implements Platform {
         return;
       }
       slot.state = 2;
-      this.listener?.onSlotBound?.(slot.id, meta.key);
+      this.listener?.onSlotBound?.(slot.id, meta.key, clock.now());
       cb(null, { initDurationMs: initMs });
     });
   }
