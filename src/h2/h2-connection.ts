@@ -201,11 +201,6 @@ export class H2Connection {
       call.timer = setTimeout(onDeadline, deadlineMs, this, call);
       call.timer.unref();
     }
-    if (this.peerMaxStreams === 0) {
-      // The peer allows no streams at all: waiting would stall the call until its deadline.
-      this.refuseNoStreams(call);
-      return true;
-    }
     if (this.streams.size >= this.peerMaxStreams) {
       this.waiting.push(call, message);
       return true;
@@ -531,7 +526,7 @@ export class H2Connection {
         this.streams.delete(sid);
         this.dropBlocked(call);
         this.sendWindows.delete(sid);
-        if (code === H2_REFUSED_STREAM && call.refusals < MAX_REFUSALS && !this.draining) {
+        if (code === H2_REFUSED_STREAM && call.refusals < MAX_REFUSALS && !this.draining && this.peerMaxStreams !== 0) {
           // Not processed (RFC 9113 8.7), typically more streams than the peer's limit before
           // its SETTINGS arrived: send it again once a stream is free.
           call.refusals++;
@@ -581,7 +576,7 @@ export class H2Connection {
         frameHeader(ack, 0, 0, Frame.Settings, FLAG_ACK, 0);
         if (!this.queueReply(ack)) return;
         this.sendBlocked();
-        if (this.peerMaxStreams === 0) this.refuseWaitingNoStreams();
+        if (this.peerMaxStreams === 0) this.noStreams();
         else this.startWaiting();
         return;
       }
@@ -766,26 +761,26 @@ export class H2Connection {
     }
   }
 
-  /** SETTINGS_MAX_CONCURRENT_STREAMS 0: no call can start here; fail it now rather than at its deadline. */
-  private refuseNoStreams(call: H2Call): void {
-    this.limitHit('no_streams', 'the peer allows no streams (SETTINGS_MAX_CONCURRENT_STREAMS 0): call failed');
-    call.localCode = GRPC_UNAVAILABLE;
-    call.failure = 'the peer allows no streams (SETTINGS_MAX_CONCURRENT_STREAMS 0)';
-    // Never synchronously from start(): callers may start another call from their callback.
-    setImmediate(() => this.finish(call));
-  }
-
-  private refuseWaitingNoStreams(): void {
+  /**
+   * The peer set SETTINGS_MAX_CONCURRENT_STREAMS to 0: calls waiting for a stream fail now (not
+   * at their deadline), and the connection takes no new calls (the client opens another one for
+   * them); the streams already open finish, then it closes.
+   */
+  private noStreams(): void {
     const w = this.waiting;
-    if (w.length === 0) return;
     this.waiting = [];
-    this.limitHit('no_streams', `the peer allows no streams (SETTINGS_MAX_CONCURRENT_STREAMS 0): ${w.length / 2} waiting calls failed`);
+    this.limitHit('no_streams', `the peer allows no streams (SETTINGS_MAX_CONCURRENT_STREAMS 0): ${w.length / 2} waiting calls failed, connection drained`);
+    if (!this.draining) {
+      this.draining = true;
+      this.events.onGoaway(this);
+    }
     for (let i = 0; i < w.length; i += 2) {
       const call = w[i] as H2Call;
       call.localCode = GRPC_UNAVAILABLE;
       if (call.failure === '') call.failure = 'the peer allows no streams (SETTINGS_MAX_CONCURRENT_STREAMS 0)';
       this.finish(call);
     }
+    this.afterStreamEnd();
   }
 
   private failWaiting(why: string): void {
