@@ -381,7 +381,7 @@ export class H2Connection {
     while (n - off >= FRAME_HEADER_BYTES) {
       const len = (buf[off]! << 16) | (buf[off + 1]! << 8) | buf[off + 2]!;
       if (len > MAX_FRAME_RECEIVE) {
-        this.connectionError(H2_FRAME_SIZE_ERROR, `frame of ${len} bytes`);
+        this.violation(H2_FRAME_SIZE_ERROR, `frame of ${len} bytes, above the ${MAX_FRAME_RECEIVE} we accept`);
         return;
       }
       if (n - off - FRAME_HEADER_BYTES < len) break;
