@@ -104,7 +104,7 @@ describe('the journal directory is the scaler’s own', () => {
     chmodSync(parent, 0o777);
     const e = refusal(join(parent, 'journal'));
     expect(e.code).toBe(JournalErrorCode.Unsafe);
-    expect(e.message).toMatch(/without the sticky bit/);
+    expect(e.message).toMatch(/writable by others without the sticky bit/);
   });
 
   it('tightens a directory of ours that others may read to 0700', () => {

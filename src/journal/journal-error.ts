@@ -21,7 +21,7 @@ export const JournalErrorCode = {
    * slots someone else may have planted (`--journal off` runs without a journal).
    */
   Unsafe: 'JOURNAL_UNSAFE',
-  /** A symlink, FIFO, device or directory where a journal file should be: set aside, never opened through. */
+  /** A symlink, FIFO, device or socket where a journal file should be: set aside, never opened through. */
   NotAFile: 'JOURNAL_NOT_A_FILE',
 } as const;
 export type JournalErrorCode = (typeof JournalErrorCode)[keyof typeof JournalErrorCode];

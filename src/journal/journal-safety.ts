@@ -63,7 +63,7 @@ function describeMode(st: Stats): string {
  * Creates `dir` (mode 0700, parents too) if missing, then checks that it is safe to keep slots in:
  * a real directory (not a symlink), owned by `uid`, writable by nobody else; a directory we own
  * with looser read bits is tightened to 0700. Every ancestor must be owned by `uid` or root, and
- * not writable by others unless sticky (/tmp). Throws `JournalError` `JOURNAL_UNSAFE` otherwise.
+ * not writable by others unless sticky (/tmp); group write is tolerated there. Throws `JournalError` `JOURNAL_UNSAFE` otherwise.
  */
 export function ensureSafeDirectory(dir: string, uid = processUid()): void {
   const abs = resolve(dir);
@@ -96,7 +96,8 @@ export function ensureSafeDirectory(dir: string, uid = processUid()): void {
       throw unsafe(`cannot inspect ${p}: ${(e as Error).message}`);
     }
     if (uid >= 0 && a.uid !== uid && a.uid !== 0) throw unsafe(`${p} belongs to uid ${a.uid} (neither this process nor root)`);
-    if ((a.mode & 0o022) !== 0 && (a.mode & S_ISVTX) === 0) throw unsafe(`${p} is writable by group or others without the sticky bit (mode ${describeMode(a)})`);
+    // Group write on an ancestor is tolerated (user-private groups with umask 002 make it common).
+    if ((a.mode & 0o002) !== 0 && (a.mode & S_ISVTX) === 0) throw unsafe(`${p} is writable by others without the sticky bit (mode ${describeMode(a)})`);
     if (p === dirname(p)) break;
   }
 }
@@ -119,6 +120,8 @@ export function readOwnFile(path: string, maxBytes: number): Buffer | null {
   }
   try {
     const st = fstatSync(fd);
+    // A directory is left alone (unreadable, as before); a FIFO, device or socket is not a file we may keep.
+    if (st.isDirectory()) throw new JournalError(JournalErrorCode.Unreadable, path, 'is a directory, not a journal file');
     if (!st.isFile()) throw new JournalError(JournalErrorCode.NotAFile, path, `is not a regular file (${kindOf(st)})`);
     if (st.size > maxBytes) throw new JournalError(JournalErrorCode.Unreadable, path, `is ${st.size} bytes, above the ${maxBytes} a journal file may have`);
     const buf = Buffer.allocUnsafe(st.size);
