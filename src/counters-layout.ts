@@ -84,6 +84,7 @@ export const SCALER_COUNTER_LAYOUT = defineCounterLayout([
   'h2LimitHeaderBlock',
   'h2LimitHeaderList',
   'h2LimitReplyBody',
+  'h2LimitPendingReplyBytes',
   'h2LimitUnsentOutput',
   'h2LimitEmptyFrames',
   'h2LimitProtocolViolation',

@@ -17,6 +17,8 @@
 import * as net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PlatformServer } from '../src/sim/live/platform-server.js';
+import { H2Method } from '../src/h2/h2-call.js';
+import { H2UnaryClient } from '../src/h2/h2-unary-client.js';
 import { RawH2Client } from '../src/load/raw-h2-client.js';
 import { LoadCallErrorCode, type AssignOutcome } from '../src/load/load-client.js';
 import {
@@ -390,3 +392,71 @@ describe('a platform that breaks the protocol', () => {
 });
 
 
+
+/**
+ * Many replies started and none finished, in-process against the raw client itself (a whole
+ * scaler sends one CreateSlot per cold start; here 2,000 calls share one connection): declared
+ * sizes cost nothing until their bytes come, and the bytes that do come are bounded per connection.
+ */
+describe('a platform that starts many replies and finishes none', () => {
+  let srv: net.Server | null = null;
+  afterEach(() => {
+    srv?.close();
+    srv = null;
+  });
+
+  /** Answers every request stream with HEADERS and the first `bytes` of a reply declaring `declared`. */
+  async function partialReplies(declared: number, bytes: number): Promise<{ port: number; goaways: number[] }> {
+    const goaways: number[] = [];
+    srv = net.createServer((sock) => {
+      sock.on('error', () => {});
+      const reader = new FrameReader(true);
+      reader.onFrame = (type, _flags, sid, payload) => {
+        if (type === F.Goaway) goaways.push(payload.readUInt32BE(4));
+        if (type !== F.Headers) return;
+        const body = Buffer.alloc(bytes);
+        if (bytes >= 5) body.writeUInt32BE(declared, 1);
+        const frames = [frame(F.Headers, FLAG.EndHeaders, sid, GRPC_RESPONSE_HEADERS)];
+        for (let off = 0; off < body.length; off += 16_384) frames.push(frame(F.Data, 0, sid, body.subarray(off, off + 16_384)));
+        sock.write(Buffer.concat(frames));
+      };
+      sock.on('data', (d: Buffer) => reader.push(d));
+      sock.write(settings([]));
+    });
+    await new Promise<void>((r) => srv!.listen(0, '127.0.0.1', r));
+    return { port: (srv.address() as net.AddressInfo).port, goaways };
+  }
+
+  async function calls(port: number, n: number, limits: { maxPendingReplyBytes?: number }, hits: string[]): Promise<string[]> {
+    const client = new H2UnaryClient({ address: `127.0.0.1:${port}`, limits: { ...limits, onLimit: (l) => hits.push(l) } });
+    const method = new H2Method('/serverless.simulator.Platform/CreateSlot');
+    try {
+      return await Promise.all(
+        Array.from({ length: n }, () => new Promise<string>((resolve) => client.call(method, Buffer.from([0, 0, 0, 0, 0]), 1_500, (c) => resolve(c.failure), null))),
+      );
+    } finally {
+      client.close(0);
+    }
+  }
+
+  it('2,000 replies each declaring 4 MiB and sending 5 bytes allocate kilobytes, not gigabytes', async () => {
+    const { port } = await partialReplies(4 * MiB - 1, 5);
+    const before = process.memoryUsage().arrayBuffers;
+    let peak = before;
+    const t = setInterval(() => (peak = Math.max(peak, process.memoryUsage().arrayBuffers)), 5);
+    const failures = await calls(port, 2_000, {}, []);
+    clearInterval(t);
+    peak = Math.max(peak, process.memoryUsage().arrayBuffers);
+    expect(failures.every((f) => f !== '')).toBe(true); // all ended (deadline or connection closed)
+    expect(peak - before).toBeLessThan(64 * MiB);
+  }, 20_000);
+
+  it('bytes of unfinished replies past the per-connection bound close the connection (ENHANCE_YOUR_CALM), counted', async () => {
+    const { port, goaways } = await partialReplies(60_000, 40_005);
+    const hits: string[] = [];
+    const failures = await calls(port, 40, { maxPendingReplyBytes: 1 * MiB }, hits);
+    expect(hits).toContain('pending_reply_bytes');
+    expect(failures.filter((f) => /protocol error: too many bytes in unfinished replies/.test(f)).length).toBeGreaterThan(0);
+    await waitFor('the GOAWAY', () => goaways.includes(H2.ENHANCE_YOUR_CALM), 2_000);
+  }, 20_000);
+});

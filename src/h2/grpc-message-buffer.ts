@@ -1,10 +1,11 @@
 /**
  * The body of a unary gRPC message (5-byte prefix: compressed flag and length, then the message)
  * collected from DATA frames in linear time and bounded memory: the length the prefix declares
- * is checked against the limit before anything past the prefix is kept, then one buffer of exactly
- * that size is allocated and every later piece is copied into it once. A peer sending 1-byte DATA
- * frames costs one copy per byte, never a re-concatenation per frame; a peer declaring more than
- * the limit is refused on its first five bytes.
+ * is checked against the limit before anything past the prefix is kept; the buffer then grows by
+ * doubling up to the declared size (amortised one copy per byte, and never more than twice what
+ * actually arrived, so declaring a large message costs nothing until its bytes come). A peer
+ * sending 1-byte DATA frames costs O(1) per frame, never a re-concatenation of the body; a peer
+ * declaring more than the limit is refused on its first five bytes.
  *
  * Used by the raw client for replies and by the `node:http2` server for requests.
  */
@@ -18,6 +19,9 @@ export const enum GrpcBodyState {
   /** Bytes past the declared message (a second message in a unary call). */
   Excess = 2,
 }
+
+/** First allocation for a message's bytes (most messages are far smaller: one allocation). */
+const INITIAL_BYTES = 1024;
 
 export class GrpcMessageBuffer {
   private buf: Buffer;
@@ -48,13 +52,13 @@ export class GrpcMessageBuffer {
         const declared = this.buf.readUInt32BE(1);
         this.declared = declared;
         if (declared > this.maxMessageBytes) return (this.state = GrpcBodyState.TooLarge);
-        const whole = Buffer.allocUnsafe(GRPC_FRAME_HEADER_BYTES + declared);
-        this.buf.copy(whole, 0, 0, GRPC_FRAME_HEADER_BYTES);
-        this.buf = whole;
+        this.grow(Math.min(GRPC_FRAME_HEADER_BYTES + declared, GRPC_FRAME_HEADER_BYTES + INITIAL_BYTES));
         continue;
       }
-      const room = this.buf.length - this.filled;
-      if (end - start > room) return (this.state = GrpcBodyState.Excess);
+      const need = this.filled + (end - start);
+      const whole = GRPC_FRAME_HEADER_BYTES + this.declared;
+      if (need > whole) return (this.state = GrpcBodyState.Excess);
+      if (need > this.buf.length) this.grow(Math.min(whole, Math.max(need, this.buf.length * 2)));
       this.buf.set(chunk.subarray(start, end), this.filled);
       this.filled += end - start;
       return this.state;
@@ -62,8 +66,19 @@ export class GrpcMessageBuffer {
     return this.state;
   }
 
+  /** Bytes allocated (what the connection's pending-bytes bounds count). */
+  get allocated(): number {
+    return this.buf.length;
+  }
+
   /** The bytes received (the whole frame once complete; a shorter, truncated one otherwise). */
   take(): Buffer {
     return this.filled === this.buf.length ? this.buf : this.buf.subarray(0, this.filled);
+  }
+
+  private grow(size: number): void {
+    const b = Buffer.allocUnsafe(size);
+    this.buf.copy(b, 0, 0, this.filled);
+    this.buf = b;
   }
 }

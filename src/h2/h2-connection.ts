@@ -127,6 +127,8 @@ export class H2Connection {
   private hstream = 0;
   private hendStream = false;
   private recvUnacked = 0;
+  /** Bytes held in replies still arriving over several DATA frames, over all streams. */
+  private replyBytes = 0;
   /** DATA frames in a row carrying nothing (no payload, no END_STREAM). */
   private emptyFrames = 0;
   /** Last stream id of the lowest GOAWAY so far (streams above it are already failed). */
@@ -532,7 +534,7 @@ export class H2Connection {
           call.refusals++;
           call.streamId = 0;
           call.body = null;
-          call.bodyParts = null;
+          this.dropParts(call);
           call.httpStatus = 0;
           this.waiting.push(call, call.message);
           this.afterStreamEnd();
@@ -673,9 +675,16 @@ export class H2Connection {
         call.body = null;
       }
     }
+    const before = acc.length;
     const state = acc.push(buf, start, end);
-    if (state === GrpcBodyState.Ok) return true;
-    call.bodyParts = null;
+    this.replyBytes += acc.length - before;
+    if (state === GrpcBodyState.Ok) {
+      if (this.replyBytes <= this.limits.maxPendingReplyBytes) return true;
+      this.limitHit('pending_reply_bytes', `${this.replyBytes} bytes of unfinished replies on one connection, above ${this.limits.maxPendingReplyBytes}: connection closed`);
+      this.connectionError(H2_ENHANCE_YOUR_CALM, 'too many bytes in unfinished replies');
+      return false;
+    }
+    this.dropParts(call);
     if (state === GrpcBodyState.TooLarge) {
       this.limitHit('reply_body', `stream ${call.streamId} declares a ${acc.declared}-byte reply, above ${this.maxReplyBytes}: stream reset`);
       this.streamError(call, H2_CANCEL, `reply larger than ${this.maxReplyBytes} bytes (declared ${acc.declared})`, GRPC_RESOURCE_EXHAUSTED);
@@ -683,6 +692,14 @@ export class H2Connection {
       this.streamError(call, H2_CANCEL, 'more than one message in a unary reply', GRPC_INTERNAL);
     }
     return false;
+  }
+
+  /** Forgets a call's unfinished reply (its bytes no longer count against the connection). */
+  private dropParts(call: H2Call): void {
+    const p = call.bodyParts;
+    if (p === null) return;
+    this.replyBytes -= p.length;
+    call.bodyParts = null;
   }
 
   private headerBlockTooLarge(): void {
@@ -716,7 +733,7 @@ export class H2Connection {
   private endStream(call: H2Call): void {
     if (call.bodyParts !== null) {
       call.body = call.bodyParts.take();
-      call.bodyParts = null;
+      this.dropParts(call);
     }
     this.streams.delete(call.streamId);
     if (this.blockedHead < this.blocked.length) {
@@ -732,7 +749,7 @@ export class H2Connection {
     if (call.settled) return;
     call.settled = true;
     call.message = null;
-    call.bodyParts = null;
+    this.dropParts(call);
     call.mayHaveBeenProcessed = call.streamId !== 0 && this.peerSpoke && call.resetCode !== H2_REFUSED_STREAM;
     if (call.timer !== null) {
       clearTimeout(call.timer);

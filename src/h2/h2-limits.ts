@@ -19,6 +19,12 @@ export const H2_MAX_HEADER_LIST_BYTES = 16 * 1024;
  * 20,000 calls queues about 4 MB of requests, well below it.
  */
 export const H2_MAX_UNSENT_BYTES = 16 * 1024 * 1024;
+/**
+ * Bytes one connection may hold in replies still arriving (each reply is bounded by the client's
+ * `maxReplyBytes`, but a peer could start thousands and finish none): past it the connection is
+ * closed. Platform replies are a few dozen bytes each, so this is never reached by a real one.
+ */
+export const H2_MAX_PENDING_REPLY_BYTES = 64 * 1024 * 1024;
 /** DATA frames in a row without payload or END_STREAM (CPU for nothing; nghttp2 limits them too). */
 export const H2_MAX_EMPTY_FRAMES = 1_000;
 
@@ -27,6 +33,7 @@ export const H2_CLIENT_LIMITS = [
   'header_block',
   'header_list',
   'reply_body',
+  'pending_reply_bytes',
   'unsent_output',
   'empty_frames',
   'protocol_violation',
@@ -42,6 +49,7 @@ export interface H2ConnectionLimits {
   readonly maxHeaderListBytes?: number;
   readonly maxUnsentBytes?: number;
   readonly maxEmptyFrames?: number;
+  readonly maxPendingReplyBytes?: number;
   readonly onLimit?: H2LimitListener;
 }
 
@@ -51,6 +59,7 @@ export interface ResolvedH2Limits {
   readonly maxHeaderListBytes: number;
   readonly maxUnsentBytes: number;
   readonly maxEmptyFrames: number;
+  readonly maxPendingReplyBytes: number;
   readonly onLimit: H2LimitListener | null;
 }
 
@@ -60,6 +69,7 @@ export function resolveH2Limits(l: H2ConnectionLimits | undefined): ResolvedH2Li
     maxHeaderListBytes: l?.maxHeaderListBytes ?? H2_MAX_HEADER_LIST_BYTES,
     maxUnsentBytes: l?.maxUnsentBytes ?? H2_MAX_UNSENT_BYTES,
     maxEmptyFrames: l?.maxEmptyFrames ?? H2_MAX_EMPTY_FRAMES,
+    maxPendingReplyBytes: l?.maxPendingReplyBytes ?? H2_MAX_PENDING_REPLY_BYTES,
     onLimit: l?.onLimit ?? null,
   };
 }
