@@ -226,7 +226,7 @@ describe('a client that abuses the node:http2 server', () => {
 });
 
 describe('a stream flood against a whole scaler (--grpc-server http2)', () => {
-  it('100,000 streams whose bodies never come: beyond the bound refused, RSS bounded, counted, others served', async () => {
+  it('100,000 streams whose bodies never come: beyond the bound refused, then the connection closed; RSS bounded, counted, others served', async () => {
     platform = new PlatformServer({ address: '127.0.0.1:0', createLatencyMs: 5, initDurationMs: () => 20 });
     const platformPort = await platform.start();
     scaler = await spawnScaler(['--platform', `127.0.0.1:${platformPort}`, '--grpc-server', 'http2', '--shards', '1', '--journal', 'off']);
@@ -244,12 +244,14 @@ describe('a stream flood against a whole scaler (--grpc-server http2)', () => {
         if (!c.sock.write(Buffer.concat(frames))) await new Promise((r) => c.sock.once('drain', r));
         if (c.closed) break;
       }
-      await waitFor('the refusals', () => [...c.streams.values()].filter((s) => s.reset === H2.REFUSED_STREAM).length >= streams - 2_000 || c.closed, 20_000);
+      await waitFor('the connection to close', () => c.closed, 20_000);
+      await sleep(200);
       const growth = sampler.stop() - before;
       const refused = [...c.streams.values()].filter((s) => s.reset === H2.REFUSED_STREAM).length;
-      expect(refused).toBeGreaterThanOrEqual(streams - 2_000);
+      expect(refused).toBeGreaterThanOrEqual(1);
+      expect(c.reader.goaways).toContain(H2.ENHANCE_YOUR_CALM);
       expect(growth).toBeLessThan(64 * MiB);
-      expect(await peerLimitCount(scaler.statsPort, 'server', 'pending_body_streams')).toBeGreaterThanOrEqual(streams - 2_000);
+      expect(await peerLimitCount(scaler.statsPort, 'server', 'pending_body_streams')).toBeGreaterThan(1_024);
       expect(scaler.log()).toContain('gRPC server limit pending_body_streams');
       // Another client's Assign and Idle are served meanwhile.
       const out = await new Promise<{ status: number; instanceId: string } | null>((resolve) => good.assign('bystander', 'b1', 128, (e, o) => resolve(e === null ? o : null)));

@@ -42,7 +42,8 @@ export const H2_SCALER_MAX_HEADER_LIST_BYTES = 16 * 1024;
 /**
  * Streams of one connection whose request body has not fully arrived. A client sends HEADERS and
  * DATA together, so this is a handful in practice (calls waiting for their answer do not count);
- * past it new streams are refused (RST_STREAM REFUSED_STREAM).
+ * past it new streams are refused (RST_STREAM REFUSED_STREAM), and after as many refusals again
+ * the connection is closed (GOAWAY ENHANCE_YOUR_CALM).
  */
 export const H2_SCALER_MAX_PENDING_BODY_STREAMS = 1_024;
 /** Request bytes one connection may have buffered in bodies not yet complete; past it the connection is closed (GOAWAY ENHANCE_YOUR_CALM). */
@@ -273,6 +274,8 @@ export interface H2ScalerServerOptions {
 interface ConnectionLoad {
   streams: number;
   bytes: number;
+  /** Streams refused for `pending_body_streams` on this connection. */
+  refused: number;
 }
 const kLoad = Symbol('h2ScalerConnectionLoad');
 type LoadedSession = http2.ServerHttp2Session & { [kLoad]?: ConnectionLoad };
@@ -385,8 +388,19 @@ export class H2ScalerServer {
 function handleStream(state: ServerState, stream: CallStream, headers: http2.IncomingHttpHeaders): void {
   stream.on('error', ignore);
   const session = stream.session as LoadedSession;
-  const conn = session[kLoad] ?? (session[kLoad] = { streams: 0, bytes: 0 });
+  const conn = session[kLoad] ?? (session[kLoad] = { streams: 0, bytes: 0, refused: 0 });
   if (conn.streams >= state.maxPendingBodyStreams) {
+    // Refused (the client may retry it); a client that keeps opening streams past as many
+    // refusals again is flooding: its connection is closed, so the streams it still sends are
+    // not even parsed (each costs a JS stream object before it can be refused).
+    if (++conn.refused > state.maxPendingBodyStreams) {
+      state.hit('pending_body_streams', `a connection kept opening streams past ${state.maxPendingBodyStreams} with incomplete bodies (${conn.refused} refused): connection closed`);
+      if (!session.destroyed) {
+        session.goaway(http2.constants.NGHTTP2_ENHANCE_YOUR_CALM);
+        session.destroy();
+      }
+      return;
+    }
     state.hit('pending_body_streams', `a connection has ${conn.streams} streams with incomplete request bodies: new stream refused`);
     stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
     return;
