@@ -1,7 +1,8 @@
-import { availableParallelism, tmpdir } from 'node:os';
+import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DURATION_UNITS_HELP, DurationError, parseDuration } from './duration.js';
 import { DEFAULT_MAX_COLD_STARTS_PER_SHARD, DEFAULT_MAX_DESTROYS_PER_SHARD } from './platform/bounded-platform.js';
+import { defaultJournalRoot } from './journal/journal-safety.js';
 
 /** The contest's fixed addresses; the stats port must avoid 9000 and 50051 (the simulator's). */
 export const DEFAULT_SCALER_ADDRESS = '0.0.0.0:9001';
@@ -49,12 +50,15 @@ export const JOURNAL_OFF = 'off';
 
 /**
  * Where the slot journal lives by default: per listen port, since the port is what a restarted
- * scaler shares with the one it replaces (and two live scalers cannot share it). A scaler on
- * port 0 has no such identity (nobody could find it again after a restart): no journal.
+ * scaler shares with the one it replaces (and two live scalers cannot share it), under a root
+ * outside world-writable directories where one exists (`$XDG_STATE_HOME/scaler`,
+ * `$HOME/.local/state/scaler`, else a per-user directory in the temporary directory; see
+ * src/journal/journal-safety.ts). A scaler on port 0 has no such identity (nobody could find it
+ * again after a restart): no journal.
  */
-export function defaultJournalDir(address: string): string | null {
+export function defaultJournalDir(address: string, env: NodeJS.ProcessEnv = process.env): string | null {
   const port = Number(address.slice(address.lastIndexOf(':') + 1));
-  return port > 0 ? join(tmpdir(), `scaler-journal-${port}`) : null;
+  return port > 0 ? join(defaultJournalRoot(env), `journal-${port}`) : null;
 }
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
@@ -134,7 +138,7 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
     flag: '--journal',
     env: 'SCALER_JOURNAL',
     arg: 'DIR|off',
-    help: `Crash-safe slot journal directory (default ${join(tmpdir(), 'scaler-journal-PORT')}; off with port 0)`,
+    help: `Crash-safe slot journal directory, created 0700 and refused unless safely ours (default ${join(defaultJournalRoot(), 'journal-PORT')}; off with port 0)`,
   },
 ];
 
@@ -243,7 +247,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Sc
   if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
   const journalRaw = values.get('--journal');
   let journalDir: string | null;
-  if (journalRaw === undefined) journalDir = defaultJournalDir(address);
+  if (journalRaw === undefined) journalDir = defaultJournalDir(address, env);
   else if (journalRaw === JOURNAL_OFF) journalDir = null;
   else if (journalRaw.trim() === '') throw new ConfigError(`--journal needs a directory or "${JOURNAL_OFF}"`);
   else journalDir = resolve(journalRaw);

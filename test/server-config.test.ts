@@ -19,6 +19,7 @@ import {
   parseConfig,
   type ScalerConfig,
 } from '../src/config.js';
+import { defaultJournalRoot } from '../src/journal/journal-safety.js';
 import { DEFAULT_MAX_COLD_STARTS_PER_SHARD, DEFAULT_MAX_DESTROYS_PER_SHARD } from '../src/platform/bounded-platform.js';
 
 function parse(argv: string[], env: Record<string, string> = {}): ScalerConfig {
@@ -58,7 +59,7 @@ describe('parseConfig', () => {
       latencyHistograms: true,
       batchFlush: undefined,
       platformClient: undefined,
-      journalDir: join(tmpdir(), 'scaler-journal-9001'),
+      journalDir: join(defaultJournalRoot({}), 'journal-9001'),
     });
     expect(DEFAULT_SCALER_ADDRESS).toBe('0.0.0.0:9001');
     expect(DEFAULT_PLATFORM_ADDRESS).toBe('127.0.0.1:50051');
@@ -125,7 +126,8 @@ describe('parseConfig', () => {
   });
 
   it('puts the slot journal in a per-port directory by default, none on port 0, and takes a directory or "off"', () => {
-    expect(parse(['--port', '9101']).journalDir).toBe(join(tmpdir(), 'scaler-journal-9101'));
+    expect(parse(['--port', '9101']).journalDir).toBe(join(tmpdir(), `scaler-${process.getuid!()}`, 'journal-9101'));
+    expect(parse(['--port', '9101'], { XDG_STATE_HOME: '/state' }).journalDir).toBe('/state/scaler/journal-9101');
     expect(parse(['--address', '127.0.0.1:0']).journalDir).toBeNull();
     expect(parse(['--journal', JOURNAL_OFF]).journalDir).toBeNull();
     expect(parse(['--journal', 'rel/dir']).journalDir).toBe(resolve('rel/dir'));

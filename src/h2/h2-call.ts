@@ -3,6 +3,7 @@
  * the only per-call allocation besides the request frame: the caller's callback and one number
  * ride in it (`user`, `aux`), and `done` is a per-method function, so no closure is needed.
  */
+import type { GrpcMessageBuffer } from './grpc-message-buffer.js';
 
 /** A gRPC method: its path and, optionally, a `grpc-timeout` sent with every call. */
 export class H2Method {
@@ -30,6 +31,8 @@ export class H2Call {
   grpcMessage = '';
   /** The response body (all DATA), or null. */
   body: Buffer | null = null;
+  /** A reply split over several DATA frames, collected until END_STREAM (see GrpcMessageBuffer). */
+  bodyParts: GrpcMessageBuffer | null = null;
   /** Why the call ended without a status (reset, connection lost, deadline), for messages. */
   failure = '';
   /** A gRPC code for a failure detected locally (deadline, oversized reply, bad HTTP status); -1 if none. */

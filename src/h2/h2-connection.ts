@@ -13,6 +13,9 @@ import { H2Call, type H2Method } from './h2-call.js';
 import { HpackDecoder } from './hpack-decoder.js';
 import { HpackEncoder, type HeaderList } from './hpack-encoder.js';
 import { HpackError } from './hpack-error.js';
+import { GrpcBodyState, GrpcMessageBuffer } from './grpc-message-buffer.js';
+import { resolveH2Limits, type H2ClientLimit, type H2ConnectionLimits, type ResolvedH2Limits } from './h2-limits.js';
+import { GRPC_FRAME_HEADER_BYTES } from '../wire/protobuf-wire.js';
 
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 const FRAME_HEADER_BYTES = 9;
@@ -37,6 +40,12 @@ const SETTING_ENABLE_PUSH = 2;
 const SETTING_MAX_CONCURRENT_STREAMS = 3;
 const SETTING_INITIAL_WINDOW_SIZE = 4;
 const SETTING_MAX_FRAME_SIZE = 5;
+const SETTING_MAX_HEADER_LIST_SIZE = 6;
+/** RFC 9113 6.5.2: SETTINGS_MAX_FRAME_SIZE must lie in [2^14, 2^24 - 1]. */
+const MIN_MAX_FRAME_SIZE = 16_384;
+const MAX_MAX_FRAME_SIZE = 2 ** 24 - 1;
+/** Flow-control windows may not exceed 2^31 - 1 (RFC 9113 6.9.1). */
+const MAX_WINDOW = 2 ** 31 - 1;
 /** HTTP/2 error codes used here. */
 export const H2_NO_ERROR = 0;
 export const H2_PROTOCOL_ERROR = 1;
@@ -45,10 +54,13 @@ export const H2_FRAME_SIZE_ERROR = 6;
 export const H2_REFUSED_STREAM = 7;
 export const H2_CANCEL = 8;
 export const H2_COMPRESSION_ERROR = 9;
+export const H2_ENHANCE_YOUR_CALM = 0xb;
 
 /** gRPC codes this layer assigns to calls it ends itself. */
 const GRPC_DEADLINE_EXCEEDED = 4;
 const GRPC_RESOURCE_EXHAUSTED = 8;
+const GRPC_INTERNAL = 13;
+const GRPC_UNAVAILABLE = 14;
 
 /** Receive window we grant each stream (replies are small; this is far above any of them). */
 export const H2_STREAM_RECEIVE_WINDOW = 4 << 20;
@@ -99,15 +111,34 @@ export class H2Connection {
   private blocked: unknown[] = [];
   private blockedHead = 0;
   private out: Buffer[] = [];
+  /** Bytes in `out` (queued for the next write). */
+  private outBytes = 0;
   private flushScheduled = false;
-  private rbuf: Buffer | null = null;
-  /** A header block split across CONTINUATION frames. */
+  /**
+   * Socket chunks holding an incomplete frame, joined once the frame is complete (`rneed` bytes):
+   * a frame dribbled in one byte per TCP segment costs one join, not one per segment.
+   */
+  private rparts: Buffer[] = [];
+  private rlen = 0;
+  private rneed = 0;
+  /** A header block split across CONTINUATION frames, and its size so far (see maxHeaderBlockBytes). */
   private hblock: Buffer[] | null = null;
+  private hblockBytes = 0;
   private hstream = 0;
   private hendStream = false;
   private recvUnacked = 0;
+  /** Bytes held in replies still arriving over several DATA frames, over all streams. */
+  private replyBytes = 0;
+  /** DATA frames in a row carrying nothing (no payload, no END_STREAM). */
+  private emptyFrames = 0;
+  /** Last stream id of the lowest GOAWAY so far (streams above it are already failed). */
+  private goawayLast = LAST_STREAM_ID;
+  /** Decoded size (RFC 7541: name + value + 32 per field) of the header block being decoded. */
+  private listBytes = 0;
   private cur: H2Call | null = null;
+  private readonly limits: ResolvedH2Limits;
   private readonly sink = (name: string, value: string): void => {
+    this.listBytes += name.length + value.length + 32;
     const c = this.cur;
     if (c === null) return;
     switch (name) {
@@ -135,7 +166,9 @@ export class H2Connection {
     private readonly authority: string,
     private readonly maxReplyBytes: number,
     private readonly events: H2ConnectionEvents,
+    limits?: H2ConnectionLimits,
   ) {
+    this.limits = resolveH2Limits(limits);
     this.socket = net.connect({ host, port, noDelay: true });
     this.socket.on('connect', () => {
       this.connected = true;
@@ -144,13 +177,15 @@ export class H2Connection {
     this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
     this.socket.on('error', (err: Error) => this.fail(err.message, err));
     this.socket.on('close', () => this.fail('connection closed', null));
-    // Preface, SETTINGS (no push, our stream window), and the connection window.
-    const settings = Buffer.alloc(FRAME_HEADER_BYTES + 12);
-    frameHeader(settings, 0, 12, Frame.Settings, 0, 0);
+    // Preface, SETTINGS (no push, our stream window, our header list limit), and the connection window.
+    const settings = Buffer.alloc(FRAME_HEADER_BYTES + 18);
+    frameHeader(settings, 0, 18, Frame.Settings, 0, 0);
     settings.writeUInt16BE(SETTING_ENABLE_PUSH, 9);
     settings.writeUInt32BE(0, 11);
     settings.writeUInt16BE(SETTING_INITIAL_WINDOW_SIZE, 15);
     settings.writeUInt32BE(H2_STREAM_RECEIVE_WINDOW, 17);
+    settings.writeUInt16BE(SETTING_MAX_HEADER_LIST_SIZE, 21);
+    settings.writeUInt32BE(this.limits.maxHeaderListBytes, 23);
     this.queue(PREFACE);
     this.queue(settings);
     this.queue(windowUpdate(0, H2_CONNECTION_RECEIVE_WINDOW - DEFAULT_PEER_WINDOW));
@@ -312,6 +347,7 @@ export class H2Connection {
 
   private queue(b: Buffer): void {
     this.out.push(b);
+    this.outBytes += b.length;
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       queueMicrotask(this.flushFn);
@@ -321,6 +357,7 @@ export class H2Connection {
   private flush(): void {
     this.flushScheduled = false;
     const out = this.out;
+    this.outBytes = 0;
     if (out.length === 0 || this.socket.destroyed) {
       this.out = [];
       return;
@@ -333,16 +370,20 @@ export class H2Connection {
 
   private onData(chunk: Buffer): void {
     let buf = chunk;
-    if (this.rbuf !== null) {
-      buf = Buffer.concat([this.rbuf, chunk]);
-      this.rbuf = null;
+    if (this.rlen > 0) {
+      this.rparts.push(chunk);
+      this.rlen += chunk.length;
+      if (this.rlen < this.rneed) return;
+      buf = Buffer.concat(this.rparts, this.rlen);
+      this.rparts = [];
+      this.rlen = 0;
     }
     let off = 0;
     const n = buf.length;
     while (n - off >= FRAME_HEADER_BYTES) {
       const len = (buf[off]! << 16) | (buf[off + 1]! << 8) | buf[off + 2]!;
       if (len > MAX_FRAME_RECEIVE) {
-        this.connectionError(H2_FRAME_SIZE_ERROR, `frame of ${len} bytes`);
+        this.violation(H2_FRAME_SIZE_ERROR, `frame of ${len} bytes, above the ${MAX_FRAME_RECEIVE} we accept`);
         return;
       }
       if (n - off - FRAME_HEADER_BYTES < len) break;
@@ -354,56 +395,109 @@ export class H2Connection {
       this.frame(type, flags, sid, buf, start, off);
       if (this.closed) return;
     }
-    if (off < n) this.rbuf = buf.subarray(off);
+    if (off < n) {
+      const rest = buf.subarray(off);
+      this.rparts.push(rest);
+      this.rlen = rest.length;
+      // Until the frame header is complete the next chunk may complete it: try at every chunk.
+      this.rneed = rest.length < FRAME_HEADER_BYTES ? FRAME_HEADER_BYTES : FRAME_HEADER_BYTES + ((rest[0]! << 16) | (rest[1]! << 8) | rest[2]!);
+    }
+  }
+
+  /** A limit fired: count and report it (the caller closes what it must). */
+  private limitHit(limit: H2ClientLimit, detail: string): void {
+    const l = this.limits.onLimit;
+    if (l === null) return;
+    try {
+      l(limit, detail);
+    } catch {
+      // a reporting problem must not leave this connection half-updated
+    }
+  }
+
+  /** A violation of RFC 9113's frame rules: GOAWAY with `code`, counted as `protocol_violation`. */
+  private violation(code: number, why: string): void {
+    this.limitHit('protocol_violation', why);
+    this.connectionError(code, why);
+  }
+
+  /** Resets one stream for a stream-level error (the connection carries on). */
+  private streamError(call: H2Call, code: number, why: string, grpcCode: number): void {
+    call.localCode = grpcCode;
+    if (call.failure === '') call.failure = why;
+    if (this.streams.delete(call.streamId)) this.queue(rstStream(call.streamId, code));
+    this.dropBlocked(call);
+    this.sendWindows.delete(call.streamId);
+    this.finish(call);
+    this.afterStreamEnd();
+  }
+
+  /**
+   * Queues a reply the peer asked for (SETTINGS ACK, PING ACK), unless our output it has not
+   * read is past the bound: then it is not reading, and the connection is closed.
+   */
+  private queueReply(b: Buffer): boolean {
+    const unsent = this.socket.writableLength + this.outBytes;
+    if (unsent + b.length > this.limits.maxUnsentBytes) {
+      this.limitHit('unsent_output', `the peer left ${unsent} bytes of ours unread and keeps asking for replies: connection closed`);
+      this.connectionError(H2_ENHANCE_YOUR_CALM, `${unsent} bytes unread by the peer`);
+      return false;
+    }
+    this.queue(b);
+    return true;
   }
 
   private frame(type: number, flags: number, sid: number, buf: Buffer, start: number, end: number): void {
     if (this.hblock !== null && type !== Frame.Continuation) {
-      this.connectionError(H2_PROTOCOL_ERROR, 'header block interrupted');
+      this.violation(H2_PROTOCOL_ERROR, 'header block interrupted');
       return;
     }
     switch (type) {
       case Frame.Data: {
+        if (sid === 0) return this.violation(H2_PROTOCOL_ERROR, 'DATA on stream 0');
         this.recvUnacked += end - start;
         if (this.recvUnacked >= CONNECTION_WINDOW_TOP_UP) {
           this.queue(windowUpdate(0, this.recvUnacked));
           this.recvUnacked = 0;
         }
         if (flags & FLAG_PADDED) {
+          if (end === start) return this.violation(H2_PROTOCOL_ERROR, 'PADDED DATA without a pad length');
           const pad = buf[start]!;
           start++;
+          if (pad > end - start) return this.violation(H2_PROTOCOL_ERROR, 'padding longer than frame');
           end -= pad;
-          if (end < start) return this.connectionError(H2_PROTOCOL_ERROR, 'padding longer than frame');
+        }
+        if (end === start && (flags & FLAG_END_STREAM) === 0) {
+          if (++this.emptyFrames > this.limits.maxEmptyFrames) {
+            this.limitHit('empty_frames', `${this.emptyFrames} DATA frames in a row without data: connection closed`);
+            return this.connectionError(H2_ENHANCE_YOUR_CALM, 'empty DATA flood');
+          }
+        } else {
+          this.emptyFrames = 0;
         }
         const call = this.streams.get(sid);
         if (call === undefined) return;
-        if (end > start) {
-          const part = buf.subarray(start, end);
-          const body = call.body === null ? part : Buffer.concat([call.body, part]);
-          if (body.length > this.maxReplyBytes) {
-            call.body = null;
-            call.localCode = GRPC_RESOURCE_EXHAUSTED;
-            call.failure = `reply larger than ${this.maxReplyBytes} bytes`;
-            this.abandon(call);
-            return;
-          }
-          call.body = body;
-        }
+        if (end > start && !this.replyData(call, buf, start, end)) return;
         if (flags & FLAG_END_STREAM) this.endStream(call);
         return;
       }
       case Frame.Headers: {
+        if (sid === 0) return this.violation(H2_PROTOCOL_ERROR, 'HEADERS on stream 0');
         if (flags & FLAG_PADDED) {
+          if (end === start) return this.violation(H2_PROTOCOL_ERROR, 'PADDED HEADERS without a pad length');
           const pad = buf[start]!;
           start++;
+          if (pad > end - start) return this.violation(H2_PROTOCOL_ERROR, 'padding longer than frame');
           end -= pad;
         }
         if (flags & FLAG_PRIORITY) start += 5;
-        if (end < start) return this.connectionError(H2_PROTOCOL_ERROR, 'malformed HEADERS');
+        if (end < start) return this.violation(H2_PROTOCOL_ERROR, 'malformed HEADERS');
         const endStream = (flags & FLAG_END_STREAM) !== 0;
         if (flags & FLAG_END_HEADERS) {
           this.headers(sid, buf, start, end, endStream);
         } else {
+          this.hblockBytes = end - start + FRAME_HEADER_BYTES;
+          if (this.hblockBytes > this.limits.maxHeaderBlockBytes) return this.headerBlockTooLarge();
           this.hblock = [Buffer.from(buf.subarray(start, end))];
           this.hstream = sid;
           this.hendStream = endStream;
@@ -411,28 +505,36 @@ export class H2Connection {
         return;
       }
       case Frame.Continuation: {
-        if (this.hblock === null || sid !== this.hstream) return this.connectionError(H2_PROTOCOL_ERROR, 'unexpected CONTINUATION');
-        this.hblock.push(buf.subarray(start, end));
+        if (this.hblock === null || sid !== this.hstream) return this.violation(H2_PROTOCOL_ERROR, 'unexpected CONTINUATION');
+        // Frame headers count too: a flood of empty CONTINUATIONs is bounded like a full one.
+        this.hblockBytes += end - start + FRAME_HEADER_BYTES;
+        if (this.hblockBytes > this.limits.maxHeaderBlockBytes) return this.headerBlockTooLarge();
+        // Copied: the socket chunk it points into must not be kept alive by a pending block.
+        if (end > start) this.hblock.push(Buffer.from(buf.subarray(start, end)));
         if (flags & FLAG_END_HEADERS) {
           const block = Buffer.concat(this.hblock);
           this.hblock = null;
+          this.hblockBytes = 0;
           this.headers(sid, block, 0, block.length, this.hendStream);
         }
         return;
       }
       case Frame.RstStream: {
+        if (sid === 0) return this.violation(H2_PROTOCOL_ERROR, 'RST_STREAM on stream 0');
+        if (end - start !== 4) return this.violation(H2_FRAME_SIZE_ERROR, 'RST_STREAM length');
         const call = this.streams.get(sid);
-        if (call === undefined || end - start < 4) return;
+        if (call === undefined) return;
         const code = buf.readUInt32BE(start);
         this.streams.delete(sid);
         this.dropBlocked(call);
         this.sendWindows.delete(sid);
-        if (code === H2_REFUSED_STREAM && call.refusals < MAX_REFUSALS && !this.draining) {
+        if (code === H2_REFUSED_STREAM && call.refusals < MAX_REFUSALS && !this.draining && this.peerMaxStreams !== 0) {
           // Not processed (RFC 9113 8.7), typically more streams than the peer's limit before
           // its SETTINGS arrived: send it again once a stream is free.
           call.refusals++;
           call.streamId = 0;
           call.body = null;
+          this.dropParts(call);
           call.httpStatus = 0;
           this.waiting.push(call, call.message);
           this.afterStreamEnd();
@@ -445,90 +547,194 @@ export class H2Connection {
         return;
       }
       case Frame.Settings: {
-        if (flags & FLAG_ACK) return;
-        if ((end - start) % 6 !== 0) return this.connectionError(H2_FRAME_SIZE_ERROR, 'SETTINGS length');
+        if (sid !== 0) return this.violation(H2_PROTOCOL_ERROR, 'SETTINGS on a stream');
+        if (flags & FLAG_ACK) {
+          if (end !== start) return this.violation(H2_FRAME_SIZE_ERROR, 'SETTINGS ACK with a payload');
+          return;
+        }
+        if ((end - start) % 6 !== 0) return this.violation(H2_FRAME_SIZE_ERROR, 'SETTINGS length');
         this.peerSpoke = true;
         for (let p = start; p < end; p += 6) {
           const id = buf.readUInt16BE(p);
           const v = buf.readUInt32BE(p + 2);
           if (id === SETTING_HEADER_TABLE_SIZE) this.encoder.limit(v);
-          else if (id === SETTING_MAX_CONCURRENT_STREAMS) this.peerMaxStreams = v;
+          else if (id === SETTING_ENABLE_PUSH) {
+            if (v > 1) return this.violation(H2_PROTOCOL_ERROR, `SETTINGS_ENABLE_PUSH ${v}`);
+          } else if (id === SETTING_MAX_CONCURRENT_STREAMS) this.peerMaxStreams = v;
           else if (id === SETTING_INITIAL_WINDOW_SIZE) {
-            if (v > LAST_STREAM_ID) return this.connectionError(H2_FLOW_CONTROL_ERROR, 'initial window too large');
+            if (v > MAX_WINDOW) return this.violation(H2_FLOW_CONTROL_ERROR, `SETTINGS_INITIAL_WINDOW_SIZE ${v}`);
             const delta = v - this.peerInitialWindow;
             this.peerInitialWindow = v;
-            for (const [k, w] of this.sendWindows) this.sendWindows.set(k, w + delta);
-          } else if (id === SETTING_MAX_FRAME_SIZE) this.peerMaxFrame = v;
+            for (const [k, w] of this.sendWindows) {
+              if (w + delta > MAX_WINDOW) return this.violation(H2_FLOW_CONTROL_ERROR, 'SETTINGS_INITIAL_WINDOW_SIZE overflows a stream window');
+              this.sendWindows.set(k, w + delta);
+            }
+          } else if (id === SETTING_MAX_FRAME_SIZE) {
+            if (v < MIN_MAX_FRAME_SIZE || v > MAX_MAX_FRAME_SIZE) return this.violation(H2_PROTOCOL_ERROR, `SETTINGS_MAX_FRAME_SIZE ${v}`);
+            this.peerMaxFrame = v;
+          }
         }
         const ack = Buffer.alloc(FRAME_HEADER_BYTES);
         frameHeader(ack, 0, 0, Frame.Settings, FLAG_ACK, 0);
-        this.queue(ack);
+        if (!this.queueReply(ack)) return;
         this.sendBlocked();
-        this.startWaiting();
+        if (this.peerMaxStreams === 0) this.noStreams();
+        else this.startWaiting();
         return;
       }
       case Frame.Ping: {
-        if (flags & FLAG_ACK || end - start !== 8) return;
+        if (sid !== 0) return this.violation(H2_PROTOCOL_ERROR, 'PING on a stream');
+        if (end - start !== 8) return this.violation(H2_FRAME_SIZE_ERROR, 'PING length');
+        if (flags & FLAG_ACK) return;
         const pong = Buffer.allocUnsafe(FRAME_HEADER_BYTES + 8);
         frameHeader(pong, 0, 8, Frame.Ping, FLAG_ACK, 0);
         buf.copy(pong, FRAME_HEADER_BYTES, start, end);
-        this.queue(pong);
+        this.queueReply(pong);
         return;
       }
       case Frame.Goaway: {
-        if (end - start < 8) return;
+        if (sid !== 0) return this.violation(H2_PROTOCOL_ERROR, 'GOAWAY on a stream');
+        if (end - start < 8) return this.violation(H2_FRAME_SIZE_ERROR, 'GOAWAY length');
         const last = buf.readUInt32BE(start) & 0x7fff_ffff;
         const code = buf.readUInt32BE(start + 4);
-        this.draining = true;
-        this.events.onGoaway(this);
-        // Streams above `last` were never processed: they fail, and are safe to retry.
-        for (const [id, call] of [...this.streams]) {
-          if (id <= last) continue;
-          if (call.failure === '') call.failure = `GOAWAY (HTTP/2 code ${code}) before the call was processed`;
-          call.resetCode = H2_REFUSED_STREAM;
-          this.streams.delete(id);
-          this.dropBlocked(call);
-          this.sendWindows.delete(id);
-          this.finish(call);
+        if (!this.draining) {
+          this.draining = true;
+          this.events.onGoaway(this);
+        }
+        // A later GOAWAY may only lower `last`; one that does not has nothing new to fail (no
+        // pass over the streams per frame, however many GOAWAYs arrive).
+        if (last < this.goawayLast) {
+          this.goawayLast = last;
+          // Streams above `last` were never processed: they fail, and are safe to retry.
+          // (Deleting the entry being visited is safe while iterating a Map.)
+          for (const [id, call] of this.streams) {
+            if (id <= last) continue;
+            if (call.failure === '') call.failure = `GOAWAY (HTTP/2 code ${code}) before the call was processed`;
+            call.resetCode = H2_REFUSED_STREAM;
+            this.streams.delete(id);
+            this.dropBlocked(call);
+            this.sendWindows.delete(id);
+            this.finish(call);
+          }
         }
         this.failWaiting(`GOAWAY (HTTP/2 code ${code})`);
         this.afterStreamEnd();
         return;
       }
       case Frame.WindowUpdate: {
-        if (end - start !== 4) return this.connectionError(H2_FRAME_SIZE_ERROR, 'WINDOW_UPDATE length');
+        if (end - start !== 4) return this.violation(H2_FRAME_SIZE_ERROR, 'WINDOW_UPDATE length');
         const inc = buf.readUInt32BE(start) & 0x7fff_ffff;
-        if (sid === 0) this.connSendWindow += inc;
-        else {
+        if (sid === 0) {
+          if (inc === 0) return this.violation(H2_PROTOCOL_ERROR, 'WINDOW_UPDATE of 0 on the connection');
+          if (this.connSendWindow + inc > MAX_WINDOW) return this.violation(H2_FLOW_CONTROL_ERROR, 'connection window past 2^31-1');
+          this.connSendWindow += inc;
+        } else {
+          const call = this.streams.get(sid);
+          if (call !== undefined && inc === 0) {
+            this.limitHit('protocol_violation', `WINDOW_UPDATE of 0 on stream ${sid}`);
+            return this.streamError(call, H2_PROTOCOL_ERROR, 'WINDOW_UPDATE of 0 (stream error)', GRPC_INTERNAL);
+          }
           const w = this.sendWindows.get(sid);
-          if (w !== undefined) this.sendWindows.set(sid, w + inc);
+          if (w !== undefined) {
+            if (w + inc > MAX_WINDOW && call !== undefined) {
+              this.limitHit('protocol_violation', `stream ${sid} window past 2^31-1`);
+              return this.streamError(call, H2_FLOW_CONTROL_ERROR, 'stream window past 2^31-1 (stream error)', GRPC_INTERNAL);
+            }
+            this.sendWindows.set(sid, w + inc);
+          }
         }
         if (this.blockedHead < this.blocked.length) this.sendBlocked();
         return;
       }
       case Frame.PushPromise:
-        return this.connectionError(H2_PROTOCOL_ERROR, 'PUSH_PROMISE with push disabled');
+        return this.violation(H2_PROTOCOL_ERROR, 'PUSH_PROMISE with push disabled');
       default:
         return; // PRIORITY and unknown frame types are ignored
     }
   }
 
+  /**
+   * Adds reply bytes to `call`; false when that ended the call (too large, or a second message).
+   * A reply that arrives whole in one DATA frame is kept as a view of the socket chunk (no copy).
+   */
+  private replyData(call: H2Call, buf: Buffer, start: number, end: number): boolean {
+    let acc = call.bodyParts;
+    if (acc === null) {
+      const part = buf.subarray(start, end);
+      if (call.body === null && part.length >= GRPC_FRAME_HEADER_BYTES) {
+        const declared = part.readUInt32BE(1);
+        if (declared <= this.maxReplyBytes && part.length === GRPC_FRAME_HEADER_BYTES + declared) {
+          call.body = part;
+          return true;
+        }
+      }
+      acc = new GrpcMessageBuffer(this.maxReplyBytes);
+      call.bodyParts = acc;
+      if (call.body !== null) {
+        acc.push(call.body, 0, call.body.length);
+        call.body = null;
+      }
+    }
+    const before = acc.length;
+    const state = acc.push(buf, start, end);
+    this.replyBytes += acc.length - before;
+    if (state === GrpcBodyState.Ok) {
+      if (this.replyBytes <= this.limits.maxPendingReplyBytes) return true;
+      this.limitHit('pending_reply_bytes', `${this.replyBytes} bytes of unfinished replies on one connection, above ${this.limits.maxPendingReplyBytes}: connection closed`);
+      this.connectionError(H2_ENHANCE_YOUR_CALM, 'too many bytes in unfinished replies');
+      return false;
+    }
+    this.dropParts(call);
+    if (state === GrpcBodyState.TooLarge) {
+      this.limitHit('reply_body', `stream ${call.streamId} declares a ${acc.declared}-byte reply, above ${this.maxReplyBytes}: stream reset`);
+      this.streamError(call, H2_CANCEL, `reply larger than ${this.maxReplyBytes} bytes (declared ${acc.declared})`, GRPC_RESOURCE_EXHAUSTED);
+    } else {
+      this.streamError(call, H2_CANCEL, 'more than one message in a unary reply', GRPC_INTERNAL);
+    }
+    return false;
+  }
+
+  /** Forgets a call's unfinished reply (its bytes no longer count against the connection). */
+  private dropParts(call: H2Call): void {
+    const p = call.bodyParts;
+    if (p === null) return;
+    this.replyBytes -= p.length;
+    call.bodyParts = null;
+  }
+
+  private headerBlockTooLarge(): void {
+    this.limitHit('header_block', `header block past ${this.limits.maxHeaderBlockBytes} bytes (CONTINUATION flood?): connection closed`);
+    this.hblock = null;
+    this.connectionError(H2_ENHANCE_YOUR_CALM, `header block past ${this.limits.maxHeaderBlockBytes} bytes`);
+  }
+
   private headers(sid: number, buf: Buffer, start: number, end: number, endStream: boolean): void {
     const call = this.streams.get(sid);
     this.cur = call ?? null;
+    this.listBytes = 0;
     try {
       // Every block goes through the decoder, even for a stream we no longer track.
       this.decoder.decode(buf, start, end, this.sink);
     } catch (e) {
       this.cur = null;
-      if (e instanceof HpackError) return this.connectionError(H2_COMPRESSION_ERROR, e.message);
+      if (e instanceof HpackError) return this.violation(H2_COMPRESSION_ERROR, `HPACK: ${e.message}`);
       throw e;
     }
     this.cur = null;
+    if (this.listBytes > this.limits.maxHeaderListBytes) {
+      // The block was decoded (the HPACK table stays in step): only this stream fails.
+      this.limitHit('header_list', `stream ${sid}: header list of ${this.listBytes} bytes, above the ${this.limits.maxHeaderListBytes} advertised: stream reset`);
+      if (call !== undefined) this.streamError(call, H2_CANCEL, `header list larger than ${this.limits.maxHeaderListBytes} bytes`, GRPC_RESOURCE_EXHAUSTED);
+      return;
+    }
     if (call !== undefined && endStream) this.endStream(call);
   }
 
   private endStream(call: H2Call): void {
+    if (call.bodyParts !== null) {
+      call.body = call.bodyParts.take();
+      this.dropParts(call);
+    }
     this.streams.delete(call.streamId);
     if (this.blockedHead < this.blocked.length) {
       // The peer answered before taking all our data (a trailers-only error): stop sending it.
@@ -543,6 +749,7 @@ export class H2Connection {
     if (call.settled) return;
     call.settled = true;
     call.message = null;
+    this.dropParts(call);
     call.mayHaveBeenProcessed = call.streamId !== 0 && this.peerSpoke && call.resetCode !== H2_REFUSED_STREAM;
     if (call.timer !== null) {
       clearTimeout(call.timer);
@@ -569,6 +776,28 @@ export class H2Connection {
       const message = this.waiting.shift() as Buffer;
       this.open(call, message);
     }
+  }
+
+  /**
+   * The peer set SETTINGS_MAX_CONCURRENT_STREAMS to 0: calls waiting for a stream fail now (not
+   * at their deadline), and the connection takes no new calls (the client opens another one for
+   * them); the streams already open finish, then it closes.
+   */
+  private noStreams(): void {
+    const w = this.waiting;
+    this.waiting = [];
+    this.limitHit('no_streams', `the peer allows no streams (SETTINGS_MAX_CONCURRENT_STREAMS 0): ${w.length / 2} waiting calls failed, connection drained`);
+    if (!this.draining) {
+      this.draining = true;
+      this.events.onGoaway(this);
+    }
+    for (let i = 0; i < w.length; i += 2) {
+      const call = w[i] as H2Call;
+      call.localCode = GRPC_UNAVAILABLE;
+      if (call.failure === '') call.failure = 'the peer allows no streams (SETTINGS_MAX_CONCURRENT_STREAMS 0)';
+      this.finish(call);
+    }
+    this.afterStreamEnd();
   }
 
   private failWaiting(why: string): void {
@@ -599,6 +828,9 @@ export class H2Connection {
     if (this.closed) return;
     this.closed = true;
     this.draining = true;
+    this.rparts = [];
+    this.rlen = 0;
+    this.hblock = null;
     const calls = [...this.streams.values()];
     this.streams.clear();
     this.blocked = [];

@@ -11,6 +11,7 @@
  */
 import { H2Call, type H2CallDone, type H2Method } from './h2-call.js';
 import { H2Connection, type H2ConnectionEvents } from './h2-connection.js';
+import type { H2ConnectionLimits } from './h2-limits.js';
 
 export const H2_DEFAULT_CONNECTIONS = 1;
 /** Reconnect backoff after a failed connection attempt (as a grpc-js channel's defaults here). */
@@ -28,6 +29,8 @@ export interface H2UnaryClientOptions {
   readonly maxReplyBytes?: number;
   readonly initialBackoffMs?: number;
   readonly maxBackoffMs?: number;
+  /** What a peer may make each connection hold, and who hears when a limit fires (src/h2/h2-limits.ts). */
+  readonly limits?: H2ConnectionLimits;
 }
 
 export class H2UnaryClient implements H2ConnectionEvents {
@@ -38,6 +41,7 @@ export class H2UnaryClient implements H2ConnectionEvents {
   private readonly maxReplyBytes: number;
   private readonly initialBackoffMs: number;
   private readonly maxBackoffMs: number;
+  private readonly limits: H2ConnectionLimits | undefined;
   private backoffMs = 0;
   /** No new connection attempt before this time (performance clock). */
   private retryAtMs = 0;
@@ -57,6 +61,7 @@ export class H2UnaryClient implements H2ConnectionEvents {
     this.initialBackoffMs = opts.initialBackoffMs ?? H2_INITIAL_BACKOFF_MS;
     this.maxBackoffMs = opts.maxBackoffMs ?? H2_MAX_BACKOFF_MS;
     this.authority = opts.address;
+    this.limits = opts.limits;
   }
 
   private readonly authority: string;
@@ -106,7 +111,7 @@ export class H2UnaryClient implements H2ConnectionEvents {
     if (existing !== null && existing !== undefined && !existing.draining) return existing;
     this.slots[i] = null;
     if (!ignoreBackoff && performance.now() < this.retryAtMs) return null;
-    const c = new H2Connection(this.host, this.port, this.authority, this.maxReplyBytes, this);
+    const c = new H2Connection(this.host, this.port, this.authority, this.maxReplyBytes, this, this.limits);
     this.sessionsOpened++;
     this.slots[i] = c;
     return c;

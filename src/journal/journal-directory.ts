@@ -1,4 +1,4 @@
-import { closeSync, mkdirSync, openSync, readFileSync, readdirSync, rmdirSync, statSync, unlinkSync, utimesSync, writeSync } from 'node:fs';
+import { closeSync, lstatSync, lutimesSync, readFileSync, readdirSync, rmdirSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { shardForKey } from '../sharding/key-hash.js';
 import { JournalError, JournalErrorCode } from './journal-error.js';
@@ -6,6 +6,7 @@ import { setAside, writeSnapshotFile } from './journal-file.js';
 import type { SlotSnapshot } from './journal-format.js';
 import { readJournalFile } from './journal-reader.js';
 import { JournalState } from './journal-state.js';
+import { JOURNAL_MAX_LOCK_BYTES, createOwnFile, ensureSafeDirectory, readOwnFile } from './journal-safety.js';
 
 export const JOURNAL_LOCK_FILE = 'lock';
 /** The live scaler touches its lock this often: the lock's age tells when its writer died. */
@@ -30,6 +31,8 @@ export interface JournalDirectoryOptions {
   readonly platform: string;
   /** Default JOURNAL_STALE_AFTER_MS. */
   readonly staleAfterMs?: number;
+  /** Who must own the directory (default: this process's uid; tests pass another to play a foreign owner). */
+  readonly ownerUid?: number;
 }
 
 /** What preparing the directory found (for the log and `/stats`). */
@@ -64,8 +67,10 @@ function holderAlive(pid: number): boolean {
  * The main thread's side of the slot journal, run once at process start before any shard worker
  * exists: takes the directory's lock (two live scalers must never replay each other's slots),
  * sets aside files that are not this platform's, and re-files the slots by key when the shard
- * count changed (each worker then replays only its own file). Never throws for a journal
- * problem: the report says what went wrong, and the scaler serves, without a journal if need be.
+ * count changed (each worker then replays only its own file). Throws `JournalError`
+ * `JOURNAL_UNSAFE` when the directory is not safely ours (journal-safety.ts): the scaler then
+ * refuses to start rather than write through it. Any other journal problem does not throw: the
+ * report says what went wrong, and the scaler serves, without a journal if need be.
  */
 export class JournalDirectory {
   private locked = false;
@@ -87,13 +92,19 @@ export class JournalDirectory {
     const off = (err: JournalError): JournalDirectory =>
       new JournalDirectory(opts, { dir: opts.dir, enabled: false, errors: [...errors, err], setAside: setAsideList, redistributedFrom: null });
     try {
-      mkdirSync(opts.dir, { recursive: true });
+      ensureSafeDirectory(opts.dir, opts.ownerUid);
     } catch (e) {
-      return off(new JournalError(JournalErrorCode.Unwritable, opts.dir, `cannot create the journal directory: ${(e as Error).message}`));
+      if (e instanceof JournalError && e.code !== JournalErrorCode.Unsafe) return off(e);
+      throw e;
     }
     const lock = join(opts.dir, JOURNAL_LOCK_FILE);
     // When the previous writer was last alive: its lock's heartbeat, or its files' last write.
-    const lastAlive = JournalDirectory.lastSignOfLife(opts.dir);
+    let lastAlive: number;
+    try {
+      lastAlive = JournalDirectory.lastSignOfLife(opts.dir);
+    } catch (e) {
+      return off(new JournalError(JournalErrorCode.Unreadable, opts.dir, `cannot list the journal directory: ${(e as Error).message}`));
+    }
     const lockErr = JournalDirectory.lock(lock);
     if (lockErr !== null) return off(lockErr);
     let redistributedFrom: number | null = null;
@@ -114,7 +125,7 @@ export class JournalDirectory {
     d.heartbeat = setInterval(() => {
       try {
         const now = new Date();
-        utimesSync(lock, now, now);
+        lutimesSync(lock, now, now);
       } catch {
         // the directory went away: nothing to vouch for
       }
@@ -129,7 +140,7 @@ export class JournalDirectory {
     for (const name of readdirSync(dir)) {
       if (name !== JOURNAL_LOCK_FILE && !SHARD_FILE.test(name)) continue;
       try {
-        last = Math.max(last, statSync(join(dir, name)).mtimeMs);
+        last = Math.max(last, lstatSync(join(dir, name)).mtimeMs);
       } catch {
         // removed meanwhile
       }
@@ -170,7 +181,7 @@ export class JournalDirectory {
   private static lock(lock: string): JournalError | null {
     for (let attempt = 0; attempt < 2; attempt++) {
       try {
-        const fd = openSync(lock, 'wx');
+        const fd = createOwnFile(lock);
         writeSync(fd, `${JSON.stringify({ pid: process.pid, startedAt: new Date().toISOString() })}\n`);
         closeSync(fd);
         return null;
@@ -181,9 +192,10 @@ export class JournalDirectory {
       }
       let pid = NaN;
       try {
-        pid = Number((JSON.parse(readFileSync(lock, 'utf8')) as { pid?: unknown }).pid);
+        const text = readOwnFile(lock, JOURNAL_MAX_LOCK_BYTES)?.toString('utf8') ?? '';
+        pid = Number((JSON.parse(text) as { pid?: unknown }).pid);
       } catch {
-        // unreadable or half-written: the holder died while taking it
+        // unreadable, half-written or not a file: the holder died while taking it (or it is not a lock)
       }
       if (holderAlive(pid)) return new JournalError(JournalErrorCode.Locked, lock, `held by live process ${pid}: another scaler uses this journal; running without one`);
       try {
@@ -225,9 +237,15 @@ export class JournalDirectory {
         }
         header = read.header;
       } catch (e) {
+        if (!(e instanceof JournalError)) throw e;
+        errors.push(e);
+        if (e.code === JournalErrorCode.NotAFile) {
+          // A symlink, FIFO or device in place of a journal file: moved aside (the link itself,
+          // never its target), so the shard starts a fresh journal instead of opening it.
+          const to = setAside(path, 'not-a-file');
+          if (to !== null) setAsideList.push(to);
+        }
         // Unreadable: left in place; its worker reports it again and runs without a journal.
-        if (e instanceof JournalError) errors.push(e);
-        else throw e;
         continue;
       }
       if (header !== null && header.platform !== opts.platform) {

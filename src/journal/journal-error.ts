@@ -15,6 +15,14 @@ export const JournalErrorCode = {
    * a journal of an earlier run, whose platform (and slot ids) may be another one now.
    */
   Stale: 'JOURNAL_STALE',
+  /**
+   * The journal directory is not safely ours (a symlink, another user's, writable by others, or
+   * under such a directory): the scaler refuses to start rather than write through it or replay
+   * slots someone else may have planted (`--journal off` runs without a journal).
+   */
+  Unsafe: 'JOURNAL_UNSAFE',
+  /** A symlink, FIFO, device or socket where a journal file should be: set aside, never opened through. */
+  NotAFile: 'JOURNAL_NOT_A_FILE',
 } as const;
 export type JournalErrorCode = (typeof JournalErrorCode)[keyof typeof JournalErrorCode];
 

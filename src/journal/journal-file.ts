@@ -1,9 +1,10 @@
-import { closeSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { JournalError, JournalErrorCode } from './journal-error.js';
 import { RecordType, type JournalHeader, type JournalVisitor, type SlotSnapshot } from './journal-format.js';
 import { readJournalFile } from './journal-reader.js';
 import { JournalState } from './journal-state.js';
 import { RecordEncoder } from './record-encoder.js';
+import { createOwnFile } from './journal-safety.js';
 
 /**
  * Compaction: once this many bytes were appended since the last snapshot, and at least
@@ -69,7 +70,14 @@ export function writeSnapshotFile(
 ): { fd: number; bytes: number } {
   const enc = new RecordEncoder(4096);
   const tmp = `${path}.tmp`;
-  const fd = openSync(tmp, 'w');
+  // A leftover (or planted) temporary file or symlink is removed, not written through: the new
+  // one is created exclusively, without following links.
+  try {
+    unlinkSync(tmp);
+  } catch {
+    // none there
+  }
+  const fd = createOwnFile(tmp);
   try {
     enc.header(header);
     const head = enc.frame();

@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { crc32 } from 'node:zlib';
 import { JournalError, JournalErrorCode } from './journal-error.js';
+import { JOURNAL_MAX_FILE_BYTES, readOwnFile } from './journal-safety.js';
 import { FRAME_HEADER_BYTES, MAX_FRAME_BYTES, MalformedRecordError, decodeHeader, decodePayload, type JournalHeader, type JournalVisitor } from './journal-format.js';
 
 export interface JournalReadResult {
@@ -28,17 +28,12 @@ function isAllZero(buf: Buffer, from: number): boolean {
  * Replays a journal file into `visitor`, frame by frame (layout: journal-format.ts). A torn
  * tail is dropped and reported in `tornBytes`; corruption stops the replay at the bad frame and
  * is returned (not thrown), so the caller keeps what was read before it. Only a file that exists
- * and cannot be read throws (`JOURNAL_UNREADABLE`).
+ * and cannot be read throws: `JOURNAL_UNREADABLE`, or `JOURNAL_NOT_A_FILE` for a symlink, FIFO or
+ * device (opened without following links or blocking, see journal-safety.ts).
  */
 export function readJournalFile(path: string, visitor: JournalVisitor | null): JournalReadResult {
-  let buf: Buffer;
-  try {
-    buf = readFileSync(path);
-  } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    if (err.code === 'ENOENT') return { exists: false, header: null, bytes: 0, frames: 0, validBytes: 0, tornBytes: 0, corrupt: null };
-    throw new JournalError(JournalErrorCode.Unreadable, path, `cannot read the slot journal: ${err.message}`);
-  }
+  const buf = readOwnFile(path, JOURNAL_MAX_FILE_BYTES);
+  if (buf === null) return { exists: false, header: null, bytes: 0, frames: 0, validBytes: 0, tornBytes: 0, corrupt: null };
   let off = 0;
   let frames = 0;
   let header: JournalHeader | null = null;

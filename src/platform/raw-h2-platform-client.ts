@@ -12,6 +12,7 @@
  */
 import { H2Method, type H2Call } from '../h2/h2-call.js';
 import { H2UnaryClient } from '../h2/h2-unary-client.js';
+import type { H2ConnectionLimits } from '../h2/h2-limits.js';
 import {
   PlatformErrorKind,
   type FunctionMetaRef,
@@ -60,6 +61,11 @@ export interface RawH2PlatformOptions {
   initDeadlineMs?: number;
   /** HTTP/2 connections to spread calls over (default {@link RAW_PLATFORM_DEFAULT_SESSIONS}). */
   sessions?: number;
+  /**
+   * What the platform may make a connection hold (header blocks, unread output, ...) and who is
+   * told when a limit fires (src/h2/h2-limits.ts; the shard counts and logs it).
+   */
+  limits?: H2ConnectionLimits;
 }
 
 /** gRPC status codes this client produces or interprets (subset of grpc's `status`). */
@@ -228,6 +234,7 @@ export class RawH2PlatformClient implements Platform {
       maxReplyBytes: RAW_PLATFORM_MAX_REPLY_BYTES,
       initialBackoffMs: RAW_PLATFORM_INITIAL_BACKOFF_MS,
       maxBackoffMs: RAW_PLATFORM_MAX_BACKOFF_MS,
+      ...(opts.limits !== undefined ? { limits: opts.limits } : {}),
     });
     this.createMethod = new H2Method(PLATFORM_CREATE_SLOT_PATH, grpcTimeoutHeader(this.callDeadlineMs));
     this.initMethod = new H2Method(PLATFORM_INIT_PATH, grpcTimeoutHeader(this.initDeadlineMs));

@@ -24,6 +24,9 @@ import {
   type DecodedIdleRequest,
 } from '../wire/assign-idle-codec.js';
 import { GRPC_FRAME_HEADER_BYTES } from '../wire/protobuf-wire.js';
+import { GrpcBodyState, GrpcMessageBuffer } from '../h2/grpc-message-buffer.js';
+import { LimitReporter } from '../h2/h2-limits.js';
+import type { Logger } from '../logger.js';
 import type { AssignDone, IdleDone, ScalerCall, ScalerService } from './scaler-service.js';
 
 /** Largest request message accepted (as the grpc-js server's `grpc.max_receive_message_length`). */
@@ -34,6 +37,39 @@ export const H2_SCALER_MAX_CONCURRENT_STREAMS = 100_000;
 export const H2_SCALER_MAX_SESSION_MEMORY_MB = 256;
 /** TCP keepalive probes on idle connections, so a vanished client's calls end. */
 export const H2_SCALER_TCP_KEEPALIVE_MS = 60_000;
+/** SETTINGS_MAX_HEADER_LIST_SIZE we advertise (nghttp2 enforces it; as grpc-js' 8 KiB metadata with room). */
+export const H2_SCALER_MAX_HEADER_LIST_BYTES = 16 * 1024;
+/**
+ * Streams of one connection whose request body has not fully arrived. A client sends HEADERS and
+ * DATA together, so this is a handful in practice (calls waiting for their answer do not count);
+ * past it new streams are refused (RST_STREAM REFUSED_STREAM), and after as many refusals again
+ * the connection is closed (GOAWAY ENHANCE_YOUR_CALM).
+ */
+export const H2_SCALER_MAX_PENDING_BODY_STREAMS = 1_024;
+/** Request bytes one connection may have buffered in bodies not yet complete; past it the connection is closed (GOAWAY ENHANCE_YOUR_CALM). */
+export const H2_SCALER_MAX_PENDING_BODY_BYTES = 8 * 1024 * 1024;
+/** A request body that makes no progress for this long has its stream reset (CANCEL), `grpc-timeout` or not. */
+export const H2_SCALER_BODY_IDLE_MS = 10_000;
+/** Longest `grpc-timeout` honoured: a Node timer's maximum (2^31 - 1 ms, ~24.8 days), as grpc-js clamps it. */
+export const H2_SCALER_MAX_TIMEOUT_MS = 2 ** 31 - 1;
+
+/** The server's limits, as `scaler_peer_limits_total{side="server",limit=...}` names them. */
+export const H2_SERVER_LIMITS = ['request_body', 'pending_body_streams', 'pending_body_bytes', 'body_idle', 'grpc_timeout'] as const;
+export type H2ServerLimit = (typeof H2_SERVER_LIMITS)[number];
+
+/**
+ * Times each limit fired in this process, over every `H2ScalerServer` (the main thread owns the
+ * server, so no shared memory is needed); `/metrics` reads it at scrape time.
+ */
+export const h2ServerLimitHits: Record<H2ServerLimit, number> = { request_body: 0, pending_body_streams: 0, pending_body_bytes: 0, body_idle: 0, grpc_timeout: 0 };
+
+export interface H2ScalerServerLimits {
+  readonly maxMessageBytes?: number;
+  readonly maxPendingBodyStreams?: number;
+  readonly maxPendingBodyBytes?: number;
+  readonly bodyIdleMs?: number;
+  readonly maxHeaderListBytes?: number;
+}
 
 const GRPC_OK = 0;
 const GRPC_DEADLINE_EXCEEDED = 4;
@@ -82,7 +118,9 @@ type CallStream = http2.ServerHttp2Stream & { [kCall]?: H2ServerCall };
 class H2ServerCall implements ScalerCall {
   cancelled = false;
   replied = false;
-  body: Buffer | null = null;
+  body: GrpcMessageBuffer | null = null;
+  /** The sweep tick of the last body progress (see ServerState.tick). */
+  lastTick = 0;
   timer: NodeJS.Timeout | null = null;
   private cancelFn: (() => void) | null = null;
   /** Absolute deadline (performance clock), Infinity without one. */
@@ -92,7 +130,19 @@ class H2ServerCall implements ScalerCall {
   requestId = '';
   metaKey = '';
 
-  constructor(readonly stream: CallStream, readonly method: number) {}
+  constructor(
+    readonly stream: CallStream,
+    readonly method: number,
+    readonly server: ServerState,
+    readonly conn: ConnectionLoad,
+  ) {}
+
+  /** The body is complete or abandoned: it no longer counts against its connection. */
+  bodyDone(): void {
+    if (!this.server.pendingBodies.delete(this)) return;
+    this.conn.streams--;
+    this.conn.bytes -= this.body?.length ?? 0;
+  }
 
   deadlineLeftMs(): number {
     return this.deadlineAt - performance.now();
@@ -146,6 +196,8 @@ class H2ServerCall implements ScalerCall {
 
   fail(code: number, details: string): void {
     if (!this.settle()) return;
+    // Whatever DATA still comes is dropped, not buffered in the paused stream.
+    if (this.stream.readableFlowing !== true) this.stream.resume();
     this.stream.respond(
       { ':status': 200, 'content-type': 'application/grpc', 'grpc-status': String(code), 'grpc-message': encodeGrpcMessage(details) },
       RESPOND_END,
@@ -160,20 +212,36 @@ function sendOkTrailers(this: CallStream): void {
 function onData(this: CallStream, chunk: Buffer): void {
   const call = this[kCall]!;
   if (call.replied) return;
-  const body = call.body === null ? chunk : Buffer.concat([call.body, chunk]);
-  if (body.length > GRPC_FRAME_HEADER_BYTES + H2_SCALER_MAX_MESSAGE_BYTES) {
+  const body = call.body ?? (call.body = new GrpcMessageBuffer(call.server.maxMessageBytes));
+  const before = body.length;
+  const state = body.push(chunk, 0, chunk.length);
+  call.lastTick = call.server.tick;
+  const conn = call.conn;
+  conn.bytes += body.length - before;
+  if (state === GrpcBodyState.TooLarge) {
+    // Refused on the length prefix, before anything past it was kept.
+    const max = call.server.maxMessageBytes;
+    call.server.hit('request_body', `stream ${String(this.id)} declares a ${body.declared}-byte message, above ${max}: RESOURCE_EXHAUSTED`);
+    call.bodyDone();
     call.body = null;
-    const len = body.length >= GRPC_FRAME_HEADER_BYTES ? body.readUInt32BE(1) : body.length;
-    call.fail(GRPC_RESOURCE_EXHAUSTED, `Received message larger than max (${len} vs. ${H2_SCALER_MAX_MESSAGE_BYTES})`);
+    call.fail(GRPC_RESOURCE_EXHAUSTED, `Received message larger than max (${body.declared} vs. ${max})`);
     return;
   }
-  call.body = body;
+  if (conn.bytes > call.server.maxPendingBodyBytes) {
+    call.server.hit('pending_body_bytes', `a connection holds ${conn.bytes} bytes of incomplete request bodies, above ${call.server.maxPendingBodyBytes}: connection closed`);
+    const session = this.session;
+    if (session !== undefined && !session.destroyed) {
+      session.goaway(http2.constants.NGHTTP2_ENHANCE_YOUR_CALM);
+      session.destroy();
+    }
+  }
 }
 
 function onClose(this: CallStream): void {
   const call = this[kCall];
   if (call === undefined) return;
   this[kCall] = undefined;
+  call.bodyDone();
   if (call.timer !== null) {
     clearTimeout(call.timer);
     call.timer = null;
@@ -195,6 +263,67 @@ export interface H2ScalerServerOptions {
   /** `host:port` to bind (port 0: any free one). */
   readonly address: string;
   readonly service: ScalerService;
+  /** What a client may make the server hold (defaults: the H2_SCALER_* constants). */
+  readonly limits?: H2ScalerServerLimits;
+  /** Where a limit that fired is logged (at most once a second per limit). */
+  readonly log?: Logger;
+}
+
+/** Incomplete request bodies of one connection (see H2_SCALER_MAX_PENDING_BODY_*). */
+interface ConnectionLoad {
+  streams: number;
+  bytes: number;
+  /** Streams refused for `pending_body_streams` on this connection. */
+  refused: number;
+}
+const kLoad = Symbol('h2ScalerConnectionLoad');
+type LoadedSession = http2.ServerHttp2Session & { [kLoad]?: ConnectionLoad };
+
+/** What every call of one server shares: the service, the limits, the calls whose body is pending. */
+class ServerState {
+  readonly maxMessageBytes: number;
+  readonly maxPendingBodyStreams: number;
+  readonly maxPendingBodyBytes: number;
+  readonly bodyIdleMs: number;
+  /** Calls whose request body has not fully arrived. */
+  readonly pendingBodies = new Set<H2ServerCall>();
+  /** Advances every half body-idle period; a body idle for two ticks is reset. */
+  tick = 0;
+  readonly hit: (limit: H2ServerLimit, detail: string) => void;
+
+  constructor(
+    readonly service: ScalerService,
+    limits: H2ScalerServerLimits | undefined,
+    log: Logger | undefined,
+  ) {
+    this.maxMessageBytes = limits?.maxMessageBytes ?? H2_SCALER_MAX_MESSAGE_BYTES;
+    this.maxPendingBodyStreams = limits?.maxPendingBodyStreams ?? H2_SCALER_MAX_PENDING_BODY_STREAMS;
+    this.maxPendingBodyBytes = limits?.maxPendingBodyBytes ?? H2_SCALER_MAX_PENDING_BODY_BYTES;
+    this.bodyIdleMs = limits?.bodyIdleMs ?? H2_SCALER_BODY_IDLE_MS;
+    this.hit = new LimitReporter<H2ServerLimit>(
+      (limit) => h2ServerLimitHits[limit]++,
+      (limit, detail, suppressed) => log?.warn({ limit, suppressed }, `gRPC server limit ${limit}: ${detail}`),
+    ).hit;
+  }
+
+  /** Resets the streams whose body made no progress for a whole body-idle period. */
+  sweep(): void {
+    const stale = this.tick - 1;
+    this.tick++;
+    for (const call of this.pendingBodies) {
+      if (call.lastTick > stale - 1) continue;
+      this.hit('body_idle', `stream ${String(call.stream.id)}: request body idle for ${this.bodyIdleMs} ms: stream reset`);
+      call.bodyDone();
+      call.body = null;
+      call.cancel();
+      call.replied = true;
+      if (call.timer !== null) {
+        clearTimeout(call.timer);
+        call.timer = null;
+      }
+      if (!call.stream.destroyed) call.stream.close(http2.constants.NGHTTP2_CANCEL);
+    }
+  }
 }
 
 export class H2ScalerServer {
@@ -203,6 +332,7 @@ export class H2ScalerServer {
   private constructor(
     private readonly server: http2.Http2Server,
     readonly port: number,
+    private readonly sweeper: NodeJS.Timeout,
   ) {
     server.on('session', (s: http2.ServerHttp2Session) => {
       this.sessions.add(s);
@@ -215,13 +345,19 @@ export class H2ScalerServer {
     const i = opts.address.lastIndexOf(':');
     const host = opts.address.slice(0, i).replace(/^\[|\]$/g, '');
     const port = Number(opts.address.slice(i + 1));
-    const service = opts.service;
+    const state = new ServerState(opts.service, opts.limits, opts.log);
     const server = http2.createServer({
-      settings: { maxConcurrentStreams: H2_SCALER_MAX_CONCURRENT_STREAMS, enablePush: false },
+      settings: {
+        maxConcurrentStreams: H2_SCALER_MAX_CONCURRENT_STREAMS,
+        enablePush: false,
+        maxHeaderListSize: opts.limits?.maxHeaderListBytes ?? H2_SCALER_MAX_HEADER_LIST_BYTES,
+      },
       maxSessionMemory: H2_SCALER_MAX_SESSION_MEMORY_MB,
     });
     server.on('connection', (sock: Socket) => sock.setKeepAlive(true, H2_SCALER_TCP_KEEPALIVE_MS));
-    server.on('stream', (stream: CallStream, headers: http2.IncomingHttpHeaders) => handleStream(service, stream, headers));
+    server.on('stream', (stream: CallStream, headers: http2.IncomingHttpHeaders) => handleStream(state, stream, headers));
+    const sweeper = setInterval(() => state.sweep(), Math.max(1, state.bodyIdleMs / 2));
+    sweeper.unref();
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, host, () => {
@@ -229,7 +365,7 @@ export class H2ScalerServer {
         resolve();
       });
     });
-    return new H2ScalerServer(server, (server.address() as AddressInfo).port);
+    return new H2ScalerServer(server, (server.address() as AddressInfo).port, sweeper);
   }
 
   /**
@@ -237,6 +373,7 @@ export class H2ScalerServer {
    * and destroys what is left after `graceMs`. Resolves once every session has closed.
    */
   close(graceMs: number): Promise<void> {
+    clearInterval(this.sweeper);
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const s of this.sessions) s.close();
     const t = setTimeout(() => {
@@ -247,16 +384,35 @@ export class H2ScalerServer {
   }
 }
 
-function handleStream(service: ScalerService, stream: CallStream, headers: http2.IncomingHttpHeaders): void {
+function handleStream(state: ServerState, stream: CallStream, headers: http2.IncomingHttpHeaders): void {
   stream.on('error', ignore);
+  const session = stream.session as LoadedSession;
+  const conn = session[kLoad] ?? (session[kLoad] = { streams: 0, bytes: 0, refused: 0 });
+  if (conn.streams >= state.maxPendingBodyStreams) {
+    // Refused (the client may retry it); a client that keeps opening streams past as many
+    // refusals again is flooding: its connection is closed, so the streams it still sends are
+    // not even parsed (each costs a JS stream object before it can be refused).
+    if (++conn.refused > state.maxPendingBodyStreams) {
+      state.hit('pending_body_streams', `a connection kept opening streams past ${state.maxPendingBodyStreams} with incomplete bodies (${conn.refused} refused): connection closed`);
+      if (!session.destroyed) {
+        session.goaway(http2.constants.NGHTTP2_ENHANCE_YOUR_CALM);
+        session.destroy();
+      }
+      return;
+    }
+    state.hit('pending_body_streams', `a connection has ${conn.streams} streams with incomplete request bodies: new stream refused`);
+    stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
+    return;
+  }
   const path = headers[':path'];
   const method = path === SCALER_ASSIGN_PATH ? METHOD_ASSIGN : path === SCALER_IDLE_PATH ? METHOD_IDLE : -1;
-  const call = new H2ServerCall(stream, method);
+  const call = new H2ServerCall(stream, method, state, conn);
   stream[kCall] = call;
   stream.on('close', onClose);
   if (headers[':method'] !== 'POST' || !String(headers['content-type'] ?? '').startsWith('application/grpc')) {
     call.replied = true;
     stream.respond({ ':status': 415 }, RESPOND_END);
+    stream.resume();
     return;
   }
   if (method === -1) {
@@ -265,10 +421,15 @@ function handleStream(service: ScalerService, stream: CallStream, headers: http2
   }
   const timeout = headers['grpc-timeout'];
   if (timeout !== undefined) {
-    const ms = parseGrpcTimeout(String(timeout));
+    let ms = parseGrpcTimeout(String(timeout));
     if (Number.isNaN(ms)) {
       call.fail(GRPC_INTERNAL, `malformed grpc-timeout "${String(timeout)}"`);
       return;
+    }
+    if (ms > H2_SCALER_MAX_TIMEOUT_MS) {
+      // A longer timer would fire at once (with a TimeoutOverflowWarning): clamp, as grpc-js does.
+      state.hit('grpc_timeout', `grpc-timeout ${String(timeout)} clamped to ${H2_SCALER_MAX_TIMEOUT_MS} ms`);
+      ms = H2_SCALER_MAX_TIMEOUT_MS;
     }
     call.deadlineAt = performance.now() + ms;
     call.timer = setTimeout(onDeadline, Math.max(0, ms), call);
@@ -277,14 +438,23 @@ function handleStream(service: ScalerService, stream: CallStream, headers: http2
     call.fail(GRPC_UNIMPLEMENTED, `grpc-encoding ${String(headers['grpc-encoding'])} is not supported`);
     return;
   }
+  conn.streams++;
+  call.lastTick = state.tick;
+  state.pendingBodies.add(call);
   stream.on('data', onData);
-  stream.once('end', () => onRequest(service, call));
+  stream.once('end', () => onRequest(state.service, call));
 }
 
 function onRequest(service: ScalerService, call: H2ServerCall): void {
+  call.bodyDone();
   if (call.replied) return;
-  const body = call.body;
+  const acc = call.body;
   call.body = null;
+  if (acc !== null && acc.state === GrpcBodyState.Excess) {
+    call.fail(GRPC_INTERNAL, 'more than one message in a unary call');
+    return;
+  }
+  const body = acc?.take() ?? null;
   if (body === null || body.length < GRPC_FRAME_HEADER_BYTES) {
     call.fail(GRPC_INTERNAL, 'request without a message');
     return;

@@ -13,7 +13,9 @@
  * would); they carry a `shard` label so that Prometheus sees that as the reset of one series.
  */
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import { platformCallField, type ScalerCounterField } from '../shard/counters-layout.js';
+import { h2ClientLimitField, platformCallField, type ScalerCounterField } from '../shard/counters-layout.js';
+import { H2_CLIENT_LIMITS } from '../h2/h2-limits.js';
+import { H2_SERVER_LIMITS, h2ServerLimitHits } from './h2-scaler-server.js';
 import type { CounterField, SharedCounters } from '../sharding/index.js';
 import { PLATFORM_CALL_CODES, PLATFORM_METHODS } from '../platform/bounded-platform.js';
 import type { FunctionSlotTally } from './function-slot-tally.js';
@@ -191,6 +193,21 @@ export class ScalerMetrics {
       collect() {
         this.set({ queue: 'cold_start' }, opts.maxColdStartsPerShard === 0 ? Infinity : opts.maxColdStartsPerShard);
         this.set({ queue: 'destroy' }, opts.maxDestroysPerShard === 0 ? Infinity : opts.maxDestroysPerShard);
+      },
+    });
+
+    // ---- limits on what a peer controls (docs/limits.md) ------------------------------------
+    new Counter({
+      name: 'scaler_peer_limits_total',
+      help: 'Limits on what a peer sent that fired, each closing the offending stream or connection (docs/limits.md): side platform_client (per shard) or server (shard "main")',
+      labelNames: ['side', 'limit', 'shard'],
+      registers: [reg],
+      collect() {
+        this.reset();
+        for (let s = 0; s < shards.length; s++) {
+          for (const limit of H2_CLIENT_LIMITS) this.inc({ side: 'platform_client', limit, shard: shards[s]! }, get(s, h2ClientLimitField(limit)));
+        }
+        for (const limit of H2_SERVER_LIMITS) this.inc({ side: 'server', limit, shard: 'main' }, h2ServerLimitHits[limit]);
       },
     });
 

@@ -138,7 +138,7 @@ export class ScalerServer {
     const handlerOptions = { maxAssignsPerShard: config.maxInFlightPerShard };
     try {
       if (config.grpcServer === 'http2') {
-        const h2 = await H2ScalerServer.listen({ address: config.address, service: new ScalerService(router, handlerOptions) });
+        const h2 = await H2ScalerServer.listen({ address: config.address, service: new ScalerService(router, handlerOptions), log });
         grpcServer = h2;
         port = h2.port;
       } else {

@@ -1,5 +1,6 @@
 import { defineCounterLayout } from '../sharding/index.js';
 import type { PlatformCallCode, PlatformMethod } from '../platform/bounded-platform.js';
+import type { H2ClientLimit } from '../h2/h2-limits.js';
 
 /**
  * The scaler's shared counters: one row per shard in the `SharedArrayBuffer` of the sharding
@@ -76,6 +77,18 @@ export const SCALER_COUNTER_LAYOUT = defineCounterLayout([
   /** DestroySlot calls in flight, and waiting for the shard's bound. */
   'destroysInFlight',
   'destroysQueued',
+  /**
+   * Limits of the raw HTTP/2 platform client that fired (src/h2/h2-limits.ts, docs/limits.md):
+   * a platform connection or stream closed for what the peer sent.
+   */
+  'h2LimitHeaderBlock',
+  'h2LimitHeaderList',
+  'h2LimitReplyBody',
+  'h2LimitPendingReplyBytes',
+  'h2LimitUnsentOutput',
+  'h2LimitEmptyFrames',
+  'h2LimitProtocolViolation',
+  'h2LimitNoStreams',
 ] as const);
 
 export type ScalerCounterField = (typeof SCALER_COUNTER_LAYOUT)[number];
@@ -88,4 +101,12 @@ type PlatformCallField = `platform${PlatformMethod}${Capitalize<PlatformCallCode
  */
 export function platformCallField(method: PlatformMethod, code: PlatformCallCode): ScalerCounterField {
   return `platform${method}${code[0]!.toUpperCase()}${code.slice(1)}` as PlatformCallField;
+}
+
+type H2LimitField = `h2Limit${string}`;
+
+/** The counter of the raw platform client's `limit` (snake_case name to its camelCase field). */
+export function h2ClientLimitField(limit: H2ClientLimit): ScalerCounterField {
+  const camel = limit.replace(/(^|_)([a-z])/g, (_m, _u: string, c: string) => c.toUpperCase());
+  return `h2Limit${camel}` as H2LimitField as ScalerCounterField;
 }

@@ -6,7 +6,8 @@ import { RealClock } from '../core/real-clock.js';
 import { ScalerCore } from '../core/scaler-core.js';
 import { createPolicy } from '../core/policies/policy-registry.js';
 import type { ScoreTotals } from '../core/score-prices.js';
-import { SCALER_COUNTER_LAYOUT, platformCallField, type ScalerCounterField } from './counters-layout.js';
+import { SCALER_COUNTER_LAYOUT, h2ClientLimitField, platformCallField, type ScalerCounterField } from './counters-layout.js';
+import { LimitReporter, type H2ClientLimit } from '../h2/h2-limits.js';
 import { DEFAULT_PLATFORM_CLIENT, type LogLevel } from '../config.js';
 import { createLogger } from '../logger.js';
 import { RawH2PlatformClient } from '../platform/raw-h2-platform-client.js';
@@ -194,7 +195,16 @@ serveShard<ShardRequest, ShardResponse, ShardEvent, ScalerCounterField, ShardWor
     const platformClient = wd.platformClient ?? DEFAULT_PLATFORM_CLIENT;
     // grpc-js is loaded only when asked for: a raw-client worker starts ~0.2 s sooner without it.
     const client = platformClient === 'raw'
-      ? new RawH2PlatformClient({ address: wd.platformAddress })
+      ? new RawH2PlatformClient({
+          address: wd.platformAddress,
+          // A platform connection or stream closed for what the peer sent: counted, logged at most once a second per limit.
+          limits: {
+            onLimit: new LimitReporter<H2ClientLimit>(
+              (limit) => ctx.counters.add(ctx.shard, h2ClientLimitField(limit), 1),
+              (limit, detail, suppressed) => log.warn({ limit, suppressed, platform: wd.platformAddress }, `platform connection limit ${limit}: ${detail}`),
+            ).hit,
+          },
+        })
       : new (await import('../platform/grpc-platform-client.js')).GrpcPlatformClient({ address: wd.platformAddress });
     const opened =
       wd.journalPath === null
