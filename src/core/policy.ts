@@ -59,6 +59,8 @@ export interface PolicyEnv {
   readonly rpcOverheadMs: number;
   /** Runs `fn` soon, after the current call (on the core's clock: off the request's path). */
   defer(fn: () => void): void;
+  /** Asks the policy for the pre-warm plan of another function of this core (by key), soon. */
+  replan?(key: string): void;
 }
 
 export interface ScalingPolicy {

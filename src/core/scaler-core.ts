@@ -159,6 +159,11 @@ export class ScalerCore {
       prices: (minR?: number, minL?: number): ScorePrices => tracker.prices(minR, minL),
       rpcOverheadMs: this.rpcOverheadMs,
       defer: (fn: () => void): void => void this.clock.schedule(this.clock.now(), fn),
+      replan: (key: string): void =>
+        void this.clock.schedule(this.clock.now(), () => {
+          const pool = this.pools.get(key);
+          if (pool !== undefined) this.updatePrewarm(pool, this.clock.now());
+        }),
     };
     this.policy.bind?.(env);
   }

@@ -3,12 +3,18 @@ import { KeepAliveShadows, PopulationTallies } from './keep-alive-shadows.js';
 import type { InstanceView, PolicyEnv, PoolView, PrewarmPlan, ScalingPolicy } from '../../policy.js';
 import { RecentSamples } from './recent-samples.js';
 import { CounterfactualRun } from './counterfactual-run.js';
-import { ExchangeRateTuner, INITIAL_EXCHANGE_RATE } from './exchange-rate-tuner.js';
+import { EXCHANGE_RATE_GRID, ExchangeRateTuner, INITIAL_EXCHANGE_RATE } from './exchange-rate-tuner.js';
 import { DEFAULT_CREATE_MS, DEFAULT_INIT_MS, type FunctionStats } from '../../function-stats.js';
 import type { ReplayLatencies } from './replay-platform.js';
 import { coldStartsWorthIt, MAX_SIMULATED_WAITERS, sizedCapacity } from './queue-plan.js';
-import { bestIdlePlan, gapKeepCost, gapPlanCost, keepCost, missCost, type IdlePlan, type IdlePrices } from './idle-plan.js';
+import { bestIdlePlan, gapKeepCost, gapPlanCost, keepCost, missCost, prewarmMarginMs, type IdlePlan, type IdlePrices } from './idle-plan.js';
 
+/**
+ * The tuner's rates with the keep-alive baselines in reach: past 10, a run keeps idle instances
+ * for minutes (at 1000 a 150 ms cold start is worth 10 minutes of a 256 MB instance), so
+ * following the best run cannot end far below keeping nearly everything.
+ */
+export const WIDE_EXCHANGE_RATE_GRID: readonly number[] = Object.freeze([...EXCHANGE_RATE_GRID, 100, 1000]);
 /** Execution samples before the queue model trusts the mean execution time. */
 export const MIN_EXEC_SAMPLES = 3;
 /** Idle gaps seen before pre-warming is considered. */
@@ -135,6 +141,30 @@ class FunctionModel {
   /** Erlang sizing of the last miss, and the rate, execution time and exchange rate it was for. */
   sized = 0;
   readonly sizedFor = new Float64Array(3);
+  /** This function's cold-start-to-execution ratio was recorded for the start rate. */
+  priorCounted = false;
+  /** The last arrival on the function's tick, when its idle gaps are a period (NaN: none). */
+  tickAt = NaN;
+  /** The function's pool (for pricing its partners' pre-warms). */
+  pool: PoolView | null = null;
+  /** Burst starts, decayed by CORR_DECAY per start; and the functions whose burst starts followed them. */
+  starts = 0;
+  readonly partners = new Map<string, Partner>();
+  /** A pre-warm a partner's burst start asked for (null: none), and how long its instance is held once ready. */
+  corrPlan: PrewarmPlan | null = null;
+  corrHoldMs = 0;
+  /** The core took the correlated plan: the next unused pre-warmed instance is its (and then its id). */
+  corrIssued = false;
+  corrInstance = '';
+}
+
+/** A function whose burst starts have followed another's: how often (decayed) and how long after. */
+class Partner {
+  hits = 0;
+  lagMs = NaN;
+  /** The leader's start this partner was last credited for (one credit per leader start). */
+  creditedFor = NaN;
+  constructor(readonly model: FunctionModel, readonly key: string) {}
 }
 
 function model(pool: PoolView): FunctionModel {
@@ -187,9 +217,26 @@ export interface AdaptivePolicyOptions {
   growth?: boolean;
   /** The queue model counts the arrivals the recent rate predicts, not only the waiters (default true). */
   streamAware?: boolean;
+  /** The tuner judges a rate by the whole run's score with the rate's recent past in place of the live one's (default true; off: by the recent past's own score). */
+  wholeRunJudge?: boolean;
+  /** The tuner's grid reaches rates that keep nearly everything (WIDE_EXCHANGE_RATE_GRID; default true). */
+  wideGrid?: boolean;
+  /** The tuner judges first as soon as a few hundred requests were fed, not after a warm-up minute (default true). */
+  earlyJudge?: boolean;
+  /**
+   * Until the tuner's first judgement, a function that comes back faster than its cold starts
+   * end (PRIOR_BUSY_ARRIVALS) is priced at the start rate times the square of the functions'
+   * median cold-start-to-execution ratio: where a cold start costs several executions, the
+   * first seconds of a busy start keep more (default true).
+   */
+  coldPrior?: boolean;
+  /** A function's burst start pre-warms the functions whose burst starts have followed it (default true). */
+  correlated?: boolean;
+  /** A strictly periodic function's plans count from its last tick, not from an extra request off the tick (default true). */
+  exactTimer?: boolean;
 }
 
-/** Every switch on: the default policy (each switch off is an ablation, measured in the README). */
+/** The default policy (each switch flipped is an ablation, measured in the README and docs/policy-ds1.md). */
 export const ADAPTIVE_DEFAULTS: Readonly<Required<AdaptivePolicyOptions>> = {
   pricing: 'counterfactual',
   prewarm: true,
@@ -199,6 +246,12 @@ export const ADAPTIVE_DEFAULTS: Readonly<Required<AdaptivePolicyOptions>> = {
   exchangeRate: 0,
   growth: true,
   streamAware: true,
+  wholeRunJudge: true,
+  wideGrid: true,
+  earlyJudge: true,
+  coldPrior: true,
+  correlated: true,
+  exactTimer: true,
 };
 
 export class AdaptivePolicy implements ScalingPolicy {
@@ -212,6 +265,11 @@ export class AdaptivePolicy implements ScalingPolicy {
   /** What the counterfactual runs' platform takes its latencies from: the live pools' measurements. */
   private readonly statsByKey = new Map<string, FunctionStats>();
   private createMs = DEFAULT_CREATE_MS;
+  /** Cold start over execution time of the functions seen (one sample each, at their first Idle after a measured init). */
+  private readonly coldRatios = new RecentSamples();
+  /** Recent burst starts of all functions (oldest first), for correlated pre-warms. */
+  private readonly recentStarts: { m: FunctionModel; key: string; at: number }[] = [];
+  private priorRate = INITIAL_EXCHANGE_RATE;
 
   constructor(opts: AdaptivePolicyOptions = {}) {
     this.opts = { ...ADAPTIVE_DEFAULTS, ...opts };
@@ -228,6 +286,9 @@ export class AdaptivePolicy implements ScalingPolicy {
     this.tuner = new ExchangeRateTuner({
       runFor: (rate, startMs) => new CounterfactualRun(startMs, new AdaptivePolicy({ ...this.opts, exchangeRate: rate }), latencies, env.rpcOverheadMs),
       defer: (fn) => env.defer(fn),
+      rates: this.opts.wideGrid ? WIDE_EXCHANGE_RATE_GRID : EXCHANGE_RATE_GRID,
+      judge: this.opts.wholeRunJudge ? 'run' : 'window',
+      earlyJudge: this.opts.earlyJudge,
     });
   }
 
@@ -242,18 +303,32 @@ export class AdaptivePolicy implements ScalingPolicy {
   }
 
   /** GB-ms of slot time a millisecond of waiting is worth (the score's exchange rate). */
-  private latencyGB(): number {
+  private latencyGB(pool: PoolView, m: FunctionModel, now: number): number {
     if (this.opts.exchangeRate > 0) return this.opts.exchangeRate;
-    if (this.tuner !== undefined) return this.rate;
+    if (this.tuner !== undefined) {
+      // Before the first judgement, a function busy at the scale of its cold start (a request
+      // arrives while one would run) is priced with the start rate scaled by the cold-start prior.
+      if (this.opts.coldPrior && this.tuner.choices === 0 && this.busyStart(pool, m, now)) return this.priorRate;
+      return this.rate;
+    }
     if (this.env === undefined) return INITIAL_EXCHANGE_RATE;
     const p = this.env.prices(DEFAULT_MIN_RESOURCE_RATIO);
     return p.perGBs > 0 ? p.perLatencySec / p.perGBs : Infinity;
   }
 
-  private idlePrices(pool: PoolView, m: FunctionModel): IdlePrices {
+  /**
+   * The function comes back faster than its cold starts end: at least PRIOR_BUSY_ARRIVALS
+   * requests per cold start over its recent rate window (several cold starts long), so a cold
+   * start costs the requests behind it too.
+   */
+  private busyStart(pool: PoolView, m: FunctionModel, now: number): boolean {
+    return arrivalRate(m, now) * pool.stats.coldStartMs >= PRIOR_BUSY_ARRIVALS;
+  }
+
+  private idlePrices(pool: PoolView, m: FunctionModel, now: number): IdlePrices {
     return {
       coldMs: pool.stats.coldStartMs,
-      latencyGB: this.latencyGB(),
+      latencyGB: this.latencyGB(pool, m, now),
       memGB: pool.memoryMb / 1024,
       waitWeight: 1 + m.followers / 2,
       releaseLagMs: m.releaseLagMs === m.releaseLagMs ? m.releaseLagMs : pool.stats.execMs,
@@ -269,11 +344,17 @@ export class AdaptivePolicy implements ScalingPolicy {
     const m = model(pool);
     // A young function's outcomes also teach the population prior for the next new function.
     m.shadows.arrive(now, this.opts.populationPrior && m.shadows.weight < MIN_SHADOW_WEIGHT ? this.population : null);
+    if (this.opts.exactTimer) {
+      // On the tick (a period after the last tick), or the first or a late one: the new tick.
+      // An arrival inside the period, off the tick, leaves it.
+      const period = timerPeriod(m, pool.stats.coldStartMs);
+      if (!(now - m.tickAt < period - timerTolerance(period, pool.stats.coldStartMs))) m.tickAt = now;
+    }
     if (m.idleFrom === m.idleFrom) {
       const gapMs = now - m.idleFrom;
       m.idleGaps.record(gapMs);
       m.gapsRecorded++;
-      m.judge.settle(gapMs, this.idlePrices(pool, m));
+      m.judge.settle(gapMs, this.idlePrices(pool, m, now));
       m.idleFrom = NaN;
     }
     // Requests that arrive while a cold start from nothing runs wait behind it.
@@ -289,9 +370,11 @@ export class AdaptivePolicy implements ScalingPolicy {
       m.coldFromNothingFollowers = 0;
     }
     m.plan = null;
+    m.corrPlan = null;
+    m.pool = pool;
     const gap = now - m.lastArrival;
     m.lastArrival = now;
-    const burstGap = Math.max(MIN_BURST_GAP_MS, BURST_GAP_FACTOR * (Number.isNaN(m.burstGapMs) ? 0 : m.burstGapMs));
+    const burstGap = burstGapMs(m);
     // The stream's rate over a few executions or cold starts, whichever is longer: the time
     // over which an instance, once begun, is worth what it serves.
     m.rateWindowMs = RATE_WINDOW_FACTOR * Math.max(pool.stats.execSamples > 0 ? pool.stats.execMs : 0, pool.stats.coldStartMs);
@@ -307,6 +390,7 @@ export class AdaptivePolicy implements ScalingPolicy {
       m.bursts++;
       m.burstPeak = 0;
       m.burstCount = 0;
+      if (this.opts.correlated) this.burstStarted(pool, m, now);
     }
     m.burstCount++;
     // Concurrency the burst would need with no waiting: arrivals within one execution time.
@@ -325,6 +409,11 @@ export class AdaptivePolicy implements ScalingPolicy {
   onExecDone(pool: PoolView, durationMs: number, now: number, broken?: boolean, arrival?: number): void {
     const m = model(pool);
     if (durationMs > 0) m.execs.record(durationMs);
+    if (!m.priorCounted && durationMs > 0 && pool.stats.initSamples > 0 && this.tuner !== undefined && this.tuner.choices === 0) {
+      m.priorCounted = true;
+      this.coldRatios.record(pool.stats.coldStartMs / durationMs);
+      this.priorRate = coldPriorRate(this.coldRatios.quantile(0.5));
+    }
     if (this.tuner !== undefined && arrival !== undefined) this.tuner.finish(arrival, durationMs, broken === true, now);
     if (broken !== true) m.shadows.release(now);
     if (pool.busyCount === 0 && pool.waitingCount === 0 && m.lastArrival === m.lastArrival) {
@@ -342,14 +431,76 @@ export class AdaptivePolicy implements ScalingPolicy {
   }
 
   onIdleDestroyed(pool: PoolView, inst: InstanceView, _now: number): void {
-    // The predicted request did not come: do not keep pre-warming on a stale plan.
-    if (inst.prewarmed && inst.uses === 0) model(pool).plan = null;
+    // The predicted request did not come: do not keep pre-warming on a stale plan (a partner's
+    // pre-warm that went unused says nothing about the function's own plan).
+    const m = model(pool);
+    if (inst.id === m.corrInstance) m.corrInstance = '';
+    else if (inst.prewarmed && inst.uses === 0) m.plan = null;
+  }
+
+  /**
+   * Correlated functions (SPES): a burst start of `pool` credits the functions whose burst
+   * started shortly before (within CORR_HORIZON_FACTOR of its cold start), and pre-warms the
+   * functions whose burst starts have followed its own, when the chance that one follows pays
+   * for the instance: P x (wait saved) x rate > (1 - P) x (cold start + hold) x memory.
+   */
+  private burstStarted(pool: PoolView, m: FunctionModel, now: number): void {
+    const starts = this.recentStarts;
+    const horizon = CORR_HORIZON_FACTOR * pool.stats.coldStartMs;
+    let drop = 0;
+    while (drop < starts.length && now - starts[drop]!.at > CORR_MAX_HORIZON_MS) drop++;
+    if (drop > 0) starts.splice(0, drop);
+    for (const s of starts) {
+      if (s.m === m || now - s.at > horizon) continue;
+      let p = s.m.partners.get(pool.key);
+      if (p === undefined) {
+        if (s.m.partners.size >= CORR_MAX_PARTNERS) continue;
+        p = new Partner(m, pool.key);
+        s.m.partners.set(pool.key, p);
+      }
+      if (p.creditedFor === s.at) continue;
+      p.creditedFor = s.at;
+      p.hits += 1;
+      const lag = now - s.at;
+      p.lagMs = p.lagMs === p.lagMs ? p.lagMs + CORR_LAG_ALPHA * (lag - p.lagMs) : lag;
+    }
+    starts.push({ m, key: pool.key, at: now });
+    if (starts.length > CORR_MAX_STARTS) starts.shift();
+    // This start as a leader: its partners' credits decay with its starts.
+    m.starts = m.starts * CORR_DECAY + 1;
+    for (const p of m.partners.values()) {
+      p.hits *= CORR_DECAY;
+      if (m.starts < CORR_MIN_STARTS) continue;
+      const b = p.model;
+      const bp = b.pool;
+      // A function with instances, or with a pre-warm of its own due before it is expected, is left alone.
+      if (bp === null || bp.busyCount + bp.idleCount + bp.startingCount > 0 || (b.plan !== null && b.plan.atMs <= now + p.lagMs)) continue;
+      // Shrunk towards 0 by CORR_PRIOR_STARTS: a few coincidences of independent functions are not a partnership.
+      const chance = Math.min(1, p.hits / (m.starts + CORR_PRIOR_STARTS));
+      const cold = bp.stats.coldStartMs;
+      // Only a partner that follows after a whole cold start can be served by the pre-warm
+      // alone; one that follows sooner waits for it anyway, which the queue model already prices.
+      if (!(p.lagMs >= cold)) continue;
+      const hold = Math.max(cold, CORR_HOLD_FACTOR * p.lagMs);
+      const prices = this.idlePrices(bp, b, now);
+      const saved = cold * prices.latencyGB * prices.waitWeight;
+      const cost = (cold + hold) * prices.memGB;
+      if (chance * saved <= (1 - chance) * cost) continue;
+      b.corrPlan = { atMs: Math.max(now, now + p.lagMs - cold - prewarmMarginMs(cold)), count: 1 };
+      b.corrHoldMs = hold;
+      this.env?.replan?.(p.key);
+    }
   }
 
   keepAliveMs(pool: PoolView, inst: InstanceView, now: number): number {
     const m = model(pool);
+    if (inst.prewarmed && inst.uses === 0 && m.corrIssued) {
+      m.corrIssued = false;
+      m.corrInstance = inst.id;
+      return m.corrHoldMs;
+    }
     if (inst.prewarmed && inst.uses === 0 && m.planHoldMs > 0) return m.planHoldMs;
-    const prices = this.idlePrices(pool, m);
+    const prices = this.idlePrices(pool, m, now);
     const memRate = prices.memGB * 1000;
     if (!(memRate > 0)) return MAX_KEEP_MS;
     // Shadows count the requests behind a cold start as misses of their own: no follower weight here.
@@ -368,13 +519,15 @@ export class AdaptivePolicy implements ScalingPolicy {
         m.cachedPlanAt = m.gapsRecorded;
       }
       const plan = m.cachedPlan;
-      // Plans count from the last arrival; the instance went idle `since` after it.
-      const since = now - m.idleFrom;
+      // Plans count from the last arrival (a timer's, from its last tick: an extra request off
+      // the tick does not move the next one); the instance went idle `since` after it.
+      const from = this.opts.exactTimer && m.tickAt < m.idleFrom && timerPeriod(m, pool.stats.coldStartMs) === timerPeriod(m, pool.stats.coldStartMs) ? m.tickAt : m.idleFrom;
+      const since = now - from;
       if (plan !== null && plan.prewarmAtMs !== Infinity && plan.prewarmAtMs >= since) {
         m.judge.plan = plan;
         m.judge.keepMs = since + keepMs;
         if (m.judge.favoursPlan(() => plan.cost < keepCost(m.idleGaps.sorted(), since + keepMs, prices))) {
-          this.adoptPlan(pool, m, m.idleFrom, plan, prices);
+          this.adoptPlan(pool, m, from, plan, prices);
           return Math.max(0, plan.keepMs - since);
         }
       }
@@ -385,6 +538,7 @@ export class AdaptivePolicy implements ScalingPolicy {
   /** Release-then-pre-warm: the plan's instance starts `prewarmAtMs` after the last arrival, held until `holdMs`. */
   private adoptPlan(pool: PoolView, m: FunctionModel, from: number, plan: IdlePlan, prices: IdlePrices): void {
     const coldMs = pool.stats.coldStartMs;
+    m.corrIssued = false;
     m.planFor = from;
     m.planHoldMs = clamp(plan.holdMs - plan.prewarmAtMs - coldMs);
     m.plan = { atMs: from + plan.prewarmAtMs, count: this.opts.burstPrewarm ? this.burstPrewarmCount(m, plan, prices) : 1 };
@@ -414,6 +568,16 @@ export class AdaptivePolicy implements ScalingPolicy {
 
   prewarmPlan(pool: PoolView, now: number): PrewarmPlan | null {
     const m = model(pool);
+    if (m.corrPlan !== null) {
+      // The function's own plan, when due first, knows its timing better; a correlated plan
+      // whose time has passed is spent.
+      if ((m.plan === null || m.plan.atMs > m.corrPlan.atMs) && now <= m.corrPlan.atMs && pool.busyCount === 0 && pool.idleCount === 0 && pool.startingCount === 0 && pool.waitingCount === 0) {
+        m.corrIssued = true;
+        return m.corrPlan;
+      }
+      // (Its instance, if one is starting, keeps `corrIssued` until it is ready.)
+      m.corrPlan = null;
+    }
     if (m.plan !== null && pool.busyCount === 0 && pool.waitingCount === 0) return m.plan;
     const empty = pool.busyCount === 0 && pool.idleCount === 0 && pool.startingCount === 0 && pool.waitingCount === 0;
     if (empty && this.opts.prewarm && m.idleFrom === m.idleFrom && m.planFor !== m.idleFrom && m.idleGaps.size >= MIN_PREWARM_GAPS) {
@@ -424,7 +588,7 @@ export class AdaptivePolicy implements ScalingPolicy {
       const all = m.idleGaps.sorted();
       let from = 0;
       while (from < all.length && all[from]! <= elapsed) from++;
-      const prices = this.idlePrices(pool, m);
+      const prices = this.idlePrices(pool, m, now);
       const plan = bestIdlePlan(all.subarray(from), prices, elapsed);
       if (plan !== null && plan.prewarmAtMs !== Infinity && plan.prewarmAtMs >= elapsed) {
         this.adoptPlan(pool, m, m.idleFrom, plan, prices);
@@ -448,7 +612,7 @@ export class AdaptivePolicy implements ScalingPolicy {
     if (!this.opts.queueModel || st.execSamples < MIN_EXEC_SAMPLES || !(exec > 0)) return deficit;
     const cold = st.coldStartMs;
     const m = model(pool);
-    const latencyGB = this.latencyGB();
+    const latencyGB = this.latencyGB(pool, m, now);
     const memGB = pool.memoryMb / 1024;
     // The oldest busy instances (up to MAX_QUEUE_SERVERS: those most likely to free first) and
     // the starting ones, each with when it is expected to be free.
@@ -534,6 +698,63 @@ function arrivalRate(m: FunctionModel, now: number): number {
 
 function decayedWait(m: FunctionModel, now: number): number {
   return m.queuedWaitMs * Math.exp(-(now - m.queuedWaitAt) / GROWTH_WINDOW_MS);
+}
+
+/**
+ * A function is in a busy start (the cold-start prior prices it) while at least this many of its
+ * requests arrive per cold start: its next request comes before two cold starts would be over.
+ */
+export const PRIOR_BUSY_ARRIVALS = 0.5;
+
+/**
+ * A function is a timer when the middle TIMER_CORE of its idle gaps lie within the tolerance of
+ * their median (the rest may be extras off the tick, and the gaps they split); at least this
+ * many gaps first.
+ */
+export const TIMER_CORE = 0.75;
+export const MIN_TIMER_GAPS = 8;
+/** A tick is on time within this fraction of the period, and never less than a pre-warm's margin. */
+export const TIMER_TOLERANCE = 0.01;
+
+function timerTolerance(period: number, coldMs: number): number {
+  return Math.max(TIMER_TOLERANCE * period, prewarmMarginMs(coldMs));
+}
+
+/** The function's period if its idle gaps are a timer's, else NaN. */
+function timerPeriod(m: FunctionModel, coldMs: number): number {
+  const n = m.idleGaps.size;
+  if (n < MIN_TIMER_GAPS) return NaN;
+  const g = m.idleGaps.sorted();
+  const period = g[n >> 1]!;
+  const tol = timerTolerance(period, coldMs);
+  const cut = Math.floor((n * (1 - TIMER_CORE)) / 2);
+  return g[cut]! >= period - tol && g[n - 1 - cut]! <= period + tol ? period : NaN;
+}
+
+/** Correlated pre-warms: a burst start follows another's if within this many of its cold starts. */
+export const CORR_HORIZON_FACTOR = 4;
+/** Burst starts are remembered this long at most, and this many. */
+export const CORR_MAX_HORIZON_MS = 60_000;
+export const CORR_MAX_STARTS = 64;
+/** Partners per leader. */
+export const CORR_MAX_PARTNERS = 8;
+/** Forgetting per leader start, and the starts a leader needs before it pre-warms. */
+export const CORR_DECAY = 0.95;
+export const CORR_MIN_STARTS = 3;
+export const CORR_PRIOR_STARTS = 4;
+export const CORR_LAG_ALPHA = 0.2;
+/** A correlated pre-warm is held this many typical lags (at least a cold start). */
+export const CORR_HOLD_FACTOR = 2;
+
+/** A gap longer than this starts a new burst of the function. */
+function burstGapMs(m: FunctionModel): number {
+  return Math.max(MIN_BURST_GAP_MS, BURST_GAP_FACTOR * (Number.isNaN(m.burstGapMs) ? 0 : m.burstGapMs));
+}
+
+/** The start rate given the median cold-start-to-execution ratio (at least INITIAL_EXCHANGE_RATE, at most the grid's top). */
+export function coldPriorRate(ratio: number): number {
+  const r = INITIAL_EXCHANGE_RATE * Math.max(1, ratio) ** 2;
+  return Math.min(r, WIDE_EXCHANGE_RATE_GRID[WIDE_EXCHANGE_RATE_GRID.length - 1]!);
 }
 
 function clamp(ms: number): number {

@@ -58,6 +58,8 @@ export const TUNER_MIN_REQUESTS = 200;
  * rate's keep-alives of that time have not yet been charged for what they keep.
  */
 export const TUNER_WARMUP_MS = 60_000;
+/** With early judging: requests fed before the first judgement (a few times TUNER_MIN_REQUESTS: the runs' first cold starts are behind them). */
+export const TUNER_EARLY_REQUESTS = 2 * TUNER_MIN_REQUESTS;
 /** Counterfactual work bound: requests per second fed to the runs (whole functions, see `select`). */
 export const TUNER_MAX_FED_RATE = 100;
 
@@ -76,6 +78,17 @@ export interface ExchangeRateTunerOptions {
   readonly runFor: (rate: number, startMs: number) => CounterfactualRun;
   /** Runs `fn` soon, after the current request is handled (the policy's `PolicyEnv.defer`). */
   readonly defer: (fn: () => void) => void;
+  /** The runs' rates, ascending (default EXCHANGE_RATE_GRID). */
+  readonly rates?: readonly number[];
+  /**
+   * How a run is judged: `run` (default), by the score the whole run would reach with the
+   * run's recent past in place of the live one's; `window`, by the recent past's own score.
+   */
+  readonly judge?: 'run' | 'window';
+  /** The rate used before the first judgement (default INITIAL_EXCHANGE_RATE). */
+  readonly initialRate?: number;
+  /** Judge first once TUNER_EARLY_REQUESTS were fed, not after the warm-up minute; moves within it are at most TUNER_MAX_STEP (default false). */
+  readonly earlyJudge?: boolean;
 }
 
 /** Decayed sums of one run's totals. */
@@ -93,8 +106,37 @@ class DecayedTotals {
   }
 
   score(): number {
-    const d = this.execSecs + this.scheduleSecs;
-    return (this.slotGBs > 0 ? (50 * this.execGBs) / this.slotGBs : 0) + (d > 0 ? (50 * this.execSecs) / d : 0);
+    return scoreOf(this.execGBs, this.slotGBs, this.execSecs, this.scheduleSecs);
+  }
+
+  /** The score of `whole` (a whole run's totals) with `replaced` (a decayed past of it) taken out and these sums put in. */
+  scoreIn(whole: ScoreTotals, replaced: DecayedTotals): number {
+    return scoreOf(
+      whole.execGBs - replaced.execGBs + this.execGBs,
+      whole.slotGBs - replaced.slotGBs + this.slotGBs,
+      whole.execSecs - replaced.execSecs + this.execSecs,
+      whole.scheduleSecs - replaced.scheduleSecs + this.scheduleSecs,
+    );
+  }
+}
+
+function scoreOf(execGBs: number, slotGBs: number, execSecs: number, scheduleSecs: number): number {
+  const d = execSecs + scheduleSecs;
+  return (slotGBs > 0 ? (50 * execGBs) / slotGBs : 0) + (d > 0 ? (50 * execSecs) / d : 0);
+}
+
+/** Running sums of the live path: in each interval, the totals of the run nearest the live rate. */
+class PathTotals implements ScoreTotals {
+  execGBs = 0;
+  slotGBs = 0;
+  execSecs = 0;
+  scheduleSecs = 0;
+
+  add(t: ScoreTotals, base: ScoreTotals | null): void {
+    this.execGBs += t.execGBs - (base?.execGBs ?? 0);
+    this.slotGBs += t.slotGBs - (base?.slotGBs ?? 0);
+    this.execSecs += t.execSecs - (base?.execSecs ?? 0);
+    this.scheduleSecs += t.scheduleSecs - (base?.scheduleSecs ?? 0);
   }
 }
 
@@ -191,9 +233,19 @@ class FedFunction {
 }
 
 export class ExchangeRateTuner {
-  private current = INITIAL_EXCHANGE_RATE;
+  private current: number;
   /** The runs' rates, ascending, and the runs (made when the first request is fed). */
-  private readonly rates = EXCHANGE_RATE_GRID;
+  private readonly rates: readonly number[];
+  /**
+   * Whole-run judgement: the live path's totals since the runs began (each interval's totals of
+   * the run nearest the live rate then) and their recent past, decayed like the runs' sums.
+   */
+  private readonly wholeRun: boolean;
+  private readonly earlyJudge: boolean;
+  /** With early judging: until then the runs' keep-alives are not yet charged for what they keep, so no lead is decisive. */
+  private warmUntil = -Infinity;
+  private readonly path = new PathTotals();
+  private pathRecent = new DecayedTotals();
   private runs: CounterfactualRun[] | null = null;
   /** Judging starts once the runs are this old. */
   private judgeFrom = NaN;
@@ -227,7 +279,12 @@ export class ExchangeRateTuner {
   private readonly sojourns = new RecentSamples();
   private nextId = 0;
 
-  constructor(private readonly opts: ExchangeRateTunerOptions) {}
+  constructor(private readonly opts: ExchangeRateTunerOptions) {
+    this.rates = opts.rates ?? EXCHANGE_RATE_GRID;
+    this.current = opts.initialRate ?? INITIAL_EXCHANGE_RATE;
+    this.wholeRun = (opts.judge ?? 'run') === 'run';
+    this.earlyJudge = opts.earlyJudge ?? false;
+  }
 
   get rate(): number {
     return this.current;
@@ -310,9 +367,20 @@ export class ExchangeRateTuner {
         this.runs = this.rates.map((r) => this.opts.runFor(r, at));
         this.judgeFrom = at + TUNER_WARMUP_MS;
         this.nextSnapshotAt = at + TUNER_SNAPSHOT_MS;
+        if (this.earlyJudge) {
+          // Judged from their first request: the first judgement comes once TUNER_EARLY_REQUESTS
+          // were fed, not a minute later (a cold start of a busy run is decided in its first
+          // seconds). Within the warm-up minute no lead is decisive: the runs' keep-alives have
+          // not yet been charged for what they keep, which flatters the rates that keep most.
+          this.judgeFrom = at;
+          this.warmUntil = at + TUNER_WARMUP_MS;
+          this.last = this.runs.map((r) => r.totals());
+          this.lastSnapshotAt = at;
+          this.fedAtLast = this.fedTotal;
+        }
       }
       const runs = this.runs;
-      if (at >= this.nextSnapshotAt) {
+      if (at >= this.nextSnapshotAt || (this.earlyJudge && this.choices === 0 && this.fedTotal - this.fedAtLast >= TUNER_EARLY_REQUESTS)) {
         for (const run of runs) run.advanceTo(at);
         this.snapshot(at);
       }
@@ -335,12 +403,16 @@ export class ExchangeRateTuner {
     const runs = this.runs;
     if (runs === null) return;
     const totals = runs.map((r) => r.totals());
+    // The live path: what the run nearest the live rate did over the interval now ending.
+    const live = nearestInLog(this.rates, this.current);
     if (now < this.judgeFrom || this.last === null) {
-      // Warming up, or just moved: these totals are the baseline judging starts from.
+      // Warming up: these totals are the baseline judging starts from; the path holds them.
+      this.path.add(totals[live]!, this.last?.[live] ?? null);
       this.last = totals;
       this.fedAtLast = this.fedTotal;
       this.lastSnapshotAt = now;
       this.sums = [];
+      this.pathRecent = new DecayedTotals();
       this.evidence = 0;
       return;
     }
@@ -351,6 +423,8 @@ export class ExchangeRateTuner {
     if (this.sums.length === 0) this.sums = runs.map(() => new DecayedTotals());
     const last = this.last;
     for (let i = 0; i < runs.length; i++) this.sums[i]!.add(totals[i]!, last[i]!, keep);
+    this.path.add(totals[live]!, last[live]!);
+    this.pathRecent.add(totals[live]!, last[live]!, keep);
     this.evidence = this.evidence * keep + fed;
     this.last = totals;
     this.fedAtLast = this.fedTotal;
@@ -365,7 +439,7 @@ export class ExchangeRateTuner {
     const change = Math.log(target / this.current);
     const near = scores[nearestInLog(this.rates, this.current)]!;
     const decisive = scores[best]! - near >= Math.min(TUNER_DECISIVE_MARGIN, (TUNER_DECISIVE_RATIO - 1) * near);
-    const limit = decisive ? Infinity : Math.log(TUNER_MAX_STEP);
+    const limit = decisive && now >= this.warmUntil ? Infinity : Math.log(TUNER_MAX_STEP);
     this.current *= Math.exp(change > limit ? limit : change < -limit ? -limit : change);
     this.choices++;
   }
@@ -373,7 +447,8 @@ export class ExchangeRateTuner {
   /** Each run's score over the recent past, or null while it holds too little evidence. */
   private scores(): number[] | null {
     if (this.evidence < TUNER_MIN_REQUESTS) return null;
-    return this.sums.map((s) => s.score());
+    if (!this.wholeRun) return this.sums.map((s) => s.score());
+    return this.sums.map((s) => s.scoreIn(this.path, this.pathRecent));
   }
 }
 
