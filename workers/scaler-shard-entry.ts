@@ -16,7 +16,14 @@ import { ShardOp, type ShardEvent, type ShardRequest, type ShardResponse, type S
 import { serveShard, type ShardContext, type ShardReply, type SharedCounters } from '../src/sharding/index.js';
 import { ScalerErrorCode } from '../src/core/types.js';
 import { readBenchShardWorkUs, spinMicros } from './bench-shard-work.js';
-import { TEST_CRASH_EXIT_CODE, TEST_CRASH_INSTANCE_ID, testHooksEnabled } from './test-hooks.js';
+import {
+  TEST_CRASH_EXIT_CODE,
+  TEST_CRASH_INSTANCE_ID,
+  TEST_CRASH_ON_RELEASE_REQUEST_ID,
+  TEST_KILL_DELAY_MS,
+  TEST_KILL_ON_RELEASE_REQUEST_ID,
+  testHooksEnabled,
+} from './test-hooks.js';
 import type { JournalError } from '../src/journal/journal-error.js';
 import { JournalFile } from '../src/journal/journal-file.js';
 import { JournalingPlatform } from '../src/journal/journaling-platform.js';
@@ -155,7 +162,7 @@ function handle(msg: ShardRequest, reply: ShardReply<ShardResponse>, ctx: Ctx): 
       );
       break;
     case ShardOp.Idle: {
-      if (TEST_HOOKS && msg.iid === TEST_CRASH_INSTANCE_ID) process.exit(TEST_CRASH_EXIT_CODE);
+      if (TEST_HOOKS && testCrashOnIdle(msg.iid, msg.rid)) return;
       // The request holding the instance, read before the core may hand it to a waiter.
       const held = journal === null ? '' : (c.liveInstances.get(msg.iid)?.busyRequestId ?? '');
       const err = c.idle({ requestId: msg.rid, metaKey: msg.key, instanceId: msg.iid, needDestroy: msg.nd, durationMs: msg.dur });
@@ -174,6 +181,14 @@ function handle(msg: ShardRequest, reply: ShardReply<ShardResponse>, ctx: Ctx): 
       break;
   }
   markDirty(ctx);
+}
+
+/** workers/test-hooks.ts: true when the hook took this Idle (the worker is going down). */
+function testCrashOnIdle(iid: string, rid: string): boolean {
+  if (iid === TEST_CRASH_INSTANCE_ID || rid === TEST_CRASH_ON_RELEASE_REQUEST_ID) process.exit(TEST_CRASH_EXIT_CODE);
+  if (rid !== TEST_KILL_ON_RELEASE_REQUEST_ID) return false;
+  setTimeout(() => process.kill(process.pid, 'SIGKILL'), TEST_KILL_DELAY_MS);
+  return true;
 }
 
 function reportJournalError(ctx: Ctx, log: Logger, e: JournalError): void {
