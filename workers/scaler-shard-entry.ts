@@ -29,6 +29,7 @@ import { JournalFile } from '../src/journal/journal-file.js';
 import { JournalingPlatform } from '../src/journal/journaling-platform.js';
 import { recoverSlots, type RecoveryCounts, type RecoveryTarget } from '../src/journal/recover-slots.js';
 import type { Logger } from '../src/logger.js';
+import { OffThreadRateTuner, tunerThreadEnabled } from './off-thread-rate-tuner.js';
 
 /** Slot time integrates continuously: refresh the shared score sums at least this often. */
 export const COUNTER_REFRESH_MS = 250;
@@ -54,6 +55,11 @@ let journalErrors = 0;
 let tornBytes = 0;
 let lostCreatesAtCrash = 0;
 let recovery: RecoveryCounts = { recovered: 0, adoptedIdle: 0, adoptedBusy: 0, reclaimed: 0 };
+/**
+ * The adaptive policy's exchange-rate tuner, on its own thread (null: not adaptive, or
+ * SCALER_TUNER_THREAD=off): its counterfactual runs are CPU work no reply should wait behind.
+ */
+let rateTuner: OffThreadRateTuner | null = null;
 /** Recovered slots whose destroy has not been answered yet. */
 const reclaimPending = new Set<string>();
 /** See workers/test-hooks.ts; read once, the hot path only tests a boolean. */
@@ -226,7 +232,10 @@ serveShard<ShardRequest, ShardResponse, ShardEvent, ScalerCounterField, ShardWor
       // waits for a permit (else a broken instance whose destroy was queued at a kill would be
       // taken over as idle); a CreateSlot waiting for one is then counted as in flight.
       platform: journal === null ? platform : new JournalingPlatform(platform, journal),
-      policy: createPolicy(wd.policy, { keepAliveMs: wd.keepAliveMs }),
+      policy: createPolicy(wd.policy, {
+        keepAliveMs: wd.keepAliveMs,
+        rateTuner: tunerThreadEnabled() ? (setup) => (rateTuner = new OffThreadRateTuner(setup)) : undefined,
+      }),
       instanceIdPrefix: wd.instancePrefix,
       totals: () => globalTotals(ctx.counters),
       logger: log,
@@ -294,6 +303,7 @@ serveShard<ShardRequest, ShardResponse, ShardEvent, ScalerCounterField, ShardWor
       // slots to destroy; failed, the core counts them out instead of retrying.
       platform?.abortQueuedColdStarts('scaler is shutting down');
     });
+    await rateTuner?.close();
     refreshCounters(ctx);
     // Every slot destroyed: nothing to recover, the file goes. Otherwise the next start finishes.
     journal?.close(true);

@@ -6,6 +6,7 @@ import { CounterfactualRun } from '../counterfactual-run.js';
 import { ExchangeRateTuner, INITIAL_EXCHANGE_RATE } from '../exchange-rate-tuner.js';
 import { DEFAULT_CREATE_MS, DEFAULT_INIT_MS, type FunctionStats } from '../function-stats.js';
 import type { ReplayLatencies } from '../replay-platform.js';
+import type { RateTuner, RateTunerFactory, RateTunerSetup } from '../rate-tuner.js';
 import { coldStartsWorthIt, MAX_SIMULATED_WAITERS, sizedCapacity } from '../queue-plan.js';
 import { bestIdlePlan, gapKeepCost, gapPlanCost, keepCost, missCost, type IdlePlan, type IdlePrices } from '../idle-plan.js';
 
@@ -207,13 +208,18 @@ export class AdaptivePolicy implements ScalingPolicy {
   private readonly opts: Required<AdaptivePolicyOptions>;
   /** Shadow tallies of young functions, pooled: the keep-alive prior for new functions. */
   private readonly population = new PopulationTallies();
-  private tuner: ExchangeRateTuner | undefined = undefined;
+  private tuner: RateTuner | undefined = undefined;
   private rate = INITIAL_EXCHANGE_RATE;
   /** What the counterfactual runs' platform takes its latencies from: the live pools' measurements. */
   private readonly statsByKey = new Map<string, FunctionStats>();
   private createMs = DEFAULT_CREATE_MS;
 
-  constructor(opts: AdaptivePolicyOptions = {}) {
+  /**
+   * `tuner`: what chooses the exchange rate under `pricing: 'counterfactual'` (default: the
+   * counterfactual runs in this thread, {@link inThreadRateTuner}; a shard worker runs them on a
+   * thread of their own).
+   */
+  constructor(opts: AdaptivePolicyOptions = {}, private readonly tunerFactory: RateTunerFactory<Required<AdaptivePolicyOptions>> = inThreadRateTuner) {
     this.opts = { ...ADAPTIVE_DEFAULTS, ...opts };
   }
 
@@ -225,10 +231,7 @@ export class AdaptivePolicy implements ScalingPolicy {
       createMs: () => this.createMs,
       initMs: (meta) => stats.get(meta.key)?.initMs ?? DEFAULT_INIT_MS,
     };
-    this.tuner = new ExchangeRateTuner({
-      runFor: (rate, startMs) => new CounterfactualRun(startMs, new AdaptivePolicy({ ...this.opts, exchangeRate: rate }), latencies, env.rpcOverheadMs),
-      defer: (fn) => env.defer(fn),
-    });
+    this.tuner = this.tunerFactory({ policyOptions: this.opts, latencies, rpcOverheadMs: env.rpcOverheadMs, defer: (fn) => env.defer(fn) });
   }
 
   /** The tuned exchange rate (undefined when fixed or priced otherwise). */
@@ -539,4 +542,13 @@ function decayedWait(m: FunctionModel, now: number): number {
 function clamp(ms: number): number {
   if (!(ms > MIN_KEEP_MS)) return MIN_KEEP_MS;
   return ms > MAX_KEEP_MS ? MAX_KEEP_MS : ms;
+}
+
+/** The exchange-rate tuner in the policy's own thread: its counterfactual runs are this policy at the grid's rates. */
+export function inThreadRateTuner(setup: RateTunerSetup<Required<AdaptivePolicyOptions>>): RateTuner {
+  const { policyOptions, latencies, rpcOverheadMs } = setup;
+  return new ExchangeRateTuner({
+    runFor: (rate, startMs) => new CounterfactualRun(startMs, new AdaptivePolicy({ ...policyOptions, exchangeRate: rate }), latencies, rpcOverheadMs),
+    defer: setup.defer,
+  });
 }
