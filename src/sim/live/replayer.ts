@@ -51,6 +51,26 @@ export interface ReplayFailure {
   readonly endedAtMs: number;
 }
 
+/**
+ * How an Assign was served, by the platform's ledger as the replayer keeps it: `hit`, an
+ * instance ready and released before the Assign was sent (the scaler only had to hand it out);
+ * `wait`, an existing instance that was still busy (or not yet released) when the Assign was
+ * sent; `cold`, an instance whose Init finished after the Assign was sent; `failed`, no valid
+ * instance (an error, or one the ledger does not know, e.g. a no-op server's).
+ */
+export type AssignClass = 'hit' | 'wait' | 'cold' | 'failed';
+
+/** One request's calls as the client saw them (`ReplayerOptions.onCall`). */
+export interface ReplayCall {
+  readonly assign: AssignClass;
+  /** The Assign returned OK with an instance id (whatever the ledger says of it). */
+  readonly assignOk: boolean;
+  readonly assignMs: number;
+  /** NaN when no Idle was sent. */
+  readonly idleMs: number;
+  readonly idleOk: boolean;
+}
+
 /** Reasons a request counts as failed (keys of `ReplayResult.failures`). */
 export const FailureReason = {
   UnknownMeta: 'unknown-meta',
@@ -115,6 +135,8 @@ export interface ReplayerOptions {
   readonly onStart?: () => void;
   /** Called for each failed request, once its outcome is known. */
   readonly onFailure?: (f: ReplayFailure) => void;
+  /** Called for each request once its calls are done: per-call latency by class (benchmarks). */
+  readonly onCall?: (c: ReplayCall) => void;
 }
 
 export interface ReplayResult {
@@ -194,6 +216,8 @@ export class Replayer {
   private drained: (() => void) | undefined;
   private started = false;
   private metaMap: ReadonlyMap<string, MetaRecord> = new Map();
+  /** With `onCall`: when each instance was last handed back (its Idle sent), platform clock. */
+  private readonly releasedAt = new Map<string, number>();
 
   private readonly failureCounts: Record<string, number> = {};
   private sent = 0;
@@ -448,6 +472,7 @@ export class Replayer {
     if (assignment === null || failure === FailureReason.AssignEmpty) {
       if (failure !== undefined) this.reportFailure(requestId, failure, 'assign', sentAtMs, assign.latencyMs);
       this.record(rec, meta, assign.latencyMs, 0, failure, false, false, undefined, undefined);
+      this.opts.onCall?.({ assign: 'failed', assignOk: false, assignMs: assign.latencyMs, idleMs: NaN, idleOk: false });
       return;
     }
 
@@ -458,6 +483,7 @@ export class Replayer {
     let inst: InstanceEntry | undefined;
     let holding = false;
     let coldStart = false;
+    let served: AssignClass = 'failed';
     const execAtMs = this.clock.now() - (performance.now() - assign.endPerf);
     const validated = atLedgerNow(ledger, () => {
       inst = ledger.instances.get(instanceId);
@@ -465,6 +491,10 @@ export class Replayer {
       holding = failure === undefined && inst !== undefined;
       if (holding && inst !== undefined) inst.busyRequestId = requestId;
       coldStart = inst?.readyAtMs !== undefined && inst.readyAtMs >= sentAtMs;
+      if (this.opts.onCall !== undefined && holding && !coldStart) {
+        const freeSince = this.releasedAt.get(instanceId) ?? inst!.readyAtMs ?? Infinity;
+        served = freeSince <= sentAtMs ? 'hit' : 'wait';
+      }
     });
     if (validated !== undefined) await validated;
 
@@ -484,6 +514,7 @@ export class Replayer {
     // scaler's bookkeeping does not snowball into more failures than the one bug.
     const needDestroy = rec.statusCode !== 200;
     const idleSentAtMs = this.clock.now();
+    if (this.opts.onCall !== undefined && holding) this.releasedAt.set(instanceId, idleSentAtMs);
     const idle = await this.call<unknown, IdleReply__Output>(
       'Idle',
       {
@@ -503,6 +534,7 @@ export class Replayer {
       if (failure !== undefined) this.reportFailure(requestId, failure, 'idle', idleSentAtMs, idle.latencyMs);
     }
     this.record(rec, meta, assign.latencyMs, idle.latencyMs, failure, coldStart, holding, execAtMs, (inst as InstanceEntry | undefined)?.slotId);
+    this.opts.onCall?.({ assign: coldStart && holding ? 'cold' : served, assignOk: true, assignMs: assign.latencyMs, idleMs: idle.latencyMs, idleOk: idle.err === null });
   }
 
   private reportFailure(requestId: string, reason: string, call: 'assign' | 'idle', startedAtMs: number, latencyMs: number): void {
