@@ -2,6 +2,7 @@
  * A shard worker: owns the pools, timers and platform client of the functions hashed to its
  * shard. A thin adapter: the decisions are `ScalerCore`'s, the messaging is the sharding layer's.
  */
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { RealClock } from '../src/core/real-clock.js';
 import { ScalerCore } from '../src/core/scaler-core.js';
 import { createPolicy } from '../src/core/policies/policy-registry.js';
@@ -64,6 +65,13 @@ let rateTuner: OffThreadRateTuner | null = null;
 const reclaimPending = new Set<string>();
 /** See workers/test-hooks.ts; read once, the hot path only tests a boolean. */
 const TEST_HOOKS = testHooksEnabled();
+/**
+ * `SCALER_LOOP_DELAY_LOG=SECONDS`: log this shard's event-loop delay (how long a message or timer
+ * waited behind other work: what a reply can queue behind) every SECONDS, and at shutdown.
+ * Diagnostics (docs/per-call-latency.md); off unless set.
+ */
+export const LOOP_DELAY_LOG_ENV = 'SCALER_LOOP_DELAY_LOG';
+let loopDelay: { h: IntervalHistogram; log: Logger } | null = null;
 /** Benchmark-only extra work per request (workers/bench-shard-work.ts); 0 unless set. */
 const BENCH_WORK_US = readBenchShardWorkUs();
 
@@ -197,6 +205,24 @@ function testCrashOnIdle(iid: string, rid: string): boolean {
   return true;
 }
 
+function startLoopDelayLog(log: Logger): void {
+  const secs = Number(process.env[LOOP_DELAY_LOG_ENV] ?? '');
+  if (!(secs > 0)) return;
+  const h = monitorEventLoopDelay({ resolution: 1 });
+  h.enable();
+  loopDelay = { h, log };
+  const t = setInterval(logLoopDelay, secs * 1000);
+  t.unref();
+}
+
+function logLoopDelay(): void {
+  if (loopDelay === null || loopDelay.h.count === 0) return;
+  const { h, log } = loopDelay;
+  const ms = (ns: number): number => Math.round(ns / 1e3) / 1e3;
+  log.warn({ n: h.count, p50Ms: ms(h.percentile(50)), p99Ms: ms(h.percentile(99)), p999Ms: ms(h.percentile(99.9)), maxMs: ms(h.max), meanMs: ms(h.mean) }, 'shard event-loop delay');
+  h.reset();
+}
+
 function reportJournalError(ctx: Ctx, log: Logger, e: JournalError): void {
   journalErrors++;
   log.error({ code: e.code, file: e.file, offset: e.offset }, e.message);
@@ -279,6 +305,7 @@ serveShard<ShardRequest, ShardResponse, ShardEvent, ScalerCounterField, ShardWor
       );
     }
     refreshCounters(ctx);
+    startLoopDelayLog(log);
     refreshTimer = setInterval(() => refreshCounters(ctx), COUNTER_REFRESH_MS);
     refreshTimer.unref();
     log.info(
@@ -304,6 +331,7 @@ serveShard<ShardRequest, ShardResponse, ShardEvent, ScalerCounterField, ShardWor
       platform?.abortQueuedColdStarts('scaler is shutting down');
     });
     await rateTuner?.close();
+    logLoopDelay();
     refreshCounters(ctx);
     // Every slot destroyed: nothing to recover, the file goes. Otherwise the next start finishes.
     journal?.close(true);
