@@ -122,11 +122,6 @@ export class ScalerService {
     router.on('shard-exit', (shard) => this.forgetShard(shard));
   }
 
-  /** Instances handed out and not idled (for tests and /stats). */
-  get handedOutCount(): number {
-    return this.handedOut.size;
-  }
-
   /** The instance's slot is gone (e.g. its busy lease ran out): a late Idle goes to the shard. */
   forgetInstance(instanceId: string): void {
     this.handedOut.delete(instanceId);
