@@ -20,6 +20,7 @@ import { startScalerProcess, type ScalerProcess } from '../src/sim/faults/fault-
 import { PlatformServer } from '../src/sim/live/platform-server.js';
 import { MAIN_JS, assignReq, idleReq, startHarness, type Harness } from './reliability-fixtures.js';
 import { crashDataset } from './reliability-datasets.js';
+import { TEST_HOOKS_ENV, TEST_KILL_ON_RELEASE_REQUEST_ID } from '../src/shard/test-hooks.js';
 
 const KILL_AT_MS = 5_000;
 
@@ -151,6 +152,12 @@ describe.each([
     const held = await assign(a.client, 'r1');
     const freed = await assign(a.client, 'r2');
     expect(await idle(a.client, 'r2', freed)).toBeNull();
+    // The Idle is answered by main before the shard records the release (src/server/scaler-service.ts;
+    // a kill in between is the test below): the shard has it once it counts the instance idle.
+    for (let i = 0; (await a.scaler.getJson<{ totals: Record<string, number> }>('/stats')).totals.idleInstances !== 1; i++) {
+      if (i > 100) throw new Error('the release of r2 never reached the shard');
+      await new Promise((r) => setTimeout(r, 20));
+    }
     // SIGKILL: no shutdown, the two slots stay alive on the platform and in the journal.
     a.scaler.child.kill('SIGKILL');
     await a.scaler.exited;
@@ -169,5 +176,78 @@ describe.each([
     expect(await b.scaler.stop()).toBe(0);
     scalers = [];
     expect(platform.liveSlotCount).toBe(0);
+  }, 30_000);
+});
+
+/**
+ * The Idle answered on the main thread (src/server/scaler-service.ts), the process killed before
+ * its shard recorded the release: the hook (SCALER_TEST_HOOKS=1) makes the shard drop that
+ * release and SIGKILL the process once main's OK has left. The journal file still says the
+ * instance is held by that request, so the next process adopts it busy: it is never handed out
+ * (no double assignment, though its request finished), and its slot is destroyed at the latest
+ * when that process stops (or at its busy lease): nothing leaks.
+ */
+describe('a scaler killed between an Idle’s OK and the shard’s release record', () => {
+  let platform: PlatformServer | undefined;
+  let scalers: ScalerProcess[] = [];
+  let clients: grpc.Client[] = [];
+  let dir: string | undefined;
+  afterEach(async () => {
+    for (const c of clients) c.close();
+    clients = [];
+    await Promise.all(scalers.map((s) => s.stop()));
+    scalers = [];
+    await platform?.close();
+    platform = undefined;
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+    dir = undefined;
+  });
+
+  it('restarted on its journal: the released instance is adopted busy, never handed out, destroyed at stop', async () => {
+    platform = new PlatformServer({ address: '127.0.0.1:0', createLatencyMs: 5, initDurationMs: () => 20 });
+    await platform.start();
+    dir = mkdtempSync(join(tmpdir(), 'kill-on-release-'));
+    const start = async (): Promise<{ scaler: ScalerProcess; client: ScalerClient }> => {
+      const scaler = await startScalerProcess({
+        mainJs: MAIN_JS,
+        platformAddress: platform!.target,
+        shards: 1,
+        extraArgs: ['--policy', 'fixed', '--keep-alive', '60s', '--journal', dir!],
+        env: { [TEST_HOOKS_ENV]: '1' },
+      });
+      scalers.push(scaler);
+      const client = new (loadProto().serverless.simulator.Scaler)(scaler.address, grpc.credentials.createInsecure());
+      clients.push(client);
+      return { scaler, client };
+    };
+    const assign = (c: ScalerClient, rid: string) =>
+      new Promise<string>((resolve, reject) => c.Assign(assignReq(rid, 'fn') as never, (err, r) => (err ? reject(err) : resolve(r!.assigment!.instanceId))));
+    const idle = (c: ScalerClient, rid: string, iid: string) =>
+      new Promise<grpc.ServiceError | null>((resolve) => c.Idle(idleReq(rid, 'fn', iid) as never, (err) => resolve(err)));
+
+    const a = await start();
+    const released = await assign(a.client, TEST_KILL_ON_RELEASE_REQUEST_ID);
+    const freed = await assign(a.client, 'r2');
+    expect(await idle(a.client, 'r2', freed)).toBeNull();
+    // OK from main; the shard never records the release and the process dies.
+    expect(await idle(a.client, TEST_KILL_ON_RELEASE_REQUEST_ID, released)).toBeNull();
+    await a.scaler.exited;
+    expect(a.scaler.child.signalCode).toBe('SIGKILL');
+    expect(platform.liveSlotCount).toBe(2);
+
+    const b = await start();
+    const st = await b.scaler.getJson<{ totals: Record<string, number> }>('/stats');
+    expect(st.totals).toMatchObject({ recoveredSlots: 2, adoptedBusy: 1, adoptedIdle: 1, reclaimedSlots: 0 });
+    // The idle one serves warm; the released one stays out of reach: the next Assign cold-starts.
+    expect(await assign(b.client, 'r3')).toBe(freed);
+    const fresh = await assign(b.client, 'r4');
+    expect([released, freed]).not.toContain(fresh);
+    expect((await b.scaler.getJson<{ totals: Record<string, number> }>('/stats')).totals.coldStarts).toBe(1);
+    expect(await idle(b.client, 'r3', freed)).toBeNull();
+    expect(await idle(b.client, 'r4', fresh)).toBeNull();
+    expect(await b.scaler.stop()).toBe(0);
+    scalers = [];
+    expect(platform.liveSlotCount).toBe(0);
+    expect(platform.instances.get(released)?.state).toBe('destroyed');
   }, 30_000);
 });

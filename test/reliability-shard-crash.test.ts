@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
-import { TEST_CRASH_EXIT_CODE, TEST_CRASH_INSTANCE_ID, TEST_HOOKS_ENV } from '../src/shard/test-hooks.js';
+import { TEST_CRASH_EXIT_CODE, TEST_CRASH_INSTANCE_ID, TEST_CRASH_ON_RELEASE_REQUEST_ID, TEST_HOOKS_ENV } from '../src/shard/test-hooks.js';
 import { shardForKey } from '../src/sharding/key-hash.js';
 import { assignReq, idleReq, sleep, startHarness, stateOf, type Harness } from './reliability-fixtures.js';
 
@@ -112,6 +112,49 @@ describe.each([['off'], ['on']])('shard crash, disk journal %s', (disk) => {
       expect(st.perShard[0]!.reclaimPending).toBe(0);
       expect(st.perShard[0]!.adoptedIdle + st.perShard[0]!.adoptedBusy).toBe(0);
     }
+  }, 30_000);
+});
+
+/**
+ * The Idle answered on the main thread (src/server/scaler-service.ts): the release reaches the
+ * shard afterwards, as a one-way message. The hook kills the shard's worker when that release
+ * arrives, before its core or its journal sees it: the crash lands between the Idle's OK and the
+ * release record. The dead worker's slots, the released instance's included, are destroyed by its
+ * replacement; the instance is never handed out again; nothing is left once the scaler stops.
+ */
+describe.each([['off'], ['on']])('shard crash between the Idle reply and the release record, disk journal %s', (disk) => {
+  it('the Idle is OK, the released instance is destroyed with the dead shard’s slots, never handed out again', async () => {
+    const args = ['--policy', 'fixed', '--keep-alive', '60s'];
+    if (disk === 'on') args.push('--journal', (journalDir = mkdtempSync(join(tmpdir(), 'release-crash-'))));
+    h = await startHarness({ shards: 1, platform: platformOpts, env: { [TEST_HOOKS_ENV]: '1' }, args });
+    const key = 'fn-r';
+    const rid = TEST_CRASH_ON_RELEASE_REQUEST_ID;
+    const held = (await h.assign(assignReq(rid, key))).reply!.assigment!.instanceId;
+    const other = (await h.assign(assignReq('r2', key))).reply!.assigment!.instanceId;
+    expect((await h.idle(idleReq('r2', key, other))).err).toBeNull();
+    const slots = await h.waitStats((st) => st.journaledSlots === 2 && st.totals.idleInstances === 1 && st.totals.busyInstances === 1);
+    expect(slots.perShard[0]!.routerRestarts).toBe(0);
+
+    // Answered OK by main before the shard got the release; the shard dies on receiving it.
+    const idle = await h.idle(idleReq(rid, key, held));
+    expect(idle.err).toBeNull();
+
+    // The replacement destroyed both slots: the released one too (not reused, not leaked).
+    const st = await h.waitStats(
+      (s) => s.perShard[0]!.routerRestarts === 1 && s.journaledSlots === 0 && h!.platform.liveSlotCount === 0 && (s.totals.reclaimPending ?? 0) === 0,
+      10_000,
+    );
+    expect(st.totals.liveSlots).toBe(0);
+    const destroyed = [...h.platform.instances.values()].filter((i) => i.state === 'destroyed').map((i) => i.instanceId);
+    expect(new Set(destroyed)).toEqual(new Set([held, other]));
+
+    // New requests cold-start: neither instance is ever handed out again.
+    const got = [(await h.assign(assignReq('r3', key))).reply!.assigment!.instanceId, (await h.assign(assignReq('r4', key))).reply!.assigment!.instanceId];
+    for (const iid of got) expect([held, other]).not.toContain(iid);
+    expect(new Set(got).size).toBe(2);
+    for (const [i, iid] of got.entries()) expect((await h.idle(idleReq(`r${3 + i}`, key, iid))).err).toBeNull();
+    expect(await h.scaler.stop()).toBe(0);
+    expect(h.platform.liveSlotCount).toBe(0);
   }, 30_000);
 });
 

@@ -206,6 +206,28 @@ describe.each([
     expect(await r.requestShardAsync(0, { op: 'echo', value: 'after' })).toBe('after');
   }, 10_000);
 
+  it('tellShard: one-way, in order with requests, outside the in-flight window, never shed, never answered', async () => {
+    const r = await startRouter({ shards: 1, maxInFlightPerShard: 1, maxQueuedPerShard: 1 });
+    // The window (1) and the queue (1) full of slow requests: a tell still goes in, behind them.
+    const slow = [call(r, 0, { op: 'delay', value: 's0', ms: 40 }), call(r, 0, { op: 'delay', value: 's1', ms: 40 })];
+    expect(r.tellShard(0, { op: 'add', key: 'k', n: 5 })).toBe(true);
+    expect(r.tellShard(0, { op: 'add', key: 'k', n: 2 })).toBe(true);
+    expect(r.counters.get(0, 'routerQueued')).toBe(3);
+    expect(await Promise.all(slow)).toEqual([
+      [null, 's0'],
+      [null, 's1'],
+    ]);
+    // A request made after the tells finds them handled: the channel is FIFO.
+    expect(await r.requestShardAsync(0, { op: 'add', key: 'k', n: 0 })).toBe(7);
+    // No reply came back for them (a reply with no callback would be dropped, but none is made).
+    expect(r.counters.get(0, 'routerInFlight')).toBe(0);
+    // Nor do they wait at close; an error in a one-way handler goes nowhere.
+    expect(r.tellShard(0, { op: 'fail', code: 'X', message: 'nobody hears this' })).toBe(true);
+    expect(await r.requestShardAsync(0, { op: 'echo', value: 'still fine' })).toBe('still fine');
+    await r.close();
+    expect(r.tellShard(0, { op: 'echo', value: 'late' })).toBe(false);
+  }, 10_000);
+
   it('supports async replies, handler errors and throws', async () => {
     const r = await startRouter({ shards: 1 });
     const order: number[] = [];

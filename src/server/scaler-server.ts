@@ -69,10 +69,17 @@ export class ScalerServer {
     }
     const withMetrics = config.statsPort !== 0;
     const functionSlots = withMetrics && config.metricsTopFunctions > 0 ? new FunctionSlotTally() : undefined;
+    // Set once the gRPC front exists; slot events can come before (recovery during the shards' init).
+    let service: ScalerService | undefined;
     const onEvent = (shard: number, ev: ShardEvent): void => {
       if (ev.t === 'journal-error') {
         journalStatus.errors.push({ code: ev.code, file: ev.file, offset: ev.offset, message: ev.message });
         return;
+      }
+      // A handed-out instance whose slot is gone (its busy lease ran out): its late Idle is the shard's.
+      if (ev.t === 'slot-destroyed' && service !== undefined) {
+        const iid = journal.instanceOf(shard, ev.slotId);
+        if (iid !== '') service.forgetInstance(iid);
       }
       journal.apply(shard, ev);
       functionSlots?.apply(ev);
@@ -138,12 +145,14 @@ export class ScalerServer {
     const handlerOptions = { maxAssignsPerShard: config.maxInFlightPerShard };
     try {
       if (config.grpcServer === 'http2') {
-        const h2 = await H2ScalerServer.listen({ address: config.address, service: new ScalerService(router, handlerOptions), log });
+        service = new ScalerService(router, handlerOptions);
+        const h2 = await H2ScalerServer.listen({ address: config.address, service, log });
         grpcServer = h2;
         port = h2.port;
       } else {
         const g = new grpc.Server(GRPC_SERVER_OPTIONS);
-        const handlers = createScalerHandlers(router, handlerOptions);
+        service = new ScalerService(router, handlerOptions);
+        const handlers = createScalerHandlers(service);
         g.addService(
           (proto ?? loadProto()).serverless.simulator.Scaler.service,
           metrics === undefined ? handlers : instrumentScalerHandlers(handlers, metrics.rpc),

@@ -70,18 +70,65 @@ export type AssignDone = (code: grpc.status, details: string, instanceId: string
 export type IdleDone = (code: grpc.status, details: string) => void;
 
 /**
+ * An instance this process handed out (its Assign was answered OK) whose Idle has not come yet:
+ * what that Idle must name to be answered on the main thread.
+ */
+interface HandedOut {
+  readonly rid: string;
+  readonly key: string;
+  readonly shard: number;
+}
+
+/**
  * The `Scaler` service on the main thread, independent of the gRPC transport: validate, route
  * by function key, answer when the shard does. No pool work happens here.
+ *
+ * Idle off the shard's path: every Assign reply passes through here, so this thread knows each
+ * instance it handed out and to which request. An Idle naming exactly that (instance, request,
+ * function) is answered OK at once, and the release goes to the shard as a one-way message on
+ * the same ordered channel (`ShardRouter.tellShard`): an Assign of the same function sent after
+ * it still finds the released instance, and need_destroy still destroys it. The shard would have
+ * answered OK to that Idle (the instance is busy with that request; nothing else can release
+ * it), so the answer is the same, only sooner. Any other Idle (unknown instance, another request,
+ * another function, a duplicate, an instance handed out before a shard crash) is forwarded and
+ * answered by the shard as before.
+ *
+ * A crash between that answer and the shard's release record: the shard worker dying (the
+ * process lives) loses the message with the worker; its replacement destroys every slot the dead
+ * one had (main's slot journal hands them over), this one included, so nothing leaks and the
+ * instance is never handed out again. The whole process dying: the journal file still says the
+ * instance is held by that request, so the next process adopts it busy, awaiting an Idle the
+ * platform already had answered: it is never handed out, and its slot goes at the busy lease
+ * (BUSY_LEASE_TIMEOUT_FACTOR x the function's timeout + BUSY_LEASE_GRACE_MS) or at shutdown,
+ * whichever first. See docs/per-call-latency.md.
  */
 export class ScalerService {
   private readonly maxAssigns: number;
   private readonly retryOnCrash: boolean;
   private readonly outstanding: Int32Array;
+  /**
+   * Instance id -> the request holding it, for instances handed out and not idled. Bounded by
+   * what is held: an entry goes at its Idle, with its shard's crash, or when its slot is
+   * destroyed (a request that never sends its Idle: the shard's busy lease).
+   */
+  private readonly handedOut = new Map<string, HandedOut>();
 
   constructor(private readonly router: ScalerRouter, opts: ScalerHandlerOptions = {}) {
     this.maxAssigns = opts.maxAssignsPerShard ?? Infinity;
     this.retryOnCrash = opts.retryOnShardCrash !== false;
     this.outstanding = new Int32Array(router.shards);
+    // The replacement worker knows nothing of what the dead one handed out (it destroys those
+    // slots): their Idles go to it, which accepts each one once (ScalerCore.destroyOrphanSlot).
+    router.on('shard-exit', (shard) => this.forgetShard(shard));
+  }
+
+  /** The instance's slot is gone (e.g. its busy lease ran out): a late Idle goes to the shard. */
+  forgetInstance(instanceId: string): void {
+    this.handedOut.delete(instanceId);
+  }
+
+  private forgetShard(shard: number): void {
+    for (const [iid, h] of this.handedOut) if (h.shard === shard) this.handedOut.delete(iid);
   }
 
   assign(req: AssignRequestShape, call: ScalerCall, done: AssignDone): void {
@@ -125,13 +172,15 @@ export class ScalerService {
       }
       const expired = !call.cancelled && call.deadlineLeftMs() < ASSIGN_DEADLINE_MARGIN_MS;
       if (call.cancelled || expired) {
-        // Nobody will ever Idle this instance: hand it straight back so it is not lost.
-        router.requestShard(shard, { op: ShardOp.Idle, rid, key, iid: iid!, nd: false, dur: 0 }, noop);
+        // Nobody will ever Idle this instance: hand it straight back so it is not lost (never
+        // entered in `handedOut`, so a stray Idle for it is the shard's to judge).
+        router.tellShard(shard, { op: ShardOp.Idle, rid, key, iid: iid!, nd: false, dur: 0 });
         // A cancelled call drops this answer on the wire; it still counts as CANCELLED in /metrics.
         if (expired) done(grpc.status.DEADLINE_EXCEEDED, `assign "${rid}" answered too close to its deadline; instance returned`, '');
         else done(grpc.status.CANCELLED, `assign "${rid}" cancelled by the client; instance returned`, '');
         return;
       }
+      this.handedOut.set(iid!, { rid, key, shard });
       done(grpc.status.OK, '', iid!);
     };
     router.requestShard(shard, msg, onReply);
@@ -146,9 +195,19 @@ export class ScalerService {
     const a = req.assigment!;
     const result = req.result;
     const key = a.metaKey;
+    const iid = a.instanceId;
+    const msg: ShardRequest = { op: ShardOp.Idle, rid: a.requestId, key, iid, nd: result?.needDestroy === true, dur: result?.durationInMs ?? 0 };
+    const held = this.handedOut.get(iid);
+    if (held !== undefined && held.rid === a.requestId && held.key === key && this.router.tellShard(held.shard, msg)) {
+      // The one Idle of the request this process handed the instance to: answered here, the
+      // release follows on the shard's ordered channel (see the class comment for a crash now).
+      this.handedOut.delete(iid);
+      done(grpc.status.OK, '');
+      return;
+    }
     this.router.request(
       key,
-      { op: ShardOp.Idle, rid: a.requestId, key, iid: a.instanceId, nd: result?.needDestroy === true, dur: result?.durationInMs ?? 0 },
+      msg,
       (err) => {
         if (err !== null) {
           const g = toGrpcError(err);
@@ -180,9 +239,9 @@ class GrpcJsCall implements ScalerCall {
   }
 }
 
-/** The service as grpc-js handlers (`--grpc-server grpc-js`). */
-export function createScalerHandlers(router: ScalerRouter, opts: ScalerHandlerOptions = {}): ScalerHandlers {
-  const service = new ScalerService(router, opts);
+/** The service as grpc-js handlers (`--grpc-server grpc-js`): a service, or a router to make one for. */
+export function createScalerHandlers(routerOrService: ScalerRouter | ScalerService, opts: ScalerHandlerOptions = {}): ScalerHandlers {
+  const service = routerOrService instanceof ScalerService ? routerOrService : new ScalerService(routerOrService, opts);
   return {
     Assign(call, cb: grpc.sendUnaryData<AssignReply>) {
       const req = call.request;

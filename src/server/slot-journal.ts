@@ -24,6 +24,11 @@ export class SlotJournal {
     else if (ev.t === 'slot-destroyed') m.delete(ev.slotId);
   }
 
+  /** The instance id of a live slot of `shard` ('' when unknown or not yet initialising). */
+  instanceOf(shard: number, slotId: string): string {
+    return this.perShard[shard]?.get(slotId)?.[1] ?? '';
+  }
+
   /** [slot id, memory MB, instance id] of every live slot of `shard`. */
   liveSlots(shard: number): Array<[string, number, string]> {
     const out: Array<[string, number, string]> = [];

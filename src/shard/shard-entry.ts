@@ -2,6 +2,7 @@
  * A shard worker: owns the pools, timers and platform client of the functions hashed to its
  * shard. A thin adapter: the decisions are `ScalerCore`'s, the messaging is the sharding layer's.
  */
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { RealClock } from '../core/real-clock.js';
 import { ScalerCore } from '../core/scaler-core.js';
 import { createPolicy } from '../core/policies/policy-registry.js';
@@ -17,12 +18,20 @@ import { ShardOp, type ShardEvent, type ShardRequest, type ShardResponse, type S
 import { serveShard, type ShardContext, type ShardReply, type SharedCounters } from '../sharding/index.js';
 import { ScalerErrorCode } from '../core/types.js';
 import { readBenchShardWorkUs, spinMicros } from './bench-shard-work.js';
-import { TEST_CRASH_EXIT_CODE, TEST_CRASH_INSTANCE_ID, testHooksEnabled } from './test-hooks.js';
+import {
+  TEST_CRASH_EXIT_CODE,
+  TEST_CRASH_INSTANCE_ID,
+  TEST_CRASH_ON_RELEASE_REQUEST_ID,
+  TEST_KILL_DELAY_MS,
+  TEST_KILL_ON_RELEASE_REQUEST_ID,
+  testHooksEnabled,
+} from './test-hooks.js';
 import type { JournalError } from '../journal/journal-error.js';
 import { JournalFile } from '../journal/journal-file.js';
 import { JournalingPlatform } from '../journal/journaling-platform.js';
 import { recoverSlots, type RecoveryCounts, type RecoveryTarget } from '../journal/recover-slots.js';
 import type { Logger } from '../logger.js';
+import { OffThreadRateTuner, tunerThreadEnabled } from './off-thread-rate-tuner.js';
 
 /** Slot time integrates continuously: refresh the shared score sums at least this often. */
 export const COUNTER_REFRESH_MS = 250;
@@ -48,11 +57,23 @@ let journalErrors = 0;
 let tornBytes = 0;
 let lostCreatesAtCrash = 0;
 let recovery: RecoveryCounts = { recovered: 0, adoptedIdle: 0, adoptedBusy: 0, reclaimed: 0 };
+/**
+ * The adaptive policy's exchange-rate tuner, on its own thread (null: not adaptive, or
+ * SCALER_TUNER_THREAD=off): its counterfactual runs are CPU work no reply should wait behind.
+ */
+let rateTuner: OffThreadRateTuner | null = null;
 /** Recovered slots whose destroy has not been answered yet. */
 const reclaimPending = new Set<string>();
 /** See test-hooks.ts; read once, the hot path only tests a boolean. */
 const TEST_HOOKS = testHooksEnabled();
-/** Benchmark-only extra work per request (bench-shard-work.ts); 0 unless set. */
+/**
+ * `SCALER_LOOP_DELAY_LOG=SECONDS`: log this shard's event-loop delay (how long a message or timer
+ * waited behind other work: what a reply can queue behind) every SECONDS, and at shutdown.
+ * Diagnostics (docs/per-call-latency.md); off unless set.
+ */
+export const LOOP_DELAY_LOG_ENV = 'SCALER_LOOP_DELAY_LOG';
+let loopDelay: { h: IntervalHistogram; log: Logger } | null = null;
+/** Benchmark-only extra work per request (src/shard/bench-shard-work.ts); 0 unless set. */
 const BENCH_WORK_US = readBenchShardWorkUs();
 
 function writeCounters(ctx: Ctx): void {
@@ -156,7 +177,7 @@ function handle(msg: ShardRequest, reply: ShardReply<ShardResponse>, ctx: Ctx): 
       );
       break;
     case ShardOp.Idle: {
-      if (TEST_HOOKS && msg.iid === TEST_CRASH_INSTANCE_ID) process.exit(TEST_CRASH_EXIT_CODE);
+      if (TEST_HOOKS && testCrashOnIdle(msg.iid, msg.rid)) return;
       // The request holding the instance, read before the core may hand it to a waiter.
       const held = journal === null ? '' : (c.liveInstances.get(msg.iid)?.busyRequestId ?? '');
       const err = c.idle({ requestId: msg.rid, metaKey: msg.key, instanceId: msg.iid, needDestroy: msg.nd, durationMs: msg.dur });
@@ -175,6 +196,32 @@ function handle(msg: ShardRequest, reply: ShardReply<ShardResponse>, ctx: Ctx): 
       break;
   }
   markDirty(ctx);
+}
+
+/** src/shard/test-hooks.ts: true when the hook took this Idle (the worker is going down). */
+function testCrashOnIdle(iid: string, rid: string): boolean {
+  if (iid === TEST_CRASH_INSTANCE_ID || rid === TEST_CRASH_ON_RELEASE_REQUEST_ID) process.exit(TEST_CRASH_EXIT_CODE);
+  if (rid !== TEST_KILL_ON_RELEASE_REQUEST_ID) return false;
+  setTimeout(() => process.kill(process.pid, 'SIGKILL'), TEST_KILL_DELAY_MS);
+  return true;
+}
+
+function startLoopDelayLog(log: Logger): void {
+  const secs = Number(process.env[LOOP_DELAY_LOG_ENV] ?? '');
+  if (!(secs > 0)) return;
+  const h = monitorEventLoopDelay({ resolution: 1 });
+  h.enable();
+  loopDelay = { h, log };
+  const t = setInterval(logLoopDelay, secs * 1000);
+  t.unref();
+}
+
+function logLoopDelay(): void {
+  if (loopDelay === null || loopDelay.h.count === 0) return;
+  const { h, log } = loopDelay;
+  const ms = (ns: number): number => Math.round(ns / 1e3) / 1e3;
+  log.warn({ n: h.count, p50Ms: ms(h.percentile(50)), p99Ms: ms(h.percentile(99)), p999Ms: ms(h.percentile(99.9)), maxMs: ms(h.max), meanMs: ms(h.mean) }, 'shard event-loop delay');
+  h.reset();
 }
 
 function reportJournalError(ctx: Ctx, log: Logger, e: JournalError): void {
@@ -221,7 +268,10 @@ serveShard<ShardRequest, ShardResponse, ShardEvent, ScalerCounterField, ShardWor
       // waits for a permit (else a broken instance whose destroy was queued at a kill would be
       // taken over as idle); a CreateSlot waiting for one is then counted as in flight.
       platform: journal === null ? platform : new JournalingPlatform(platform, journal),
-      policy: createPolicy(wd.policy, { keepAliveMs: wd.keepAliveMs }),
+      policy: createPolicy(wd.policy, {
+        keepAliveMs: wd.keepAliveMs,
+        rateTuner: tunerThreadEnabled() ? (setup) => (rateTuner = new OffThreadRateTuner(setup)) : undefined,
+      }),
       instanceIdPrefix: wd.instancePrefix,
       totals: () => globalTotals(ctx.counters),
       logger: log,
@@ -265,6 +315,7 @@ serveShard<ShardRequest, ShardResponse, ShardEvent, ScalerCounterField, ShardWor
       );
     }
     refreshCounters(ctx);
+    startLoopDelayLog(log);
     refreshTimer = setInterval(() => refreshCounters(ctx), COUNTER_REFRESH_MS);
     refreshTimer.unref();
     log.info(
@@ -289,6 +340,8 @@ serveShard<ShardRequest, ShardResponse, ShardEvent, ScalerCounterField, ShardWor
       // slots to destroy; failed, the core counts them out instead of retrying.
       platform?.abortQueuedColdStarts('scaler is shutting down');
     });
+    await rateTuner?.close();
+    logLoopDelay();
     refreshCounters(ctx);
     // Every slot destroyed: nothing to recover, the file goes. Otherwise the next start finishes.
     journal?.close(true);

@@ -7,6 +7,7 @@
 export { FNV1A_32_OFFSET_BASIS, FNV1A_32_PRIME, fnv1a32, hashKey, mix32, reduceHash, shardForKey } from './key-hash.js';
 export {
   DEFAULT_BATCH_FLUSH,
+  ONE_WAY_ID,
   OutKind,
   RingBell,
   scheduleFlush,

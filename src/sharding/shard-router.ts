@@ -22,6 +22,7 @@ import { DEFAULT_RING_BYTES, RingConsumer, RingProducer, createRingBuffer, maxRe
 import { WireReader, WireWriter, type ShardCodec } from './shard-wire.js';
 import {
   DEFAULT_BATCH_FLUSH,
+  ONE_WAY_ID,
   OutKind,
   RingBell,
   SHARD_BOOTSTRAP_MARKER,
@@ -132,7 +133,7 @@ interface ShardState<Req, Res> {
   overflow: unknown[];
   overflowHead: number;
   flushScheduled: boolean;
-  /** FIFO of waiting requests as flat [body, cb, body, cb, ...] from `queueHead`. */
+  /** FIFO of waiting requests as flat [body, cb, body, cb, ...] from `queueHead` (cb null: one-way). */
   queue: unknown[];
   queueHead: number;
   flush: () => void;
@@ -318,6 +319,31 @@ export class ShardRouter<Req, Res, Ev = never, F extends string = never> {
         shard,
       );
     }
+  }
+
+  /**
+   * One-way message to `shard`: the worker's handler gets it like a request (its reply goes
+   * nowhere). It travels on the same ordered channel as requests, after every request made before
+   * it and before every one made after, so a request that depends on it finds it handled. It takes
+   * no place in the in-flight window and is never shed (it waits in the queue, whatever its length,
+   * while the worker is not ready or requests queue ahead of it). It is lost, with the requests in
+   * flight, if the worker dies before handling it: the embedder's crash recovery must cover that.
+   * Returns false, sending nothing, when the router is closed, the shard is dead for good or the
+   * message is larger than a ring record.
+   */
+  tellShard(shard: number, body: Req): boolean {
+    const s = this.states[shard];
+    if (s === undefined) throw new RangeError(`shard ${shard} out of range [0, ${this.shards})`);
+    if (this.closing || s.dead) return false;
+    if (this.codec !== null && 4 + this.codec.requestBytes(body) > this.maxRecord) return false;
+    this.counters.addAt(shard, IDX_REQUESTS, 1);
+    if (s.ready && queueLength(s) === 0) {
+      this.send(s, body, null);
+    } else {
+      s.queue.push(body, null);
+      this.counters.setAt(shard, IDX_QUEUED, queueLength(s));
+    }
+    return true;
   }
 
   requestAsync(key: string, body: Req): Promise<Res> {
@@ -652,10 +678,14 @@ export class ShardRouter<Req, Res, Ev = never, F extends string = never> {
     s.restartTimer.unref();
   }
 
-  private send(s: ShardState<Req, Res>, body: Req, cb: ShardCallback<Res>): void {
-    const id = s.freeIds.length > 0 ? s.freeIds.pop()! : s.cbs.length;
-    s.cbs[id] = cb;
-    s.inFlight++;
+  /** `cb` null: a one-way message (no callback slot, outside the in-flight window). */
+  private send(s: ShardState<Req, Res>, body: Req, cb: ShardCallback<Res> | null): void {
+    let id = ONE_WAY_ID;
+    if (cb !== null) {
+      id = s.freeIds.length > 0 ? s.freeIds.pop()! : s.cbs.length;
+      s.cbs[id] = cb;
+      s.inFlight++;
+    }
     if (s.tx !== null) {
       if (s.overflowHead !== s.overflow.length || !this.writeRequest(s, id, body)) s.overflow.push(id, body);
     } else {
@@ -726,9 +756,9 @@ export class ShardRouter<Req, Res, Ev = never, F extends string = never> {
   private pump(s: ShardState<Req, Res>): void {
     if (!s.ready || queueLength(s) === 0) return;
     const q = s.queue;
-    while (s.inFlight < this.maxInFlight && s.queueHead < q.length) {
+    while (s.queueHead < q.length && (s.inFlight < this.maxInFlight || q[s.queueHead + 1] === null)) {
       const body = q[s.queueHead] as Req;
-      const cb = q[s.queueHead + 1] as ShardCallback<Res>;
+      const cb = q[s.queueHead + 1] as ShardCallback<Res> | null;
       q[s.queueHead] = undefined;
       q[s.queueHead + 1] = undefined;
       s.queueHead += 2;
@@ -771,6 +801,8 @@ export class ShardRouter<Req, Res, Ev = never, F extends string = never> {
     s.queueHead = 0;
     this.counters.setAt(s.index, IDX_QUEUED, 0);
     for (let i = from + 1; i < q.length; i += 2) {
+      // One-way messages have nobody to tell.
+      if (q[i] === null) continue;
       try {
         (q[i] as ShardCallback<Res>)(new ShardError(code, message, s.index));
       } catch (err) {

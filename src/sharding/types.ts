@@ -47,6 +47,13 @@ export type ShardCallback<Res> = (err: ShardError | null, res?: Res) => void;
 /** One request: router-assigned id (unique per router) and the user's body. */
 export type RequestEntry<Req> = readonly [id: number, body: Req];
 
+/**
+ * Request id of a one-way message (`ShardRouter.tellShard`): the worker handles it like a
+ * request and sends nothing back. Never a callback slot (those count up from 0 and are bounded
+ * by the in-flight window).
+ */
+export const ONE_WAY_ID = 0xffffffff;
+
 export interface RequestBatchMessage<Req> {
   readonly type: 'requests';
   readonly items: RequestEntry<Req>[];

@@ -12,6 +12,7 @@ import { SharedCounters, type CounterLayout } from './shared-counters.js';
 import { RingConsumer, RingProducer, maxRecordBytes } from './shared-ring.js';
 import { WireReader, WireWriter, type ShardCodec } from './shard-wire.js';
 import {
+  ONE_WAY_ID,
   OutKind,
   RingBell,
   ShardErrorCode,
@@ -42,6 +43,10 @@ export interface ShardWorkerStats {
   pending: number;
   /** Replies ignored because the request was already answered. */
   duplicateReplies: number;
+  /** One-way messages received (`ShardRouter.tellShard`; included in `requestsReceived`). */
+  oneWayReceived: number;
+  /** Error replies to one-way messages (nobody to send them to; counted, dropped). */
+  oneWayErrors: number;
 }
 
 export interface ShardContext<Ev, F extends string = string, W = unknown> {
@@ -130,6 +135,8 @@ export function serveShard<Req, Res, Ev = never, F extends string = string, W = 
     batchesSent: 0,
     pending: 0,
     duplicateReplies: 0,
+    oneWayReceived: 0,
+    oneWayErrors: 0,
   };
 
   let out: OutEntry<Res, Ev>[] = [];
@@ -248,12 +255,19 @@ export function serveShard<Req, Res, Ev = never, F extends string = string, W = 
 
   const makeReply = (id: number): ShardReply<Res> => {
     let done = false;
+    // A one-way message (ShardRouter.tellShard): settled like a request, answered to nobody.
+    const oneWay = id === ONE_WAY_ID;
+    if (oneWay) stats.oneWayReceived++;
     const reply = ((res: Res): void => {
       if (done) {
         stats.duplicateReplies++;
         return;
       }
       done = true;
+      if (oneWay) {
+        settled();
+        return;
+      }
       if (codec !== null && 5 + codec.replyBytes(res) > maxRecord) {
         send(OutKind.Error, id, TOO_LARGE_CODE, `reply larger than a ring record (${maxRecord} bytes)`);
       } else {
@@ -267,6 +281,11 @@ export function serveShard<Req, Res, Ev = never, F extends string = string, W = 
         return;
       }
       done = true;
+      if (oneWay) {
+        stats.oneWayErrors++;
+        settled();
+        return;
+      }
       if (codec !== null && code.length + message.length > maxErrorChars) {
         code = code.slice(0, 64);
         message = message.slice(0, maxErrorChars - code.length);

@@ -1,4 +1,5 @@
 import type { ScalingPolicy } from '../policy.js';
+import type { RateTunerFactory } from './adaptive/rate-tuner.js';
 import { ADAPTIVE_DEFAULTS, AdaptivePolicy, type AdaptivePolicyOptions } from './adaptive/adaptive-policy.js';
 import { FixedKeepAlivePolicy } from './fixed-keep-alive.js';
 import { HybridHistogramPolicy } from './hybrid-histogram.js';
@@ -11,6 +12,8 @@ export interface PolicyOptions {
   keepAliveMs?: number;
   /** `adaptive`'s switches (ablations), from a spec like `adaptive(prewarm=off,growth=off)`. */
   adaptive?: AdaptivePolicyOptions;
+  /** What runs `adaptive`'s exchange-rate tuner (default: in the policy's thread; see rate-tuner.ts). */
+  rateTuner?: RateTunerFactory<Required<AdaptivePolicyOptions>>;
 }
 
 type PolicyFactory = (opts: PolicyOptions) => ScalingPolicy;
@@ -18,7 +21,7 @@ type PolicyFactory = (opts: PolicyOptions) => ScalingPolicy;
 const FACTORIES: Record<string, { describe: string; create: PolicyFactory }> = {
   adaptive: {
     describe: 'score-priced: exchange rate by counterfactual runs, idle plans, stream-aware queue model (default); switches: adaptive(prewarm=off,...)',
-    create: (o) => new AdaptivePolicy(o.adaptive),
+    create: (o) => new AdaptivePolicy(o.adaptive, o.rateTuner),
   },
   fixed: {
     describe: `fixed keep-alive, --keep-alive DURATION (default ${DEFAULT_KEEP_ALIVE_MS / 1000}s)`,

@@ -11,7 +11,7 @@
  * `forEachRequestFieldsParallel`; the bootstrap reports a death of the thread before this settles.
  */
 import type { MetaRecord } from '../contest/dataset-types.js';
-import { lowerThisThreadPriority } from './thread-priority.js';
+import { lowerThisThreadPriority } from '../../thread-priority.js';
 import {
   CHUNK_MORE,
   CONTROL_CANCEL,

@@ -17,7 +17,7 @@ import type { FaultInjector, FunctionResolver } from './platform-server.js';
 import { FaultPlan, liveFaultInjector } from './fault-plan.js';
 import type { WorkerFaultPlan } from './platform-worker-protocol.js';
 import { ThreadedPlatform, platformWorkerAvailable } from './threaded-platform.js';
-import { DEFAULT_SCALER_ADDRESS, LATE_DISPATCH_MS, Replayer } from './replayer.js';
+import { DEFAULT_SCALER_ADDRESS, LATE_DISPATCH_MS, Replayer, type ReplayerOptions } from './replayer.js';
 import { renderTextReport, toJsonLine } from '../reports/report-text.js';
 import { ScoreBook } from '../scoring/score-book.js';
 import { spawnScaler, type ScalerExit, type SpawnedScaler } from './scaler-process.js';
@@ -91,6 +91,10 @@ export interface LiveRunOptions {
   readonly onPlatform?: (platform: LivePlatform) => void;
   /** Called once the statistics server listens, with its bound port. */
   readonly onStats?: (port: number) => void;
+  /** Called once the spawned scaler (`scalerCmd`) accepts connections, with its process id. */
+  readonly onScaler?: (pid: number) => void;
+  /** Passed to the replayer: each request's calls, with their latency and class. */
+  readonly onCall?: ReplayerOptions['onCall'];
 }
 
 export interface LiveRunResult {
@@ -301,6 +305,7 @@ export async function runLiveSeries(opts: LiveSeriesOptions): Promise<LiveRunRes
       proc = spawnScalerCmd(opts, scalerAddress, platform.target, journalDir);
     }
     await waitForScaler(proc, scalerAddress, opts.scalerStartTimeoutMs ?? DEFAULT_SCALER_START_TIMEOUT_MS);
+    if (proc?.child.pid !== undefined) opts.onScaler?.(proc.child.pid);
     if (statsAddress !== null) {
       stats = new StatsServer({ address: statsAddress, stats: () => book.liveStats(clock.now()) });
       const port = await stats.start();
@@ -329,6 +334,7 @@ export async function runLiveSeries(opts: LiveSeriesOptions): Promise<LiveRunRes
         lookAheadMs: opts.lookAheadMs,
         clock,
         onStart: opts.faultPlan === undefined ? undefined : startFaultClock,
+        onCall: opts.onCall,
       });
       const replay = await replayer.run();
       // The book is final: late destroys must not be charged to (or alter) this run.

@@ -52,6 +52,34 @@ export interface ReplayFailure {
   readonly endedAtMs: number;
 }
 
+/**
+ * How an Assign was served, as the score book's cost split classes it (`RequestClass`, from the
+ * platform's view): `hit`, an instance ready and idle when the Assign was sent (the scaler only
+ * had to hand it out); `wait`, an existing instance that was still busy or starting; `cold`, an
+ * instance whose CreateSlot began after the Assign was sent; `failed`, no valid instance (an
+ * error, or one the ledger does not know, e.g. a no-op server's).
+ */
+export type AssignClass = 'hit' | 'wait' | 'cold' | 'failed';
+
+const ASSIGN_CLASS_OF: Readonly<Record<RequestClass, AssignClass>> = {
+  [RequestClass.Hit]: 'hit',
+  [RequestClass.BusyWait]: 'wait',
+  [RequestClass.ColdStart]: 'cold',
+  [RequestClass.Failed]: 'failed',
+  [RequestClass.Unclassified]: 'failed',
+};
+
+/** One request's calls as the client saw them (`ReplayerOptions.onCall`). */
+export interface ReplayCall {
+  readonly assign: AssignClass;
+  /** The Assign returned OK with an instance id (whatever the ledger says of it). */
+  readonly assignOk: boolean;
+  readonly assignMs: number;
+  /** NaN when no Idle was sent. */
+  readonly idleMs: number;
+  readonly idleOk: boolean;
+}
+
 /** Reasons a request counts as failed (keys of `ReplayResult.failures`). */
 export const FailureReason = {
   UnknownMeta: 'unknown-meta',
@@ -116,6 +144,8 @@ export interface ReplayerOptions {
   readonly onStart?: () => void;
   /** Called for each failed request, once its outcome is known. */
   readonly onFailure?: (f: ReplayFailure) => void;
+  /** Called for each request once its calls are done: per-call latency by class (benchmarks). */
+  readonly onCall?: (c: ReplayCall) => void;
 }
 
 export interface ReplayResult {
@@ -450,6 +480,7 @@ export class Replayer {
     if (assignment === null || failure === FailureReason.AssignEmpty) {
       if (failure !== undefined) this.reportFailure(requestId, failure, 'assign', sentAtMs, assign.latencyMs);
       this.record(rec, meta, assign.latencyMs, 0, failure, false, false, undefined, undefined);
+      this.opts.onCall?.({ assign: 'failed', assignOk: false, assignMs: assign.latencyMs, idleMs: NaN, idleOk: false });
       return;
     }
 
@@ -509,6 +540,7 @@ export class Replayer {
       if (failure !== undefined) this.reportFailure(requestId, failure, 'idle', idleSentAtMs, idle.latencyMs);
     }
     this.record(rec, meta, assign.latencyMs, idle.latencyMs, failure, coldStart, holding, execAtMs, (inst as InstanceEntry | undefined)?.slotId, requestClass);
+    this.opts.onCall?.({ assign: ASSIGN_CLASS_OF[requestClass], assignOk: true, assignMs: assign.latencyMs, idleMs: idle.latencyMs, idleOk: idle.err === null });
   }
 
   private reportFailure(requestId: string, reason: string, call: 'assign' | 'idle', startedAtMs: number, latencyMs: number): void {

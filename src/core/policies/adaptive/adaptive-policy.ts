@@ -8,6 +8,7 @@ import { DEFAULT_CREATE_MS, DEFAULT_INIT_MS, type FunctionStats } from '../../fu
 import type { ReplayLatencies } from './replay-platform.js';
 import { coldStartsWorthIt, MAX_SIMULATED_WAITERS, sizedCapacity } from './queue-plan.js';
 import { bestIdlePlan, gapKeepCost, gapPlanCost, keepCost, missCost, prewarmMarginMs, type IdlePlan, type IdlePrices } from './idle-plan.js';
+import type { RateTuner, RateTunerFactory, RateTunerSetup } from './rate-tuner.js';
 
 /**
  * The tuner's rates with the keep-alive baselines in reach: past 10, a run keeps idle instances
@@ -260,7 +261,7 @@ export class AdaptivePolicy implements ScalingPolicy {
   private readonly opts: Required<AdaptivePolicyOptions>;
   /** Shadow tallies of young functions, pooled: the keep-alive prior for new functions. */
   private readonly population = new PopulationTallies();
-  private tuner: ExchangeRateTuner | undefined = undefined;
+  private tuner: RateTuner | undefined = undefined;
   private rate = INITIAL_EXCHANGE_RATE;
   /** What the counterfactual runs' platform takes its latencies from: the live pools' measurements. */
   private readonly statsByKey = new Map<string, FunctionStats>();
@@ -271,7 +272,12 @@ export class AdaptivePolicy implements ScalingPolicy {
   private readonly recentStarts: { m: FunctionModel; key: string; at: number }[] = [];
   private priorRate = INITIAL_EXCHANGE_RATE;
 
-  constructor(opts: AdaptivePolicyOptions = {}) {
+  /**
+   * `tuner`: what chooses the exchange rate under `pricing: 'counterfactual'` (default: the
+   * counterfactual runs in this thread, {@link inThreadRateTuner}; a shard worker runs them on a
+   * thread of their own).
+   */
+  constructor(opts: AdaptivePolicyOptions = {}, private readonly tunerFactory: RateTunerFactory<Required<AdaptivePolicyOptions>> = inThreadRateTuner) {
     this.opts = { ...ADAPTIVE_DEFAULTS, ...opts };
   }
 
@@ -283,13 +289,7 @@ export class AdaptivePolicy implements ScalingPolicy {
       createMs: () => this.createMs,
       initMs: (meta) => stats.get(meta.key)?.initMs ?? DEFAULT_INIT_MS,
     };
-    this.tuner = new ExchangeRateTuner({
-      runFor: (rate, startMs) => new CounterfactualRun(startMs, new AdaptivePolicy({ ...this.opts, exchangeRate: rate }), latencies, env.rpcOverheadMs),
-      defer: (fn) => env.defer(fn),
-      rates: this.opts.wideGrid ? WIDE_EXCHANGE_RATE_GRID : EXCHANGE_RATE_GRID,
-      judge: this.opts.wholeRunJudge ? 'run' : 'window',
-      earlyJudge: this.opts.earlyJudge,
-    });
+    this.tuner = this.tunerFactory({ policyOptions: this.opts, latencies, rpcOverheadMs: env.rpcOverheadMs, defer: (fn) => env.defer(fn) });
   }
 
   /** The tuned exchange rate (undefined when fixed or priced otherwise). */
@@ -760,4 +760,16 @@ export function coldPriorRate(ratio: number): number {
 function clamp(ms: number): number {
   if (!(ms > MIN_KEEP_MS)) return MIN_KEEP_MS;
   return ms > MAX_KEEP_MS ? MAX_KEEP_MS : ms;
+}
+
+/** The exchange-rate tuner in the policy's own thread: its counterfactual runs are this policy at the grid's rates. */
+export function inThreadRateTuner(setup: RateTunerSetup<Required<AdaptivePolicyOptions>>): RateTuner {
+  const { policyOptions, latencies, rpcOverheadMs } = setup;
+  return new ExchangeRateTuner({
+    runFor: (rate, startMs) => new CounterfactualRun(startMs, new AdaptivePolicy({ ...policyOptions, exchangeRate: rate }), latencies, rpcOverheadMs),
+    defer: setup.defer,
+    rates: policyOptions.wideGrid ? WIDE_EXCHANGE_RATE_GRID : EXCHANGE_RATE_GRID,
+    judge: policyOptions.wholeRunJudge ? 'run' : 'window',
+    earlyJudge: policyOptions.earlyJudge,
+  });
 }
