@@ -241,14 +241,15 @@ describe('a stream flood against a whole scaler (--grpc-server http2)', () => {
       for (let batch = 0; batch < streams; batch += 1000) {
         const frames: Buffer[] = [];
         for (let i = batch; i < batch + 1000; i++) frames.push(block(2 * i + 1));
-        if (!c.sock.write(Buffer.concat(frames))) await new Promise((r) => c.sock.once('drain', r));
         if (c.closed) break;
+        // The server may close the connection mid-flood: wait for whichever comes first.
+        if (!c.sock.write(Buffer.concat(frames))) await new Promise((r) => (c.sock.once('drain', r), c.sock.once('close', r)));
       }
       await waitFor('the connection to close', () => c.closed, 20_000);
       await sleep(200);
       const growth = sampler.stop() - before;
-      const refused = [...c.streams.values()].filter((s) => s.reset === H2.REFUSED_STREAM).length;
-      expect(refused).toBeGreaterThanOrEqual(1);
+      // The refusals' RST_STREAMs may still be queued when the session is destroyed (they are then
+      // never sent): the server's count shows them, the client only the GOAWAY.
       expect(c.reader.goaways).toContain(H2.ENHANCE_YOUR_CALM);
       expect(growth).toBeLessThan(64 * MiB);
       expect(await peerLimitCount(scaler.statsPort, 'server', 'pending_body_streams')).toBeGreaterThan(1_024);
