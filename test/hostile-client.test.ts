@@ -248,9 +248,11 @@ describe('a stream flood against a whole scaler (--grpc-server http2)', () => {
       await waitFor('the connection to close', () => c.closed, 20_000);
       await sleep(200);
       const growth = sampler.stop() - before;
-      // The refusals' RST_STREAMs may still be queued when the session is destroyed (they are then
-      // never sent): the server's count shows them, the client only the GOAWAY.
-      expect(c.reader.goaways).toContain(H2.ENHANCE_YOUR_CALM);
+      // The server's GOAWAY ENHANCE_YOUR_CALM and the refusals' RST_STREAMs can be dropped with the
+      // session while the flood still fills the socket (seen: none, or a late NO_ERROR one), so the
+      // client's side asserts the close; the server's count and log line below say why it closed.
+      expect(c.closed).toBe(true);
+      for (const code of c.reader.goaways) expect([H2.ENHANCE_YOUR_CALM, H2.NO_ERROR]).toContain(code);
       expect(growth).toBeLessThan(64 * MiB);
       expect(await peerLimitCount(scaler.statsPort, 'server', 'pending_body_streams')).toBeGreaterThan(1_024);
       expect(scaler.log()).toContain('gRPC server limit pending_body_streams');

@@ -12,7 +12,7 @@ export const FRAME_HEADER_BYTES = 9;
 export const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 export const F = { Data: 0, Headers: 1, RstStream: 3, Settings: 4, Ping: 6, Goaway: 7, WindowUpdate: 8, Continuation: 9 } as const;
 export const FLAG = { EndStream: 0x1, Ack: 0x1, EndHeaders: 0x4, Padded: 0x8 } as const;
-export const H2 = { PROTOCOL_ERROR: 1, FLOW_CONTROL_ERROR: 3, FRAME_SIZE_ERROR: 6, REFUSED_STREAM: 7, COMPRESSION_ERROR: 9, ENHANCE_YOUR_CALM: 0xb } as const;
+export const H2 = { NO_ERROR: 0, PROTOCOL_ERROR: 1, FLOW_CONTROL_ERROR: 3, FRAME_SIZE_ERROR: 6, REFUSED_STREAM: 7, COMPRESSION_ERROR: 9, ENHANCE_YOUR_CALM: 0xb } as const;
 
 export function frame(type: number, flags: number, sid: number, payload: Buffer = Buffer.alloc(0)): Buffer {
   const b = Buffer.alloc(FRAME_HEADER_BYTES + payload.length);

@@ -55,6 +55,8 @@ export const H2_REFUSED_STREAM = 7;
 export const H2_CANCEL = 8;
 export const H2_COMPRESSION_ERROR = 9;
 export const H2_ENHANCE_YOUR_CALM = 0xb;
+/** How long a connection closed for a protocol error waits for its GOAWAY to be written before the socket is destroyed. */
+export const GOAWAY_LINGER_MS = 1000;
 
 /** gRPC codes this layer assigns to calls it ends itself. */
 const GRPC_DEADLINE_EXCEEDED = 4;
@@ -818,9 +820,18 @@ export class H2Connection {
     g.writeUInt32BE(0, 9);
     g.writeUInt32BE(code, 13);
     this.flush();
-    this.socket.write(g);
     this.fail(`protocol error: ${why}`, null);
-    this.socket.destroy();
+    // The GOAWAY goes out before the socket does (a write then an immediate destroy could drop it
+    // when the output was queued); reading stops, and a peer that does not read our last bytes
+    // within GOAWAY_LINGER_MS is cut off all the same.
+    const socket = this.socket;
+    socket.pause();
+    const cut = setTimeout(() => socket.destroy(), GOAWAY_LINGER_MS);
+    cut.unref();
+    socket.end(g, () => {
+      clearTimeout(cut);
+      socket.destroy();
+    });
   }
 
   /** The connection is gone: every call in flight fails with `why`. */
