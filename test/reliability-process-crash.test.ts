@@ -103,15 +103,10 @@ describe('a corrupt journal at start', () => {
 });
 
 /**
- * The same recovery on each gRPC server and shard transport (the replay above runs the default:
- * grpc-js on the shared rings): a scaler killed with an instance handed out and one idle, and
- * restarted on its journal. The held instance's Idle succeeds on the new process, the idle one
- * serves warm, and nothing is left on the platform once the new process stops.
+ * A platform, a journal directory and scaler processes started on it one after another (the
+ * `fixed` policy, so the idle instance is certainly kept), all torn down after each test.
  */
-describe.each([
-  ['http2', 'rings'],
-  ['grpc-js', 'port'],
-] as const)('a killed scaler restarted on its journal (%s server, %s transport)', (server, transport) => {
+function journalRestarts() {
   let platform: PlatformServer | undefined;
   let scalers: ScalerProcess[] = [];
   let clients: grpc.Client[] = [];
@@ -126,27 +121,54 @@ describe.each([
     if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
     dir = undefined;
   });
+  return {
+    platform: (): PlatformServer => platform!,
+    /** The test stopped its scalers itself: the teardown leaves them be. */
+    stopped(): void {
+      scalers = [];
+    },
+    /** Starts the platform and a journal directory; returns what starts a scaler on them. */
+    async begin(dirPrefix: string, extraArgs: string[], env?: Record<string, string>): Promise<() => Promise<{ scaler: ScalerProcess; client: ScalerClient }>> {
+      platform = new PlatformServer({ address: '127.0.0.1:0', createLatencyMs: 5, initDurationMs: () => 20 });
+      await platform.start();
+      const journal = (dir = mkdtempSync(join(tmpdir(), dirPrefix)));
+      const target = platform.target;
+      return async () => {
+        const scaler = await startScalerProcess({
+          mainJs: MAIN_JS,
+          platformAddress: target,
+          shards: 1,
+          extraArgs: ['--policy', 'fixed', '--keep-alive', '60s', '--journal', journal, ...extraArgs],
+          ...(env !== undefined ? { env } : {}),
+        });
+        scalers.push(scaler);
+        const client = new (loadProto().serverless.simulator.Scaler)(scaler.address, grpc.credentials.createInsecure());
+        clients.push(client);
+        return { scaler, client };
+      };
+    },
+    assign: (c: ScalerClient, rid: string) =>
+      new Promise<string>((resolve, reject) => c.Assign(assignReq(rid, 'fn') as never, (err, r) => (err ? reject(err) : resolve(r!.assigment!.instanceId)))),
+    idle: (c: ScalerClient, rid: string, iid: string) =>
+      new Promise<grpc.ServiceError | null>((resolve) => c.Idle(idleReq(rid, 'fn', iid) as never, (err) => resolve(err))),
+  };
+}
+
+/**
+ * The same recovery on each gRPC server and shard transport (the replay above runs the default:
+ * grpc-js on the shared rings): a scaler killed with an instance handed out and one idle, and
+ * restarted on its journal. The held instance's Idle succeeds on the new process, the idle one
+ * serves warm, and nothing is left on the platform once the new process stops.
+ */
+describe.each([
+  ['http2', 'rings'],
+  ['grpc-js', 'port'],
+] as const)('a killed scaler restarted on its journal (%s server, %s transport)', (server, transport) => {
+  const restarts = journalRestarts();
 
   it('takes over the held and the idle instance: the held one’s Idle succeeds, the idle one serves warm', async () => {
-    platform = new PlatformServer({ address: '127.0.0.1:0', createLatencyMs: 5, initDurationMs: () => 20 });
-    await platform.start();
-    dir = mkdtempSync(join(tmpdir(), `crash-${server}-`));
-    const start = async (): Promise<{ scaler: ScalerProcess; client: ScalerClient }> => {
-      const scaler = await startScalerProcess({
-        mainJs: MAIN_JS,
-        platformAddress: platform!.target,
-        shards: 1,
-        extraArgs: ['--policy', 'fixed', '--keep-alive', '60s', '--journal', dir!, '--grpc-server', server, '--shard-transport', transport],
-      });
-      scalers.push(scaler);
-      const client = new (loadProto().serverless.simulator.Scaler)(scaler.address, grpc.credentials.createInsecure());
-      clients.push(client);
-      return { scaler, client };
-    };
-    const assign = (c: ScalerClient, rid: string) =>
-      new Promise<string>((resolve, reject) => c.Assign(assignReq(rid, 'fn') as never, (err, r) => (err ? reject(err) : resolve(r!.assigment!.instanceId))));
-    const idle = (c: ScalerClient, rid: string, iid: string) =>
-      new Promise<grpc.ServiceError | null>((resolve) => c.Idle(idleReq(rid, 'fn', iid) as never, (err) => resolve(err)));
+    const start = await restarts.begin(`crash-${server}-`, ['--grpc-server', server, '--shard-transport', transport]);
+    const { assign, idle } = restarts;
 
     const a = await start();
     const held = await assign(a.client, 'r1');
@@ -161,7 +183,7 @@ describe.each([
     // SIGKILL: no shutdown, the two slots stay alive on the platform and in the journal.
     a.scaler.child.kill('SIGKILL');
     await a.scaler.exited;
-    expect(platform.liveSlotCount).toBe(2);
+    expect(restarts.platform().liveSlotCount).toBe(2);
 
     const b = await start();
     const st = await b.scaler.getJson<{ totals: Record<string, number> }>('/stats');
@@ -174,8 +196,8 @@ describe.each([
     expect((await b.scaler.getJson<{ totals: Record<string, number> }>('/stats')).totals.coldStarts ?? 0).toBe(0);
     for (const [i, iid] of got.entries()) expect(await idle(b.client, `r${3 + i}`, iid)).toBeNull();
     expect(await b.scaler.stop()).toBe(0);
-    scalers = [];
-    expect(platform.liveSlotCount).toBe(0);
+    restarts.stopped();
+    expect(restarts.platform().liveSlotCount).toBe(0);
   }, 30_000);
 });
 
@@ -188,42 +210,11 @@ describe.each([
  * when that process stops (or at its busy lease): nothing leaks.
  */
 describe('a scaler killed between an Idle’s OK and the shard’s release record', () => {
-  let platform: PlatformServer | undefined;
-  let scalers: ScalerProcess[] = [];
-  let clients: grpc.Client[] = [];
-  let dir: string | undefined;
-  afterEach(async () => {
-    for (const c of clients) c.close();
-    clients = [];
-    await Promise.all(scalers.map((s) => s.stop()));
-    scalers = [];
-    await platform?.close();
-    platform = undefined;
-    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
-    dir = undefined;
-  });
+  const restarts = journalRestarts();
 
   it('restarted on its journal: the released instance is adopted busy, never handed out, destroyed at stop', async () => {
-    platform = new PlatformServer({ address: '127.0.0.1:0', createLatencyMs: 5, initDurationMs: () => 20 });
-    await platform.start();
-    dir = mkdtempSync(join(tmpdir(), 'kill-on-release-'));
-    const start = async (): Promise<{ scaler: ScalerProcess; client: ScalerClient }> => {
-      const scaler = await startScalerProcess({
-        mainJs: MAIN_JS,
-        platformAddress: platform!.target,
-        shards: 1,
-        extraArgs: ['--policy', 'fixed', '--keep-alive', '60s', '--journal', dir!],
-        env: { [TEST_HOOKS_ENV]: '1' },
-      });
-      scalers.push(scaler);
-      const client = new (loadProto().serverless.simulator.Scaler)(scaler.address, grpc.credentials.createInsecure());
-      clients.push(client);
-      return { scaler, client };
-    };
-    const assign = (c: ScalerClient, rid: string) =>
-      new Promise<string>((resolve, reject) => c.Assign(assignReq(rid, 'fn') as never, (err, r) => (err ? reject(err) : resolve(r!.assigment!.instanceId))));
-    const idle = (c: ScalerClient, rid: string, iid: string) =>
-      new Promise<grpc.ServiceError | null>((resolve) => c.Idle(idleReq(rid, 'fn', iid) as never, (err) => resolve(err)));
+    const start = await restarts.begin('kill-on-release-', [], { [TEST_HOOKS_ENV]: '1' });
+    const { assign, idle } = restarts;
 
     const a = await start();
     const released = await assign(a.client, TEST_KILL_ON_RELEASE_REQUEST_ID);
@@ -233,7 +224,7 @@ describe('a scaler killed between an Idle’s OK and the shard’s release recor
     expect(await idle(a.client, TEST_KILL_ON_RELEASE_REQUEST_ID, released)).toBeNull();
     await a.scaler.exited;
     expect(a.scaler.child.signalCode).toBe('SIGKILL');
-    expect(platform.liveSlotCount).toBe(2);
+    expect(restarts.platform().liveSlotCount).toBe(2);
 
     const b = await start();
     const st = await b.scaler.getJson<{ totals: Record<string, number> }>('/stats');
@@ -246,8 +237,8 @@ describe('a scaler killed between an Idle’s OK and the shard’s release recor
     expect(await idle(b.client, 'r3', freed)).toBeNull();
     expect(await idle(b.client, 'r4', fresh)).toBeNull();
     expect(await b.scaler.stop()).toBe(0);
-    scalers = [];
-    expect(platform.liveSlotCount).toBe(0);
-    expect(platform.instances.get(released)?.state).toBe('destroyed');
+    restarts.stopped();
+    expect(restarts.platform().liveSlotCount).toBe(0);
+    expect(restarts.platform().instances.get(released)?.state).toBe('destroyed');
   }, 30_000);
 });
